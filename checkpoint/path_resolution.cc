@@ -1,0 +1,94 @@
+#include "checkpoint/path_resolution.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <regex>
+
+#include "checkpoint/error.h"
+#include "checkpoint/state_file.h"
+
+namespace fs = std::filesystem;
+
+namespace graft {
+namespace {
+
+bool is_file(const std::string& p) {
+  std::error_code ec;
+  return fs::is_regular_file(p, ec);
+}
+
+std::string strip_trailing_slashes(std::string p) {
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
+
+// The prefix of one of a checkpoint's own files, or "" when `path` is not one.
+std::string prefix_of_file(const std::string& path) {
+  static const std::regex kData(R"(^(.*)\.data-\d{5}-of-\d{5}$)");
+  std::smatch m;
+  if (std::regex_match(path, m, kData)) return m[1];
+  for (const char* ext : {".index", ".meta"}) {
+    const std::string e = ext;
+    if (path.size() > e.size() && path.compare(path.size() - e.size(), e.size(), e) == 0) {
+      return path.substr(0, path.size() - e.size());
+    }
+  }
+  return "";
+}
+
+ResolvedPrefix from_directory(const std::string& dir) {
+  const std::string state_path = (fs::path(dir) / "checkpoint").string();
+  if (!is_file(state_path)) {
+    throw Error(dir + " is a directory without a `checkpoint` state file (give a checkpoint prefix "
+                      "such as DIR/model.ckpt)");
+  }
+  const CheckpointState state = read_state_file(state_path);
+  if (state.model_checkpoint_path.empty()) {
+    throw Error(state_path + ": no model_checkpoint_path");
+  }
+  fs::path prefix = state.model_checkpoint_path;
+  if (prefix.is_relative()) prefix = fs::path(dir) / prefix;
+  const std::string p = prefix.string();
+  if (!is_file(index_file_name(p))) {
+    throw Error(state_path + " names checkpoint " + p + ", but " + index_file_name(p) +
+                " does not exist");
+  }
+  return {p, "using checkpoint prefix " + p + " (from " + state_path + ")"};
+}
+
+}  // namespace
+
+std::string data_file_name(const std::string& prefix, int32_t shard, int32_t num_shards) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, ".data-%05d-of-%05d", shard, num_shards);
+  return prefix + buf;
+}
+
+std::string index_file_name(const std::string& prefix) { return prefix + ".index"; }
+
+ResolvedPrefix resolve_checkpoint_path(const std::string& input) {
+  if (input.empty()) throw Error("empty checkpoint path");
+  const std::string path = strip_trailing_slashes(input);
+  if (is_file(index_file_name(path))) return {path, ""};
+
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return from_directory(path);
+
+  const std::string prefix = prefix_of_file(path);
+  if (!prefix.empty() && is_file(path)) {
+    if (!is_file(index_file_name(prefix))) {
+      throw Error(path + " belongs to checkpoint " + prefix + ", but " + index_file_name(prefix) +
+                  " does not exist");
+    }
+    return {prefix, "using checkpoint prefix " + prefix + " (from " + path + ")"};
+  }
+  if (fs::exists(path, ec)) {
+    throw Error(path + " is not a checkpoint (expected PREFIX, PREFIX.index or a directory with a "
+                       "`checkpoint` file)");
+  }
+  if (!prefix.empty()) throw Error("no checkpoint at " + path + ": the file does not exist");
+  throw Error("no checkpoint at " + path + ": neither " + index_file_name(path) +
+              " nor a directory " + path + " exists");
+}
+
+}  // namespace graft

@@ -1,0 +1,203 @@
+#include "checkpoint/sstable.h"
+
+#include <leveldb/env.h>
+#include <leveldb/iterator.h>
+#include <leveldb/options.h>
+#include <leveldb/table.h>
+#include <leveldb/table_builder.h>
+
+#include <cstring>
+
+#include "checkpoint/error.h"
+
+namespace graft::sstable {
+namespace {
+
+// leveldb reads the table through this view of the mapped file.
+class MappedSource : public leveldb::RandomAccessFile {
+ public:
+  explicit MappedSource(const file_io::MappedFile& file) : file_(file) {}
+  leveldb::Status Read(uint64_t offset, size_t n, leveldb::Slice* result,
+                       char* /*scratch*/) const override {
+    const auto bytes = file_.bytes();
+    if (offset > bytes.size() || n > bytes.size() - offset) {
+      *result = leveldb::Slice();
+      return leveldb::Status::Corruption("read past the end of the file");
+    }
+    *result = leveldb::Slice(bytes.data() + offset, n);
+    return leveldb::Status::OK();
+  }
+
+ private:
+  const file_io::MappedFile& file_;
+};
+
+// leveldb writes the table through this, so fault injection reaches it.
+class OutputSink : public leveldb::WritableFile {
+ public:
+  explicit OutputSink(file_io::OutputFile& out) : out_(out) {}
+  leveldb::Status Append(const leveldb::Slice& data) override {
+    try {
+      out_.write(data.data(), data.size());
+    } catch (const Error& e) {
+      error = e.what();
+      return leveldb::Status::IOError(e.what());
+    }
+    return leveldb::Status::OK();
+  }
+  // Syncing and closing are the caller's job (OutputFile).
+  leveldb::Status Close() override { return leveldb::Status::OK(); }
+  leveldb::Status Flush() override { return leveldb::Status::OK(); }
+  leveldb::Status Sync() override { return leveldb::Status::OK(); }
+
+  std::string error;  // the graft::Error text of the first failed write
+
+ private:
+  file_io::OutputFile& out_;
+};
+
+std::string describe(const leveldb::Status& s) {
+  std::string text = s.ToString();
+  // leveldb's own wording for the common cases, made self-explanatory.
+  if (text.find("too short") != std::string::npos) return "truncated index (too short to be a table)";
+  if (text.find("bad magic") != std::string::npos) return "not a checkpoint index (wrong magic number)";
+  if (text.find("checksum mismatch") != std::string::npos) return "corrupt index block (checksum mismatch)";
+  return "corrupt index: " + text;
+}
+
+bool get_varint64(std::string_view in, std::size_t& pos, uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift <= 63 && pos < in.size(); shift += 7) {
+    const auto b = static_cast<unsigned char>(in[pos++]);
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) return true;
+  }
+  return false;
+}
+
+struct Handle {
+  uint64_t offset = 0;
+  uint64_t size = 0;
+};
+
+bool get_handle(std::string_view in, std::size_t& pos, Handle& h) {
+  return get_varint64(in, pos, h.offset) && get_varint64(in, pos, h.size);
+}
+
+// leveldb allocates a block's size before reading it, so every block handle
+// (the footer's two, then the index block's) must lie inside the file.
+// Returns the index block's handle.
+Handle check_footer(const file_io::MappedFile& file) {
+  constexpr std::size_t kFooter = 48;
+  const std::string_view bytes = file.bytes();
+  Handle meta, index;
+  if (bytes.size() < kFooter) return index;  // leveldb reports "too short"
+  const std::string_view footer = bytes.substr(bytes.size() - kFooter, 40);
+  std::size_t pos = 0;
+  for (Handle* h : {&meta, &index}) {
+    if (!get_handle(footer, pos, *h) || h->offset > bytes.size() || h->size > bytes.size() - h->offset) {
+      throw Error(file.path() + ": corrupt index: its footer points outside the file");
+    }
+  }
+  return index;
+}
+
+// Walks the index block (already checksum-verified by Table::Open).
+void check_data_handles(const file_io::MappedFile& file, const Handle& index) {
+  const std::string_view block = file.bytes().substr(index.offset, index.size);
+  if (block.size() < 4) return;
+  uint32_t restarts;
+  std::memcpy(&restarts, block.data() + block.size() - 4, 4);
+  if (restarts > (block.size() - 4) / 4) return;  // leveldb reports a bad block
+  const std::string_view entries = block.substr(0, block.size() - 4 - 4 * std::size_t{restarts});
+  std::size_t pos = 0;
+  while (pos < entries.size()) {
+    uint64_t shared, non_shared, value_len;
+    if (!get_varint64(entries, pos, shared) || !get_varint64(entries, pos, non_shared) ||
+        !get_varint64(entries, pos, value_len) || non_shared > entries.size() - pos ||
+        value_len > entries.size() - pos - non_shared) {
+      return;  // malformed: leveldb reports it
+    }
+    pos += non_shared;
+    std::size_t vpos = 0;
+    Handle h;
+    const std::string_view value = entries.substr(pos, value_len);
+    if (get_handle(value, vpos, h) && (h.offset > file.size() || h.size > file.size() - h.offset)) {
+      throw Error(file.path() + ": corrupt index: a block is larger than the file");
+    }
+    pos += value_len;
+  }
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> read_all(const file_io::MappedFile& file) {
+  const Handle index = check_footer(file);
+  MappedSource source(file);
+  leveldb::Options options;
+  options.paranoid_checks = true;  // verify the index block's checksum on open
+  leveldb::Table* raw = nullptr;
+  leveldb::Status s = leveldb::Table::Open(options, &source, file.size(), &raw);
+  if (!s.ok()) throw Error(file.path() + ": " + describe(s));
+  std::unique_ptr<leveldb::Table> table(raw);
+  check_data_handles(file, index);
+
+  leveldb::ReadOptions read_options;
+  read_options.verify_checksums = true;
+  read_options.fill_cache = false;
+  std::unique_ptr<leveldb::Iterator> it(table->NewIterator(read_options));
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string key = it->key().ToString();
+    if (!rows.empty() && !(rows.back().first < key)) {
+      throw Error(file.path() + ": corrupt index: keys out of order at \"" + key + "\"");
+    }
+    rows.emplace_back(std::move(key), it->value().ToString());
+  }
+  if (!it->status().ok()) throw Error(file.path() + ": " + describe(it->status()));
+  return rows;
+}
+
+struct Builder::Impl {
+  explicit Impl(file_io::OutputFile& out) : sink(out), builder(make_options(), &sink) {}
+  static leveldb::Options make_options() {
+    leveldb::Options o;
+    o.block_size = kBlockSize;
+    o.block_restart_interval = 16;
+    o.compression = leveldb::kNoCompression;
+    o.filter_policy = nullptr;
+    return o;
+  }
+  void check() {
+    if (!builder.status().ok()) {
+      throw Error(sink.error.empty() ? builder.status().ToString() : sink.error);
+    }
+  }
+  OutputSink sink;
+  leveldb::TableBuilder builder;
+  bool done = false;
+};
+
+Builder::Builder(file_io::OutputFile& out) : impl_(std::make_unique<Impl>(out)) {}
+
+Builder::~Builder() {
+  if (!impl_->done) impl_->builder.Abandon();
+}
+
+void Builder::add(const std::string& key, const std::string& value) {
+  // TF's table builder (unlike leveldb's) closes the open block before an
+  // entry of at least two blocks' size, so that entry starts a block.
+  if (impl_->builder.NumEntries() > 0 && key.size() + value.size() >= 2 * kBlockSize) {
+    impl_->builder.Flush();
+  }
+  impl_->builder.Add(key, value);
+  impl_->check();
+}
+
+void Builder::finish() {
+  impl_->done = true;
+  const leveldb::Status s = impl_->builder.Finish();
+  if (!s.ok()) throw Error(impl_->sink.error.empty() ? s.ToString() : impl_->sink.error);
+}
+
+}  // namespace graft::sstable

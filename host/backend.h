@@ -1,0 +1,109 @@
+#pragma once
+// The backend interface: everything that touches parameter, gradient, slot or
+// data memory. Two implementations: host/cpu/ (the exact reference, OpenBLAS
+// plus fused loops) and cuda/ (cuBLAS plus fused kernels, graph-captured
+// steps). The trainer never sees a raw device pointer, and nothing in the
+// step path returns data to the host: loss and accuracy accumulate inside the
+// backend and are read once per epoch (take_train_totals).
+//
+// Parameter indexing: parameter 2*l is layer l's kernel, TF layout
+// [fan_in, fan_out] row-major (y = x·W + b); parameter 2*l+1 is its bias
+// [fan_out]. Host buffers passed in or out are always float32 in that layout.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "host/activation.h"
+#include "host/optimizer_config.h"
+
+namespace graft {
+
+struct DenseLayerShape {
+  int64_t fan_in = 0;
+  int64_t fan_out = 0;
+  Activation activation;  // the last layer (logits) uses kIdentity
+};
+
+// Sums over the samples seen since the last take_train_totals (or over one
+// evaluate call). Mean loss = loss_sum / samples.
+struct EpochTotals {
+  double loss_sum = 0.0;
+  int64_t correct = 0;
+  int64_t samples = 0;
+};
+
+// A data set resident in the backend's memory: features float32
+// [rows, cols] row-major and int32 labels [rows], plus the current row order
+// (identity until shuffle is called).
+class DeviceDataset {
+ public:
+  virtual ~DeviceDataset() = default;
+  virtual int64_t rows() const = 0;
+  virtual int64_t cols() const = 0;
+  // Bytes of backend memory it holds (reported for the frozen-layer cache).
+  virtual int64_t bytes() const = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // "cpu (OpenBLAS, 2 threads)", "cuda (NVIDIA H100 80GB HBM3)".
+  virtual std::string description() const = 0;
+
+  // Allocates parameters (uninitialised), gradients, activations for batches
+  // of up to max_batch rows, and optimizer slots (set to the optimizer's
+  // initial values). Every parameter starts trainable.
+  virtual void build(const std::vector<DenseLayerShape>& layers, const OptimizerConfig& optimizer,
+                     int64_t max_batch) = 0;
+
+  virtual int num_params() const = 0;  // 2 * layers
+  virtual void write_param(int index, const float* src) = 0;
+  virtual void read_param(int index, float* dst) = 0;  // synchronises
+
+  // A frozen parameter gets no update and no slots (TF var_list semantics).
+  // Its gradient is not computed when no trainable parameter needs it.
+  virtual void set_trainable(int index, bool trainable) = 0;
+  virtual bool trainable(int index) const = 0;
+
+  // Optimizer state: slot k of parameter `index` (order of
+  // optimizer_slot_suffixes), same layout as the parameter.
+  virtual void write_slot(int index, int slot, const float* src) = 0;
+  virtual void read_slot(int index, int slot, float* dst) = 0;
+  virtual void write_scalars(const OptimizerScalars& scalars) = 0;
+  virtual OptimizerScalars read_scalars() = 0;
+
+  // Copies a host data set into backend memory once.
+  virtual std::unique_ptr<DeviceDataset> upload(const float* features, const int32_t* labels,
+                                                int64_t rows, int64_t cols) = 0;
+
+  // Runs rows of `data` through layers [0, k) with the current parameters and
+  // returns their activations as a new data set (same labels, same row
+  // order): the frozen-layer cache. k = 0 returns a copy.
+  virtual std::unique_ptr<DeviceDataset> forward_prefix(const DeviceDataset& data, int k) = 0;
+
+  // Sets the row order of `data` to the permutation that sorts row indices
+  // by shuffle_key(seed, epoch, i) (host/shuffle_key.h), identical on every
+  // backend, so CPU and GPU see the same batches.
+  virtual void shuffle(DeviceDataset& data, uint64_t seed, uint64_t epoch) = 0;
+
+  // One optimizer step on rows order[begin, begin + n) of `data`, whose
+  // columns are the inputs of layer first_layer (0, or k after
+  // forward_prefix(.., k)); layers below first_layer are untouched. Forward,
+  // softmax cross-entropy, backward, clipping, update; the batch's loss and
+  // correct count are added to the running totals. No host synchronisation.
+  virtual void train_step(const DeviceDataset& data, int64_t begin, int64_t n, int first_layer) = 0;
+
+  // Returns and resets the running training totals (one synchronisation).
+  virtual EpochTotals take_train_totals() = 0;
+
+  // Loss and top-1 accuracy over all rows of `data` (in stored order, not the
+  // shuffled one), in batches of at most max_batch rows.
+  virtual EpochTotals evaluate(const DeviceDataset& data, int first_layer) = 0;
+};
+
+// The reference backend. threads <= 0 means OpenBLAS's default.
+std::unique_ptr<Backend> make_cpu_backend(int threads = 0);
+
+}  // namespace graft

@@ -1,0 +1,542 @@
+// The CPU reference backend: OpenBLAS GEMMs (single-threaded calls) split
+// between the cores by a ThreadTeam, with the reference kernels as fused
+// epilogues. Parallel layout of one training step (n rows, L layers):
+//
+//   gather       rows of the batch copied once into a contiguous input
+//   forward      large n: each thread runs its own block of rows through
+//                every layer (no barrier between layers) and its softmax;
+//                small n: each GEMM is split by output columns
+//   backward     per layer: activation gradient + bias gradient (row blocks,
+//                per-thread partial bias sums), then one job per thread that
+//                owns a block of the kernel's rows: dW rows, the matching
+//                columns of the input gradient (they only read those rows of
+//                W), then the update of those rows while they are in cache
+//   clip_norm    the update cannot start before every gradient exists: all
+//                gradients first, the global norm, then a parallel update
+//
+// Nothing allocates inside train_step; every buffer is sized in build().
+#include <cblas.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <numeric>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "checkpoint/error.h"
+#include "host/backend.h"
+#include "host/cpu/aligned_buffer.h"
+#include "host/cpu/reference_kernels.h"
+#include "host/cpu/thread_team.h"
+#include "host/shuffle_key.h"
+
+namespace graft {
+namespace {
+
+using cpu::AlignedBuffer;
+using cpu::Range;
+using cpu::split_range;
+using cpu::ThreadTeam;
+
+// Below this many flops a GEMM runs on one thread: waking a second core costs
+// about as much as it saves.
+constexpr double kParallelGemmFlops = 1.5e6;
+// From this many rows on, the forward pass splits the batch by rows.
+constexpr int64_t kRowSplitRows = 256;
+// Element-wise passes smaller than this stay on one thread.
+constexpr int64_t kParallelElements = 1 << 15;
+
+class CpuDataset final : public DeviceDataset {
+ public:
+  CpuDataset(int64_t rows, int64_t cols)
+      : features(rows * cols), labels(static_cast<std::size_t>(rows)),
+        order(static_cast<std::size_t>(rows)), rows_(rows), cols_(cols) {
+    std::iota(order.begin(), order.end(), 0u);
+  }
+  int64_t rows() const override { return rows_; }
+  int64_t cols() const override { return cols_; }
+  int64_t bytes() const override {
+    return rows_ * cols_ * static_cast<int64_t>(sizeof(float)) +
+           rows_ * static_cast<int64_t>(sizeof(int32_t) + sizeof(uint32_t));
+  }
+
+  AlignedBuffer features;
+  std::vector<int32_t> labels;
+  std::vector<uint32_t> order;
+
+ private:
+  int64_t rows_, cols_;
+};
+
+const CpuDataset& as_cpu(const DeviceDataset& data) {
+  const auto* d = dynamic_cast<const CpuDataset*>(&data);
+  if (!d) throw Error("cpu backend: the data set was not uploaded by the CPU backend");
+  return *d;
+}
+
+// Row-major C[M, N] = op(A) · op(B) on the calling thread.
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+          const float* b, int64_t ldb, float* c, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), 1.0f, a,
+              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), 0.0f, c, static_cast<blasint>(ldc));
+}
+
+int default_threads() {
+  for (const char* var : {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"}) {
+    if (const char* v = std::getenv(var)) {
+      const int n = std::atoi(v);
+      if (n > 0) return n;
+    }
+  }
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw > 0 ? static_cast<int>(hw) : 1;
+}
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int threads) : team_(threads) {
+    // The team provides the parallelism; OpenBLAS's own threads would
+    // compete with it (and cost a wake-up per small GEMM).
+    openblas_set_num_threads(1);
+    part_totals_.resize(static_cast<std::size_t>(team_.size()));
+  }
+
+  std::string description() const override {
+    return "cpu (OpenBLAS, " + std::to_string(team_.size()) + (team_.size() == 1 ? " thread)" : " threads)");
+  }
+
+  void build(const std::vector<DenseLayerShape>& layers, const OptimizerConfig& optimizer,
+             int64_t max_batch) override {
+    if (layers.empty()) throw Error("cpu backend: a model needs at least one layer");
+    if (max_batch <= 0) throw Error("cpu backend: max_batch must be positive");
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      if (layers[l].fan_in <= 0 || layers[l].fan_out <= 0) {
+        throw Error("cpu backend: layer " + std::to_string(l) + " has an empty shape");
+      }
+      if (l > 0 && layers[l].fan_in != layers[l - 1].fan_out) {
+        throw Error("cpu backend: layer " + std::to_string(l) + " takes " + std::to_string(layers[l].fan_in) +
+                    " inputs but layer " + std::to_string(l - 1) + " gives " +
+                    std::to_string(layers[l - 1].fan_out));
+      }
+    }
+    layers_ = layers;
+    optimizer_ = optimizer;
+    scalars_ = OptimizerScalars{};
+    scalars_.beta1_power = optimizer.beta1;
+    scalars_.beta2_power = optimizer.beta2;
+    max_batch_ = max_batch;
+    const std::vector<float> slot_init = optimizer_slot_initial_values(optimizer);
+    num_slots_ = static_cast<int>(slot_init.size());
+
+    const std::size_t num_layers = layers.size();
+    params_.clear();
+    grads_.clear();
+    slots_.clear();
+    act_.clear();
+    delta_.clear();
+    int64_t widest_in = 0, widest_out = 0;
+    for (const auto& layer : layers) {
+      for (int64_t size : {layer.fan_in * layer.fan_out, layer.fan_out}) {
+        params_.emplace_back(size);
+        grads_.emplace_back(size);
+        std::array<AlignedBuffer, 2> slots;
+        for (int s = 0; s < num_slots_; ++s) {
+          slots[s] = AlignedBuffer(size);
+          std::fill(slots[s].data(), slots[s].data() + size, slot_init[s]);
+        }
+        slots_.push_back(std::move(slots));
+      }
+      act_.emplace_back(max_batch * layer.fan_out);
+      delta_.emplace_back(max_batch * layer.fan_out);
+      widest_in = std::max(widest_in, layer.fan_in);
+      widest_out = std::max(widest_out, layer.fan_out);
+    }
+    trainable_.assign(2 * num_layers, true);
+    // Input of the first trained layer (any layer, after forward_prefix).
+    input_ = AlignedBuffer(max_batch * widest_in);
+    labels_.assign(static_cast<std::size_t>(max_batch), 0);
+    bias_partial_.clear();
+    for (int t = 0; t < team_.size(); ++t) bias_partial_.emplace_back(widest_out);
+    totals_ = EpochTotals{};
+    built_ = true;
+  }
+
+  int num_params() const override { return static_cast<int>(params_.size()); }
+
+  void write_param(int index, const float* src) override {
+    AlignedBuffer& p = param(index);
+    std::copy(src, src + p.size(), p.data());
+  }
+  void read_param(int index, float* dst) override {
+    const AlignedBuffer& p = param(index);
+    std::copy(p.data(), p.data() + p.size(), dst);
+  }
+
+  void set_trainable(int index, bool trainable) override {
+    param(index);
+    trainable_[static_cast<std::size_t>(index)] = trainable;
+  }
+  bool trainable(int index) const override {
+    check_index(index);
+    return trainable_[static_cast<std::size_t>(index)];
+  }
+
+  void write_slot(int index, int slot, const float* src) override {
+    AlignedBuffer& s = slot_buffer(index, slot);
+    std::copy(src, src + s.size(), s.data());
+  }
+  void read_slot(int index, int slot, float* dst) override {
+    const AlignedBuffer& s = slot_buffer(index, slot);
+    std::copy(s.data(), s.data() + s.size(), dst);
+  }
+  void write_scalars(const OptimizerScalars& scalars) override { scalars_ = scalars; }
+  OptimizerScalars read_scalars() override { return scalars_; }
+
+  std::unique_ptr<DeviceDataset> upload(const float* features, const int32_t* labels, int64_t rows,
+                                        int64_t cols) override {
+    if (rows < 0 || cols <= 0) throw Error("cpu backend: cannot upload a data set of shape [" +
+                                           std::to_string(rows) + ", " + std::to_string(cols) + "]");
+    auto data = std::make_unique<CpuDataset>(rows, cols);
+    std::copy(features, features + rows * cols, data->features.data());
+    std::copy(labels, labels + rows, data->labels.begin());
+    return data;
+  }
+
+  std::unique_ptr<DeviceDataset> forward_prefix(const DeviceDataset& data, int k) override {
+    require_built();
+    const CpuDataset& src = as_cpu(data);
+    if (k < 0 || k > static_cast<int>(layers_.size())) {
+      throw Error("cpu backend: forward_prefix through " + std::to_string(k) + " layers of " +
+                  std::to_string(layers_.size()));
+    }
+    check_input_cols(src, 0, "forward_prefix");
+    const int64_t out_cols = k == 0 ? src.cols() : layers_[k - 1].fan_out;
+    auto out = std::make_unique<CpuDataset>(src.rows(), out_cols);
+    out->labels = src.labels;
+    out->order = src.order;
+    if (k == 0) {
+      std::copy(src.features.data(), src.features.data() + src.rows() * src.cols(), out->features.data());
+      return out;
+    }
+    for (int64_t start = 0; start < src.rows(); start += max_batch_) {
+      const int64_t n = std::min(max_batch_, src.rows() - start);
+      const float* in = src.features.data() + start * src.cols();
+      float* dst = out->features.data() + start * out_cols;
+      run_rows(n, [&](Range r, int) { forward_rows(in, 0, k, r, dst); });
+    }
+    return out;
+  }
+
+  void shuffle(DeviceDataset& data, uint64_t seed, uint64_t epoch) override {
+    auto* d = dynamic_cast<CpuDataset*>(&data);
+    if (!d) throw Error("cpu backend: the data set was not uploaded by the CPU backend");
+    std::vector<uint64_t> keys(static_cast<std::size_t>(d->rows()));
+    for (std::size_t i = 0; i < keys.size(); ++i) keys[i] = shuffle_key(seed, epoch, i);
+    std::iota(d->order.begin(), d->order.end(), 0u);
+    std::stable_sort(d->order.begin(), d->order.end(),
+                     [&](uint32_t a, uint32_t b) { return keys[a] < keys[b]; });
+  }
+
+  void train_step(const DeviceDataset& data, int64_t begin, int64_t n, int first_layer) override;
+
+  EpochTotals take_train_totals() override {
+    const EpochTotals out = totals_;
+    totals_ = EpochTotals{};
+    return out;
+  }
+
+  EpochTotals evaluate(const DeviceDataset& data, int first_layer) override;
+
+ private:
+  // Per-thread loss and hit counts, a cache line each.
+  struct alignas(64) PartTotals {
+    double loss = 0.0;
+    int64_t correct = 0;
+  };
+
+  void check_index(int index) const {
+    if (index < 0 || index >= static_cast<int>(params_.size())) {
+      throw Error("cpu backend: no parameter " + std::to_string(index) + " (the model has " +
+                  std::to_string(params_.size()) + ")");
+    }
+  }
+  AlignedBuffer& param(int index) {
+    check_index(index);
+    return params_[static_cast<std::size_t>(index)];
+  }
+  AlignedBuffer& slot_buffer(int index, int slot) {
+    check_index(index);
+    if (slot < 0 || slot >= num_slots_) {
+      throw Error("cpu backend: optimizer " + optimizer_name(optimizer_.kind) + " has no slot " +
+                  std::to_string(slot));
+    }
+    return slots_[static_cast<std::size_t>(index)][static_cast<std::size_t>(slot)];
+  }
+  void require_built() const {
+    if (!built_) throw Error("cpu backend: build() must be called first");
+  }
+  void check_input_cols(const CpuDataset& data, int first_layer, const char* what) const {
+    if (first_layer < 0 || first_layer >= static_cast<int>(layers_.size())) {
+      throw Error(std::string("cpu backend: ") + what + ": no layer " + std::to_string(first_layer));
+    }
+    if (data.cols() != layers_[first_layer].fan_in) {
+      throw Error(std::string("cpu backend: ") + what + ": the data has " + std::to_string(data.cols()) +
+                  " columns but layer " + std::to_string(first_layer) + " takes " +
+                  std::to_string(layers_[first_layer].fan_in) + " inputs");
+    }
+  }
+
+  // Calls fn(rows, part) on row blocks of [0, n): split across the team when
+  // n is large, else once on the calling thread.
+  template <typename F>
+  void run_rows(int64_t n, F&& fn) {
+    if (team_.size() > 1 && n >= kRowSplitRows) {
+      team_.run([&](int part, int parts) { fn(split_range(n, part, parts, 8), part); });
+    } else {
+      fn(Range{0, n}, 0);
+    }
+  }
+
+  // Rows r of `input` (row stride = layer `first`'s fan_in) through layers
+  // [first, last): layer l's outputs land in act_[l] (same row numbers),
+  // the last one's in `last_out` instead when given.
+  void forward_rows(const float* input, int first, int last, Range r, float* last_out = nullptr) {
+    const float* in = input + r.begin * layers_[first].fan_in;
+    for (int l = first; l < last; ++l) {
+      const DenseLayerShape& s = layers_[l];
+      float* out = (l == last - 1 && last_out ? last_out : act_[l].data()) + r.begin * s.fan_out;
+      gemm(false, false, r.size(), s.fan_out, s.fan_in, in, s.fan_in, params_[2 * l].data(), s.fan_out, out,
+           s.fan_out);
+      cpu::bias_activation_forward(out, params_[2 * l + 1].data(), r.size(), s.fan_out, s.activation);
+      in = out;
+    }
+  }
+
+  // Small batches: each layer's GEMM split by output columns, the epilogue
+  // on the calling thread. Outputs in act_.
+  void forward_columns(const float* input, int first, int64_t n) {
+    const float* in = input;
+    for (int l = first; l < static_cast<int>(layers_.size()); ++l) {
+      const DenseLayerShape& s = layers_[l];
+      float* out = act_[l].data();
+      const float* w = params_[2 * l].data();
+      if (team_.size() > 1 && 2.0 * n * s.fan_in * s.fan_out >= kParallelGemmFlops) {
+        team_.run([&](int part, int parts) {
+          const Range c = split_range(s.fan_out, part, parts, 16);
+          gemm(false, false, n, c.size(), s.fan_in, in, s.fan_in, w + c.begin, s.fan_out, out + c.begin,
+               s.fan_out);
+        });
+      } else {
+        gemm(false, false, n, s.fan_out, s.fan_in, in, s.fan_in, w, s.fan_out, out, s.fan_out);
+      }
+      cpu::bias_activation_forward(out, params_[2 * l + 1].data(), n, s.fan_out, s.activation);
+      in = out;
+    }
+  }
+
+  // Forward pass and softmax cross-entropy over n rows of `input` (inputs of
+  // layer `first`); dlogits (may be null) gets the mean-loss gradient.
+  void forward_loss(const float* input, const int32_t* labels, int first, int64_t n, float* dlogits,
+                    double* loss_sum, int64_t* correct) {
+    const int last = static_cast<int>(layers_.size()) - 1;
+    const int64_t classes = layers_[last].fan_out;
+    const float grad_scale = 1.0f / static_cast<float>(n);
+    for (auto& t : part_totals_) t = PartTotals{};
+    auto loss_rows = [&](Range r, int part) {
+      cpu::softmax_xent(act_[last].data() + r.begin * classes, labels + r.begin,
+                        dlogits ? dlogits + r.begin * classes : nullptr, r.size(), classes, grad_scale,
+                        &part_totals_[part].loss, &part_totals_[part].correct);
+    };
+    if (team_.size() > 1 && n >= kRowSplitRows) {
+      run_rows(n, [&](Range r, int part) {
+        forward_rows(input, first, last + 1, r);
+        loss_rows(r, part);
+      });
+    } else {
+      forward_columns(input, first, n);
+      loss_rows(Range{0, n}, 0);
+    }
+    for (const auto& t : part_totals_) {
+      *loss_sum += t.loss;
+      *correct += t.correct;
+    }
+  }
+
+  // delta_[l] *= act'(act_[l]) and grads_[2l+1] = column sums.
+  void activation_backward(int l, int64_t n) {
+    const DenseLayerShape& s = layers_[l];
+    float* bias_grad = grads_[2 * l + 1].data();
+    if (team_.size() > 1 && n * s.fan_out >= kParallelElements) {
+      team_.run([&](int part, int parts) {
+        const Range r = split_range(n, part, parts, 8);
+        cpu::activation_backward_bias_grad(delta_[l].data() + r.begin * s.fan_out,
+                                           act_[l].data() + r.begin * s.fan_out, bias_partial_[part].data(),
+                                           r.size(), s.fan_out, s.activation);
+      });
+      std::fill(bias_grad, bias_grad + s.fan_out, 0.0f);
+      for (int t = 0; t < team_.size(); ++t) {
+        for (int64_t c = 0; c < s.fan_out; ++c) bias_grad[c] += bias_partial_[t][c];
+      }
+    } else {
+      cpu::activation_backward_bias_grad(delta_[l].data(), act_[l].data(), bias_grad, n, s.fan_out,
+                                         s.activation);
+    }
+  }
+
+  float* slot_ptr(int index, int slot, int64_t offset) {
+    return slot < num_slots_ ? slots_[static_cast<std::size_t>(index)][slot].data() + offset : nullptr;
+  }
+
+  void update_range(int index, int64_t begin, int64_t end, float grad_scale) {
+    cpu::optimizer_update(optimizer_, scalars_, params_[index].data() + begin, grads_[index].data() + begin,
+                          slot_ptr(index, 0, begin), slot_ptr(index, 1, begin), end - begin, grad_scale);
+  }
+
+  void update_whole(int index, float grad_scale) {
+    const int64_t size = params_[index].size();
+    if (team_.size() > 1 && size >= kParallelElements) {
+      team_.run([&](int part, int parts) {
+        const Range r = split_range(size, part, parts, 16);
+        update_range(index, r.begin, r.end, grad_scale);
+      });
+    } else {
+      update_range(index, 0, size, grad_scale);
+    }
+  }
+
+  std::vector<DenseLayerShape> layers_;
+  OptimizerConfig optimizer_;
+  OptimizerScalars scalars_;
+  int64_t max_batch_ = 0;
+  int num_slots_ = 0;
+  bool built_ = false;
+  std::vector<AlignedBuffer> params_, grads_;
+  std::vector<std::array<AlignedBuffer, 2>> slots_;
+  std::vector<bool> trainable_;
+  std::vector<AlignedBuffer> act_;    // layer outputs after the activation, [max_batch, fan_out]
+  std::vector<AlignedBuffer> delta_;  // gradients w.r.t. layer outputs / pre-activations
+  AlignedBuffer input_;               // the gathered batch
+  std::vector<int32_t> labels_;
+  std::vector<AlignedBuffer> bias_partial_;  // per-thread partial bias gradients
+  std::vector<PartTotals> part_totals_;
+  EpochTotals totals_;
+  ThreadTeam team_;
+};
+
+void CpuBackend::train_step(const DeviceDataset& data, int64_t begin, int64_t n, int first_layer) {
+  require_built();
+  const CpuDataset& d = as_cpu(data);
+  check_input_cols(d, first_layer, "train_step");
+  if (n <= 0 || n > max_batch_ || begin < 0 || begin + n > d.rows()) {
+    throw Error("cpu backend: train_step on rows [" + std::to_string(begin) + ", " + std::to_string(begin + n) +
+                ") of " + std::to_string(d.rows()) + " (max batch " + std::to_string(max_batch_) + ")");
+  }
+  const int num_layers = static_cast<int>(layers_.size());
+  const int64_t cols = d.cols();
+
+  // 1. Gather the batch's rows and labels once.
+  const uint32_t* order = d.order.data() + begin;
+  for (int64_t i = 0; i < n; ++i) labels_[i] = d.labels[order[i]];
+  if (team_.size() > 1 && n * cols >= kParallelElements) {
+    team_.run([&](int part, int parts) {
+      const Range r = split_range(n, part, parts);
+      cpu::gather_rows(d.features.data(), order + r.begin, input_.data() + r.begin * cols, r.size(), cols);
+    });
+  } else {
+    cpu::gather_rows(d.features.data(), order, input_.data(), n, cols);
+  }
+
+  // 2. Forward and loss; dlogits land in delta_ of the last layer.
+  forward_loss(input_.data(), labels_.data(), first_layer, n, delta_[num_layers - 1].data(), &totals_.loss_sum,
+               &totals_.correct);
+  totals_.samples += n;
+
+  // 3. Backward down to the lowest layer with a trainable parameter.
+  int lowest = -1;
+  for (int l = first_layer; l < num_layers && lowest < 0; ++l) {
+    if (trainable_[2 * l] || trainable_[2 * l + 1]) lowest = l;
+  }
+  const bool clip_norm = optimizer_.clip_norm > 0.0f;
+  for (int l = num_layers - 1; lowest >= 0 && l >= lowest; --l) {
+    const DenseLayerShape& s = layers_[l];
+    activation_backward(l, n);
+    const float* x = l == first_layer ? input_.data() : act_[l - 1].data();
+    const bool kernel_grad = trainable_[2 * l];
+    const bool input_grad = l > lowest;
+    const bool fused_update = kernel_grad && !clip_norm;
+    float* w = params_[2 * l].data();
+    float* dw = grads_[2 * l].data();
+    // The thread that owns kernel rows [m0, m1) computes dW rows [m0, m1) and
+    // input-gradient columns [m0, m1) (which read only those rows of W), then
+    // updates those rows.
+    auto job = [&](int part, int parts) {
+      const Range m = split_range(s.fan_in, part, parts, 16);
+      if (kernel_grad) {
+        gemm(true, false, m.size(), s.fan_out, n, x + m.begin, s.fan_in, delta_[l].data(), s.fan_out,
+             dw + m.begin * s.fan_out, s.fan_out);
+      }
+      if (input_grad) {
+        gemm(false, true, n, m.size(), s.fan_out, delta_[l].data(), s.fan_out, w + m.begin * s.fan_out,
+             s.fan_out, delta_[l - 1].data() + m.begin, s.fan_in);
+      }
+      if (fused_update) update_range(2 * l, m.begin * s.fan_out, m.end * s.fan_out, 1.0f);
+    };
+    const double flops = 2.0 * n * s.fan_in * s.fan_out * ((kernel_grad ? 1 : 0) + (input_grad ? 1 : 0));
+    if (team_.size() > 1 && flops >= kParallelGemmFlops) {
+      team_.run(job);
+    } else {
+      job(0, 1);
+    }
+    if (trainable_[2 * l + 1] && !clip_norm) update_range(2 * l + 1, 0, s.fan_out, 1.0f);
+  }
+
+  // 4. Clipping by global norm: every gradient first, then the update.
+  if (clip_norm && lowest >= 0) {
+    double squares = 0.0;
+    for (int i = 2 * lowest; i < 2 * num_layers; ++i) {
+      if (trainable_[i]) squares += cpu::sum_of_squares(grads_[i].data(), grads_[i].size());
+    }
+    const double norm = std::sqrt(squares);
+    // tf.clip_by_global_norm: scale = N / max(N, norm); NaN for a non-finite norm.
+    const float scale = std::isfinite(norm)
+                            ? static_cast<float>(optimizer_.clip_norm / std::max<double>(optimizer_.clip_norm, norm))
+                            : std::numeric_limits<float>::quiet_NaN();
+    for (int i = 2 * lowest; i < 2 * num_layers; ++i) {
+      if (trainable_[i]) update_whole(i, scale);
+    }
+  }
+
+  scalars_.step += 1;
+  if (optimizer_.kind == OptimizerKind::kAdam) {
+    scalars_.beta1_power *= optimizer_.beta1;
+    scalars_.beta2_power *= optimizer_.beta2;
+  }
+}
+
+EpochTotals CpuBackend::evaluate(const DeviceDataset& data, int first_layer) {
+  require_built();
+  const CpuDataset& d = as_cpu(data);
+  check_input_cols(d, first_layer, "evaluate");
+  EpochTotals totals;
+  for (int64_t start = 0; start < d.rows(); start += max_batch_) {
+    const int64_t n = std::min(max_batch_, d.rows() - start);
+    forward_loss(d.features.data() + start * d.cols(), d.labels.data() + start, first_layer, n, nullptr,
+                 &totals.loss_sum, &totals.correct);
+    totals.samples += n;
+  }
+  return totals;
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(int threads) {
+  return std::make_unique<CpuBackend>(threads > 0 ? threads : default_threads());
+}
+
+}  // namespace graft

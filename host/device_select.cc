@@ -1,0 +1,31 @@
+#include "host/device_select.h"
+
+#include "checkpoint/error.h"
+#include "cuda/cuda_backend.h"
+
+namespace graft {
+
+SelectedBackend select_backend(const std::string& device, int cpu_threads) {
+  SelectedBackend out;
+  if (device == "cpu") {
+    out.backend = make_cpu_backend(cpu_threads);
+    out.note = "device: cpu";
+  } else if (device == "cuda") {
+    out.backend = make_cuda_backend();  // throws with the reason when unusable
+    out.note = "device: cuda";
+  } else if (device == "auto") {
+    if (cuda_device_count() > 0) {
+      out.backend = make_cuda_backend();
+      out.note = "device: auto -> cuda";
+    } else {
+      out.backend = make_cpu_backend(cpu_threads);
+      out.note = "device: auto -> cpu (" + cuda_device_summary() + ")";
+    }
+  } else {
+    throw Error("unknown device '" + device + "' (expected cpu, cuda or auto)");
+  }
+  out.note += " [" + out.backend->description() + "]";
+  return out;
+}
+
+}  // namespace graft

@@ -1,0 +1,22 @@
+#pragma once
+// Choosing a backend for --device cpu|cuda|auto.
+#include <memory>
+#include <string>
+
+#include "host/backend.h"
+
+namespace graft {
+
+struct SelectedBackend {
+  std::unique_ptr<Backend> backend;
+  // What was chosen and why, e.g. "auto: no CUDA device (CUDA driver version
+  // is insufficient), using the CPU backend". Printed by the CLI.
+  std::string note;
+};
+
+// device: "cpu", "cuda" (an error when no device is usable) or "auto" (the
+// GPU when one is usable, else the CPU, saying so). cpu_threads <= 0 leaves
+// OpenBLAS's default.
+SelectedBackend select_backend(const std::string& device, int cpu_threads = 0);
+
+}  // namespace graft

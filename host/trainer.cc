@@ -1,0 +1,152 @@
+#include "host/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <memory>
+
+#include "checkpoint/error.h"
+
+namespace graft {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+Trainer::Trainer(Backend& backend, ModelSpec spec, const OptimizerConfig& optimizer, const TrainOptions& options)
+    : backend_(backend), spec_(std::move(spec)), optimizer_(optimizer), options_(options) {
+  spec_.validate();
+  if (options_.batch_size <= 0) throw Error("the batch size must be positive");
+  if (options_.epochs < 0) throw Error("the number of epochs must not be negative");
+  if (options_.early_stopping_patience < 0) throw Error("the early-stopping patience must not be negative");
+  if (optimizer_.clip_value > 0 && optimizer_.clip_norm > 0) {
+    throw Error("clip by value and clip by global norm are exclusive");
+  }
+  table_ = parameter_table(spec_, optimizer_.kind);
+  backend_.build(spec_.backend_shapes(), optimizer_, std::max(options_.batch_size, options_.eval_batch));
+  apply_trainable(backend_, table_);
+  initialize_parameters(backend_, table_, options_.seed);
+}
+
+ResumeReport Trainer::resume(const BundleReader& reader) {
+  return resume_from_checkpoint(backend_, reader, table_, optimizer_);
+}
+
+EpochTotals Trainer::evaluate(const DeviceDataset& data, int first_layer) {
+  return backend_.evaluate(data, first_layer);
+}
+
+void Trainer::save(const std::string& prefix) { save_checkpoint(prefix, backend_, table_, optimizer_); }
+
+TrainResult Trainer::fit(const Dataset& data, const EpochCallback& on_epoch, const ProgressCallback& on_progress) {
+  if (data.train.rows == 0) throw Error("no training rows");
+  if (data.train.cols != spec_.inputs()) {
+    throw Error("the data has " + std::to_string(data.train.cols) + " features, the model takes " +
+                std::to_string(spec_.inputs()) + " inputs");
+  }
+  if (data.num_classes > spec_.outputs()) {
+    throw Error("the data has " + std::to_string(data.num_classes) + " classes, the model only " +
+                std::to_string(spec_.outputs()) + " outputs");
+  }
+  auto upload = [&](const DataSplit& s) -> std::unique_ptr<DeviceDataset> {
+    if (s.rows == 0) return nullptr;
+    return backend_.upload(s.features.data(), s.labels.data(), s.rows, s.cols);
+  };
+  const auto train = upload(data.train);
+  const auto validation = upload(data.validation);
+  const auto test = upload(data.test);
+  TrainingData uploaded;
+  uploaded.train = train.get();
+  uploaded.validation = validation.get();
+  uploaded.test = test.get();
+  return fit(uploaded, on_epoch, on_progress);
+}
+
+TrainResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch,
+                         const ProgressCallback& on_progress) {
+  if (!data.train || data.train->rows() == 0) throw Error("no training rows");
+  const bool early_stopping = options_.early_stopping_patience > 0;
+  if (early_stopping && !data.validation) throw Error("early stopping needs a validation set");
+  bool any_trainable = false;
+  for (const ParameterSpec& p : table_) any_trainable = any_trainable || (p.trainable && p.layer >= data.first_layer);
+  if (!any_trainable) throw Error("every parameter is frozen: nothing to train");
+
+  const int64_t rows = data.train->rows();
+  const int64_t batch = options_.batch_size;
+  const int64_t batches = (rows + batch - 1) / batch;  // the last batch may be smaller
+  const int num_slots = static_cast<int>(optimizer_slot_suffixes(optimizer_.kind).size());
+  // A resumed run continues the sequence of shuffles instead of repeating it.
+  const uint64_t first_epoch = static_cast<uint64_t>(backend_.read_scalars().step / batches);
+
+  TrainResult result;
+  TrainingState best_state;
+  double best_loss = std::numeric_limits<double>::infinity();
+  int since_best = 0;
+  backend_.take_train_totals();  // drop anything left from earlier calls
+
+  for (int epoch = 1; epoch <= options_.epochs; ++epoch) {
+    const auto start = std::chrono::steady_clock::now();
+    backend_.shuffle(*data.train, options_.seed, first_epoch + static_cast<uint64_t>(epoch - 1));
+    for (int64_t b = 0; b < batches; ++b) {
+      if (options_.stop && options_.stop->load()) {
+        result.interrupted = true;
+        break;
+      }
+      const int64_t begin = b * batch;
+      backend_.train_step(*data.train, begin, std::min(batch, rows - begin), data.first_layer);
+      if (on_progress) on_progress(epoch, b + 1, batches);
+    }
+    if (result.interrupted) break;
+
+    EpochReport report;
+    report.epoch = epoch;
+    const EpochTotals train = backend_.take_train_totals();
+    report.train_loss = train.loss_sum / static_cast<double>(std::max<int64_t>(train.samples, 1));
+    report.train_accuracy = static_cast<double>(train.correct) / static_cast<double>(std::max<int64_t>(train.samples, 1));
+    report.step = backend_.read_scalars().step;
+    if (data.validation) {
+      const EpochTotals v = backend_.evaluate(*data.validation, data.first_layer);
+      report.validation_loss = v.loss_sum / static_cast<double>(v.samples);
+      report.validation_accuracy = static_cast<double>(v.correct) / static_cast<double>(v.samples);
+    }
+    if (data.test) {
+      const EpochTotals t = backend_.evaluate(*data.test, data.first_layer);
+      report.test_loss = t.loss_sum / static_cast<double>(t.samples);
+      report.test_accuracy = static_cast<double>(t.correct) / static_cast<double>(t.samples);
+    }
+    if (early_stopping) {
+      if (*report.validation_loss < best_loss) {
+        best_loss = *report.validation_loss;
+        best_state = capture_state(backend_, table_, num_slots);
+        result.best_epoch = epoch;
+        report.best = true;
+        since_best = 0;
+        // Saved as soon as it is found, so an interrupted run keeps it.
+        if (!options_.save_prefix.empty()) save(options_.save_prefix);
+      } else {
+        ++since_best;
+      }
+    }
+    report.seconds = seconds_since(start);
+    result.epochs.push_back(report);
+    if (on_epoch) on_epoch(report);
+    if (early_stopping && since_best >= options_.early_stopping_patience) {
+      result.stopped_early = epoch < options_.epochs;
+      break;
+    }
+  }
+
+  if (early_stopping && result.best_epoch > 0) {
+    restore_state(backend_, best_state);
+    if (!options_.save_prefix.empty()) result.saved_prefix = options_.save_prefix;
+  } else if (!options_.save_prefix.empty()) {
+    save(options_.save_prefix);
+    result.saved_prefix = options_.save_prefix;
+  }
+  return result;
+}
+
+}  // namespace graft

@@ -1,0 +1,112 @@
+#pragma once
+// The training loop as a library: builds the model in a backend, initialises
+// it, optionally resumes from a checkpoint, runs epochs of shuffled
+// mini-batches with per-epoch metrics, early stopping (keeping the best
+// state) and saving. The CLI (`graft train`) is a thin layer over this.
+//
+// Typical use:
+//   Trainer trainer(*backend, make_mlp_spec(784, {300, 100}, 10, relu), optimizer, options);
+//   trainer.resume(BundleReader::open(prefix));          // optional
+//   TrainResult r = trainer.fit(load_dataset(data_options), on_epoch);
+//
+// Transfer learning builds on the same object: after construction every
+// variable holds its initial value, so restoring selected variables is
+// writing them over (write_parameter); frozen layers come from the spec
+// (LayerSpec::kernel_trainable/bias_trainable); a frozen prefix can be cached
+// with backend().forward_prefix and trained through fit(TrainingData) with
+// first_layer = k.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "checkpoint/bundle_reader.h"
+#include "host/backend.h"
+#include "host/dataset.h"
+#include "host/model_checkpoint.h"
+#include "host/model_spec.h"
+#include "host/parameters.h"
+
+namespace graft {
+
+struct TrainOptions {
+  int epochs = 10;
+  int64_t batch_size = 50;
+  uint64_t seed = 42;               // initial values and the per-epoch shuffles
+  int early_stopping_patience = 0;  // stop after this many epochs without a lower validation loss; 0 = off
+  std::string save_prefix;          // empty: do not save
+  int64_t eval_batch = 2048;        // rows per evaluation pass (the backend's max_batch is the larger of the two)
+  const std::atomic<bool>* stop = nullptr;  // checked between batches (e.g. set by SIGINT)
+};
+
+struct EpochReport {
+  int epoch = 0;          // 1-based within this run
+  int64_t step = 0;       // global step after the epoch
+  double train_loss = 0;  // mean over the epoch's batches (as the parameters moved)
+  double train_accuracy = 0;
+  std::optional<double> validation_loss, validation_accuracy;
+  std::optional<double> test_loss, test_accuracy;
+  double seconds = 0;
+  bool best = false;      // early stopping: the lowest validation loss so far
+};
+
+struct TrainResult {
+  std::vector<EpochReport> epochs;
+  int best_epoch = 0;     // early stopping: the epoch whose state the model now holds
+  bool stopped_early = false;
+  bool interrupted = false;
+  std::string saved_prefix;  // empty when nothing was saved
+};
+
+// Data already in the backend. validation and test may be null. Their
+// columns are the inputs of layer first_layer (0, or k for sets produced by
+// backend.forward_prefix(.., k)).
+struct TrainingData {
+  DeviceDataset* train = nullptr;
+  const DeviceDataset* validation = nullptr;
+  const DeviceDataset* test = nullptr;
+  int first_layer = 0;
+};
+
+using EpochCallback = std::function<void(const EpochReport&)>;
+using ProgressCallback = std::function<void(int epoch, int64_t batch, int64_t batches)>;
+
+class Trainer {
+ public:
+  // Validates the spec, builds the backend for it (max_batch = the larger
+  // of batch_size and eval_batch), applies the trainable flags and writes
+  // every variable's initial value (seeded).
+  Trainer(Backend& backend, ModelSpec spec, const OptimizerConfig& optimizer, const TrainOptions& options);
+
+  const ModelSpec& spec() const { return spec_; }
+  const std::vector<ParameterSpec>& table() const { return table_; }
+  const OptimizerConfig& optimizer() const { return optimizer_; }
+  const TrainOptions& options() const { return options_; }
+  Backend& backend() { return backend_; }
+
+  // Restores variables, slots, beta powers and the step (host/model_checkpoint.h).
+  ResumeReport resume(const BundleReader& reader);
+
+  // Uploads the splits and trains (see fit(TrainingData)). Throws when the
+  // data's features or classes do not fit the model.
+  TrainResult fit(const Dataset& data, const EpochCallback& on_epoch = {}, const ProgressCallback& on_progress = {});
+  TrainResult fit(const TrainingData& data, const EpochCallback& on_epoch = {},
+                  const ProgressCallback& on_progress = {});
+
+  // Loss and accuracy of the current parameters.
+  EpochTotals evaluate(const DeviceDataset& data, int first_layer = 0);
+
+  // Saves the current state to `prefix` (TF1 names; updates `checkpoint`).
+  void save(const std::string& prefix);
+
+ private:
+  Backend& backend_;
+  ModelSpec spec_;
+  OptimizerConfig optimizer_;
+  TrainOptions options_;
+  std::vector<ParameterSpec> table_;
+};
+
+}  // namespace graft

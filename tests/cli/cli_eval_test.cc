@@ -1,0 +1,105 @@
+// `graft eval` end to end: the TF fixtures reproduce TensorFlow's accuracies
+// on MNIST t10k; JSON output; errors as one line with exit code 1.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "tests/cli/cli_util.h"
+#include "tests/common/fixtures.h"
+
+namespace graft {
+namespace {
+
+using test::graft;
+using test::quote;
+
+#define EXPECT_CONTAINS(haystack, needle) \
+  EXPECT_NE((haystack).find(needle), std::string::npos) << "output:\n" << (haystack)
+
+std::string prefix_of(const std::string& rel) {
+  auto p = test::fixture(rel + ".index");
+  return p ? p->string().substr(0, p->string().size() - 6) : "";
+}
+
+// `accuracy: X` from stdout, or -1.
+double accuracy_in(const std::string& out) {
+  const auto at = out.find("accuracy: ");
+  return at == std::string::npos ? -1.0 : std::stod(out.substr(at + 10));
+}
+
+struct EvalCase {
+  const char* prefix;
+  const char* flags;
+  double accuracy;  // TensorFlow's, on MNIST t10k
+};
+
+class CliEvalFixtures : public ::testing::TestWithParam<EvalCase> {};
+
+TEST_P(CliEvalFixtures, ReproducesTensorFlowAccuracy) {
+  const EvalCase c = GetParam();
+  const std::string prefix = prefix_of(c.prefix);
+  auto mnist = test::fixture("mnist");
+  if (prefix.empty() || !mnist) GTEST_SKIP() << "fixture " << c.prefix << " or mnist not found";
+  const auto r = test::graft_stdout("eval " + quote(prefix) + " --data " + quote(mnist->string()) + " --device cpu " +
+                                    c.flags);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(test::line_count(r.output), 2) << r.output;  // accuracy and loss only
+  EXPECT_CONTAINS(r.output, "loss: ");
+  EXPECT_NEAR(accuracy_in(r.output), c.accuracy, 0.001) << r.output;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Tf1, CliEvalFixtures,
+    ::testing::Values(EvalCase{"tf1/seed_original/my_model_final.ckpt", "", 0.9619},
+                      EvalCase{"tf1/seed_new/my_new_model_final.ckpt", "", 0.9674},
+                      EvalCase{"tf1/adam_digits_0_to_4/ch11-exercise_model_0_to_4.ckpt",
+                               "--activation elu --classes 0-4", 0.9840},
+                      EvalCase{"tf1/scoped_names/my_model_final.ckpt",
+                               "--rename '^dnn/(.*)/kernal$=$1/kernel' --rename '^dnn/(.*)$=$1'", 0.9459}));
+
+TEST(CliEval, JsonAndExplicitLayers) {
+  const std::string prefix = prefix_of("tf1/seed_original/my_model_final.ckpt");
+  auto mnist = test::fixture("mnist");
+  if (prefix.empty() || !mnist) GTEST_SKIP() << "fixtures not found";
+  const auto r = test::graft_stdout("eval " + quote(prefix) + " --data " + quote(mnist->string()) +
+                                    " --device cpu --json --layers hidden1,hidden2,hidden3,hidden4,hidden5,outputs");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_NEAR(j["accuracy"].get<double>(), 0.9619, 0.001);
+  EXPECT_EQ(j["samples"].get<int>(), 10000);
+  EXPECT_EQ(j["layers"].size(), 6u);
+  EXPECT_EQ(j["layers"][5]["name"], "outputs");
+  EXPECT_EQ(j["layers"][0]["shape"], nlohmann::json::array({784, 300}));
+}
+
+TEST(CliEval, ErrorsAreOneLine) {
+  const std::string seed = prefix_of("tf1/seed_original/my_model_final.ckpt");
+  const std::string adam = prefix_of("tf1/adam_digits_0_to_4/ch11-exercise_model_0_to_4.ckpt");
+  const std::string conv = prefix_of("tf1/conv_adam/my_mnist_model");
+  auto scoped = test::fixture("tf1/scoped_names");
+  auto mnist = test::fixture("mnist");
+  if (seed.empty() || adam.empty() || conv.empty() || !scoped || !mnist) GTEST_SKIP() << "fixtures not found";
+  const std::string data = " --data " + quote(mnist->string()) + " --device cpu";
+  struct Case {
+    std::string args, message;
+  };
+  for (const Case& c : {
+           Case{quote(seed) + data + " --layers hidden1,hidden3",
+                "layer hidden3 takes 50 inputs (hidden3/kernel is [50, 50]) but hidden1 gives 300"},
+           Case{quote(adam) + data, "the model has 5 outputs, the data 10 classes"},
+           Case{quote(conv) + data, "conv1/kernel has shape [3, 3, 1, 32]"},
+           Case{quote(scoped->string()) + data, "belong to no dense layer: dnn/hidden1/kernal"},
+           Case{quote(seed) + " --data /nonexistent", "data folder /nonexistent does not exist"},
+           Case{quote(seed) + data + " --activation swish", "unknown activation 'swish'"},
+           Case{quote(seed) + data + " --rename nothing", "is not REGEX=REPLACEMENT"},
+       }) {
+    const auto r = graft("eval " + c.args);
+    EXPECT_EQ(r.status, 1) << c.args << "\n" << r.output;
+    EXPECT_CONTAINS(r.output, "graft eval: error: " );
+    EXPECT_CONTAINS(r.output, c.message);
+  }
+}
+
+}  // namespace
+}  // namespace graft

@@ -1,0 +1,37 @@
+#pragma once
+// Running the graft binary from the CLI tests.
+#include <filesystem>
+#include <string>
+
+#include "tests/common/fixtures.h"
+
+namespace graft::test {
+
+// The executable, build/tools/graft.
+inline std::string graft_executable() { return graft_binary().string(); }
+
+// Runs `graft ARGS` (args already shell-quoted), stdout and stderr together.
+inline CommandResult graft(const std::string& args) {
+  return run_command("'" + graft_executable() + "' " + args);
+}
+
+// Runs `graft ARGS` and captures stdout only (stderr discarded).
+inline CommandResult graft_stdout(const std::string& args) {
+  // Grouped, so run_command's own "2>&1" cannot bring stderr back.
+  return run_command("{ '" + graft_executable() + "' " + args + " 2>/dev/null; }");
+}
+
+inline std::string quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Number of lines in s (a final line without '\n' counts).
+inline int line_count(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n + (!s.empty() && s.back() != '\n');
+}
+
+}  // namespace graft::test

@@ -1,0 +1,199 @@
+// graft train: flags -> TrainOptions/ModelSpec/DatasetOptions, then the
+// library's Trainer; prints one line per epoch (and a progress bar when
+// stdout is a terminal).
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "checkpoint/bundle_reader.h"
+#include "checkpoint/error.h"
+#include "host/dataset.h"
+#include "host/device_select.h"
+#include "host/initializers.h"
+#include "host/trainer.h"
+#include "tools/graft/commands.h"
+
+namespace graft::cli {
+namespace {
+
+struct TrainFlags {
+  std::vector<int64_t> hidden = {300, 100};
+  int64_t outputs = 0;  // 0: the data's number of classes
+  std::string activation = "relu";
+  std::string initializer = "glorot_uniform";
+  std::string data = kDefaultDataDir;
+  std::string classes;
+  int64_t per_class = 0;
+  int64_t validation = 5000;
+  int epochs = 10;
+  int64_t batch_size = 50;
+  std::string optimizer = "sgd";
+  float lr = 0.01f;
+  float momentum = 0.9f;
+  float clip_value = 0.0f;
+  float clip_norm = 0.0f;
+  std::string save;
+  std::string resume;
+  int early_stopping = 0;
+  uint64_t seed = 42;
+  std::string device = "auto";
+  int threads = 0;
+};
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_sigint(int) {
+  g_stop.store(true);
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+// "[=====>    ]  512/1100" on one line, redrawn in place.
+class ProgressBar {
+ public:
+  explicit ProgressBar(bool enabled) : enabled_(enabled) {}
+  void update(int epoch, int64_t done, int64_t total) {
+    if (!enabled_) return;
+    const int width = 30;
+    const int filled = static_cast<int>(width * done / total);
+    if (filled == last_filled_ && done != total) return;
+    last_filled_ = filled;
+    std::string bar(static_cast<std::size_t>(filled), '=');
+    if (filled < width) bar += '>' + std::string(static_cast<std::size_t>(width - filled - 1), ' ');
+    std::fprintf(stdout, "\repoch %d [%s] %lld/%lld", epoch, bar.c_str(), static_cast<long long>(done),
+                 static_cast<long long>(total));
+    std::fflush(stdout);
+  }
+  void clear() {
+    if (!enabled_) return;
+    std::fprintf(stdout, "\r\033[K");
+    last_filled_ = -1;
+  }
+
+ private:
+  bool enabled_;
+  int last_filled_ = -1;
+};
+
+std::string accuracy_text(const std::optional<double>& v) { return v ? fmt::format("{:.4f}", *v) : "-"; }
+
+OptimizerConfig optimizer_from(const TrainFlags& f) {
+  OptimizerConfig c;
+  const auto kind = parse_optimizer(f.optimizer);
+  if (!kind) throw Error("unknown optimizer '" + f.optimizer + "' (sgd, momentum, nesterov, adagrad, rmsprop, adam)");
+  c.kind = *kind;
+  c.learning_rate = f.lr;
+  c.momentum = f.momentum;
+  c.clip_value = f.clip_value;
+  c.clip_norm = f.clip_norm;
+  return c;
+}
+
+int run_train(const TrainFlags& f) {
+  const auto activation = parse_activation(f.activation);
+  if (!activation) throw Error("unknown activation '" + f.activation + "'");
+  const auto initializer = parse_initializer(f.initializer);
+  if (!initializer) throw Error("unknown initializer '" + f.initializer + "' (glorot_uniform, he_normal, he_uniform)");
+  const OptimizerConfig optimizer = optimizer_from(f);
+
+  DatasetOptions data_options;
+  data_options.dir = f.data;
+  if (!f.classes.empty()) data_options.classes = parse_class_list(f.classes);
+  data_options.per_class = f.per_class;
+  data_options.validation = f.validation;
+  const Dataset data = load_dataset(data_options);
+  std::printf("data: %s: %s\n", f.data.c_str(), data.describe().c_str());
+
+  SelectedBackend selected = select_backend(f.device, f.threads);
+  std::printf("%s\n", selected.note.c_str());
+
+  const int64_t outputs = f.outputs > 0 ? f.outputs : data.num_classes;
+  ModelSpec spec = make_mlp_spec(data.train.cols, f.hidden, outputs, *activation, *initializer);
+  TrainOptions options;
+  options.epochs = f.epochs;
+  options.batch_size = f.batch_size;
+  options.seed = f.seed;
+  options.early_stopping_patience = f.early_stopping;
+  options.save_prefix = f.save;
+  options.stop = &g_stop;
+  Trainer trainer(*selected.backend, spec, optimizer, options);
+
+  std::string clip;
+  if (optimizer.clip_value > 0) clip = fmt::format(", clip value {}", optimizer.clip_value);
+  if (optimizer.clip_norm > 0) clip = fmt::format(", clip norm {}", optimizer.clip_norm);
+  std::printf("model: %s, %s lr %g%s, batch %lld\n", spec.describe().c_str(), optimizer_name(optimizer.kind).c_str(),
+              static_cast<double>(optimizer.learning_rate), clip.c_str(), static_cast<long long>(f.batch_size));
+  if (!f.resume.empty()) {
+    const BundleReader reader = BundleReader::open(f.resume);
+    if (!reader.resolution_note().empty()) std::printf("%s\n", reader.resolution_note().c_str());
+    std::printf("%s: %s\n", reader.prefix().c_str(), trainer.resume(reader).describe().c_str());
+  }
+  std::fflush(stdout);
+
+  ProgressBar bar(::isatty(STDOUT_FILENO) != 0);
+  g_stop.store(false);
+  std::signal(SIGINT, on_sigint);
+  const TrainResult result = trainer.fit(
+      data,
+      [&](const EpochReport& r) {
+        bar.clear();
+        std::printf("epoch %3d  loss %.4f  train acc %.4f  valid acc %s  test acc %s  (%.1f s)%s\n", r.epoch,
+                    r.train_loss, r.train_accuracy, accuracy_text(r.validation_accuracy).c_str(),
+                    accuracy_text(r.test_accuracy).c_str(), r.seconds, r.best ? "  best" : "");
+        std::fflush(stdout);
+      },
+      [&](int epoch, int64_t batch, int64_t batches) { bar.update(epoch, batch, batches); });
+  std::signal(SIGINT, SIG_DFL);
+  bar.clear();
+
+  if (result.interrupted) std::printf("interrupted\n");
+  if (result.stopped_early) std::printf("early stopping: no better validation loss for %d epochs\n", f.early_stopping);
+  if (f.early_stopping > 0 && result.best_epoch > 0) {
+    const EpochReport& best = result.epochs[static_cast<std::size_t>(result.best_epoch - 1)];
+    std::printf("best epoch %d: valid acc %s, test acc %s\n", best.epoch, accuracy_text(best.validation_accuracy).c_str(),
+                accuracy_text(best.test_accuracy).c_str());
+  }
+  if (!result.saved_prefix.empty()) std::printf("saved %s\n", result.saved_prefix.c_str());
+  return result.interrupted ? 130 : 0;
+}
+
+}  // namespace
+
+void register_train(CLI::App& app) {
+  auto flags = std::make_shared<TrainFlags>();
+  CLI::App* sub = app.add_subcommand("train", "Train a dense network (TF layer names) on an MNIST-style data set");
+  sub->add_option("--hidden", flags->hidden, "Hidden layer widths, e.g. 300,50,50")->delimiter(',')->allow_extra_args(false)->capture_default_str();
+  sub->add_option("--outputs", flags->outputs, "Output units (default: the number of classes)");
+  sub->add_option("--activation", flags->activation,
+                  "relu, elu, selu, leaky_relu[:ALPHA], tanh, sigmoid, identity")->capture_default_str();
+  sub->add_option("--initializer", flags->initializer, "glorot_uniform, he_normal, he_uniform")->capture_default_str();
+  sub->add_option("--data", flags->data, "Folder with the four IDX files (optionally .gz)")->capture_default_str();
+  sub->add_option("--classes", flags->classes, "Keep these classes, relabelled 0..k-1: 5-9 or 0,2,4");
+  sub->add_option("--per-class", flags->per_class, "Keep the first N training images of each class");
+  sub->add_option("--validation", flags->validation, "Validation rows taken from the start of the training set")
+      ->capture_default_str();
+  sub->add_option("--epochs", flags->epochs, "Epochs")->capture_default_str();
+  sub->add_option("--batch-size", flags->batch_size, "Mini-batch size")->capture_default_str();
+  sub->add_option("--optimizer", flags->optimizer, "sgd, momentum, nesterov, adagrad, rmsprop, adam")
+      ->capture_default_str();
+  sub->add_option("--lr", flags->lr, "Learning rate")->capture_default_str();
+  sub->add_option("--momentum", flags->momentum, "Momentum (momentum, nesterov)")->capture_default_str();
+  auto* clip_value = sub->add_option("--clip-value", flags->clip_value, "Clip gradients to [-T, T]");
+  auto* clip_norm = sub->add_option("--clip-norm", flags->clip_norm, "Clip gradients by global norm N");
+  clip_value->excludes(clip_norm);
+  sub->add_option("--save", flags->save, "Save a TF checkpoint at this prefix at the end (the best one with early stopping)");
+  sub->add_option("--resume", flags->resume, "Resume variables, optimizer slots and step from a checkpoint");
+  sub->add_option("--early-stopping", flags->early_stopping,
+                  "Stop after this many epochs without a lower validation loss; keep the best");
+  sub->add_option("--seed", flags->seed, "Seed for initial values and shuffling")->capture_default_str();
+  sub->add_option("--device", flags->device, "cpu, cuda or auto")->capture_default_str();
+  sub->add_option("--threads", flags->threads, "CPU threads (default: all cores)");
+  sub->callback([flags] { run_guarded("train", [flags] { return run_train(*flags); }); });
+}
+
+}  // namespace graft::cli

@@ -1,0 +1,22 @@
+#pragma once
+// Each subcommand lives in its own file (cmd_NAME.cc) and registers itself
+// on the top-level app. A command's callback returns the process exit code.
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace graft::cli {
+
+// The exit code a subcommand's callback sets (0 = success, 1 = error).
+int& exit_code();
+
+void register_inspect(CLI::App& app);
+void register_extract(CLI::App& app);
+void register_train(CLI::App& app);
+void register_eval(CLI::App& app);
+
+// Runs fn, turning graft::Error and std::exception into one line on stderr
+// ("graft SUB: error: ...") and exit code 1.
+void run_guarded(const char* sub, const std::function<int()>& fn);
+
+}  // namespace graft::cli

@@ -1,0 +1,61 @@
+// graft: transfer learning with TensorFlow checkpoints, without TensorFlow.
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "checkpoint/error.h"
+#include "cuda/cuda_backend.h"
+#include "graft/version.h"
+#include "tools/graft/commands.h"
+
+namespace graft::cli {
+
+int& exit_code() {
+  static int code = 0;
+  return code;
+}
+
+void run_guarded(const char* sub, const std::function<int()>& fn) {
+  try {
+    exit_code() = fn();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "graft %s: error: %s\n", sub, e.what());
+    exit_code() = 1;
+  }
+}
+
+}  // namespace graft::cli
+
+namespace {
+
+std::string version_text() {
+  std::string text = std::string("graft ") + GRAFT_VERSION + "\n";
+  if (graft::cuda_compiled()) {
+    text += "CUDA backend: compiled in\n";
+    text += "CUDA device: " + graft::cuda_device_summary() + "\n";
+  } else {
+    text += "CUDA backend: not compiled in (CPU reference backend only)\n";
+  }
+  return text;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "graft: reuse the layers of a TensorFlow-trained dense network without TensorFlow.\n"
+      "Read TF checkpoints, restore the layers you choose, freeze, train on CPU or GPU,\n"
+      "and save checkpoints TensorFlow reads back."};
+  app.set_version_flag("--version", version_text, "Print the version, whether the CUDA backend is compiled in, and the device");
+  app.require_subcommand(1);
+  graft::cli::register_inspect(app);
+  graft::cli::register_extract(app);
+  graft::cli::register_train(app);
+  graft::cli::register_eval(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return graft::cli::exit_code();
+}
