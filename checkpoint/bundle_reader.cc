@@ -1,6 +1,7 @@
 #include "checkpoint/bundle_reader.h"
 
 #include <algorithm>
+#include <map>
 
 #include "checkpoint/convert.h"
 #include "checkpoint/crc32c.h"
@@ -45,7 +46,9 @@ struct BundleReader::Impl {
   int32_t num_shards = 1;
   bool big_endian = false;
   std::vector<BundleEntry> entries;
-  std::vector<std::unique_ptr<file_io::MappedFile>> shards;  // null: no entry stored there
+  // Shards that hold an entry, by id. A map: num_shards comes from the file
+  // and may be up to 2^31-1 without a single entry there.
+  std::map<int32_t, std::unique_ptr<file_io::MappedFile>> shards;
 
   [[noreturn]] void fail(const std::string& name, const std::string& what) const {
     throw Error(index_path + ": " + quoted(name) + ": " + what);
@@ -100,10 +103,9 @@ void BundleReader::Impl::load_entry(const std::string& name, const std::string& 
 }
 
 void BundleReader::Impl::map_shards() {
-  shards.resize(static_cast<std::size_t>(num_shards));
   for (const auto& e : entries) {
     if (e.sliced) continue;
-    auto& slot = shards[static_cast<std::size_t>(e.shard)];
+    auto& slot = shards[e.shard];
     const std::string path = data_file_name(prefix, e.shard, num_shards);
     if (!slot) {
       if (!file_io::exists(path)) {
@@ -123,10 +125,9 @@ void BundleReader::Impl::map_shards() {
 
 const file_io::MappedFile& BundleReader::Impl::shard(const BundleEntry& e) const {
   if (e.sliced) fail(e.info.name, "a partitioned variable; its data is stored in slices");
-  if (e.shard < 0 || e.shard >= num_shards || !shards[static_cast<std::size_t>(e.shard)]) {
-    fail(e.info.name, "no data shard " + std::to_string(e.shard));
-  }
-  const auto& file = *shards[static_cast<std::size_t>(e.shard)];
+  const auto it = shards.find(e.shard);
+  if (it == shards.end() || !it->second) fail(e.info.name, "no data shard " + std::to_string(e.shard));
+  const auto& file = *it->second;
   if (e.offset < 0 || e.size < 0 || e.offset > static_cast<int64_t>(file.size()) ||
       e.size > static_cast<int64_t>(file.size()) - e.offset) {
     fail(e.info.name, "bytes lie beyond the end of " + file.path());

@@ -39,6 +39,10 @@ std::string prefix_of_file(const std::string& path) {
 ResolvedPrefix from_directory(const std::string& dir) {
   const std::string state_path = (fs::path(dir) / "checkpoint").string();
   if (!is_file(state_path)) {
+    std::error_code ec;
+    if (fs::exists(state_path, ec)) {
+      throw Error(state_path + " is not a regular file (expected a `checkpoint` state file)");
+    }
     throw Error(dir + " is a directory without a `checkpoint` state file (give a checkpoint prefix "
                       "such as DIR/model.ckpt)");
   }

@@ -97,12 +97,14 @@ CheckpointSummary summarize(const BundleReader& reader) {
         by_layer[sp.layer][sp.leaf] = Candidate{n.variable, &e};
         break;
       }
+      // Partitioned variables are not counted: their shapes are not bounded
+      // by the data file, so sums of them could overflow.
       case VariableRole::kOptimizerSlot:
-        s.optimizer_elements += elements;
+        s.optimizer_elements += e.sliced ? 0 : elements;
         slots.insert(n.slot);
         break;
       case VariableRole::kOptimizerScalar:
-        s.optimizer_elements += elements;
+        s.optimizer_elements += e.sliced ? 0 : elements;
         s.optimizer_scalars.push_back(e.info.name);
         break;
       case VariableRole::kGlobalStep:

@@ -12,6 +12,11 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist               # the demo's data set
 )
+# tools/fuzz.sh sets GRAFT_DEPS_FUZZ=1: clang and its runtimes (libFuzzer,
+# ASan, UBSan). Not needed for `make test`.
+if [ "${GRAFT_DEPS_FUZZ:-}" = "1" ]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
 if [ "${GRAFT_DEPS_EXTRA:-}" != "" ]; then
   # shellcheck disable=SC2206
   packages+=(${GRAFT_DEPS_EXTRA})

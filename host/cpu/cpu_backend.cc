@@ -15,8 +15,6 @@
 //                gradients first, the global norm, then a parallel update
 //
 // Nothing allocates inside train_step; every buffer is sized in build().
-#include <cblas.h>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -30,7 +28,9 @@
 #include "checkpoint/error.h"
 #include "host/backend.h"
 #include "host/cpu/aligned_buffer.h"
+#include "host/cpu/cpu_dataset.h"
 #include "host/cpu/reference_kernels.h"
+#include "host/cpu/sgemm.h"
 #include "host/cpu/thread_team.h"
 #include "host/shuffle_key.h"
 
@@ -38,6 +38,9 @@ namespace graft {
 namespace {
 
 using cpu::AlignedBuffer;
+using cpu::as_cpu;
+using cpu::CpuDataset;
+using cpu::gemm;
 using cpu::Range;
 using cpu::split_range;
 using cpu::ThreadTeam;
@@ -49,43 +52,6 @@ constexpr double kParallelGemmFlops = 1.5e6;
 constexpr int64_t kRowSplitRows = 256;
 // Element-wise passes smaller than this stay on one thread.
 constexpr int64_t kParallelElements = 1 << 15;
-
-class CpuDataset final : public DeviceDataset {
- public:
-  CpuDataset(int64_t rows, int64_t cols)
-      : features(rows * cols), labels(static_cast<std::size_t>(rows)),
-        order(static_cast<std::size_t>(rows)), rows_(rows), cols_(cols) {
-    std::iota(order.begin(), order.end(), 0u);
-  }
-  int64_t rows() const override { return rows_; }
-  int64_t cols() const override { return cols_; }
-  int64_t bytes() const override {
-    return rows_ * cols_ * static_cast<int64_t>(sizeof(float)) +
-           rows_ * static_cast<int64_t>(sizeof(int32_t) + sizeof(uint32_t));
-  }
-
-  AlignedBuffer features;
-  std::vector<int32_t> labels;
-  std::vector<uint32_t> order;
-
- private:
-  int64_t rows_, cols_;
-};
-
-const CpuDataset& as_cpu(const DeviceDataset& data) {
-  const auto* d = dynamic_cast<const CpuDataset*>(&data);
-  if (!d) throw Error("cpu backend: the data set was not uploaded by the CPU backend");
-  return *d;
-}
-
-// Row-major C[M, N] = op(A) · op(B) on the calling thread.
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-          const float* b, int64_t ldb, float* c, int64_t ldc) {
-  if (m <= 0 || n <= 0) return;
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), 1.0f, a,
-              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), 0.0f, c, static_cast<blasint>(ldc));
-}
 
 int default_threads() {
   for (const char* var : {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"}) {
@@ -103,7 +69,7 @@ class CpuBackend final : public Backend {
   explicit CpuBackend(int threads) : team_(threads) {
     // The team provides the parallelism; OpenBLAS's own threads would
     // compete with it (and cost a wake-up per small GEMM).
-    openblas_set_num_threads(1);
+    cpu::set_blas_threads(1);
     part_totals_.resize(static_cast<std::size_t>(team_.size()));
   }
 
@@ -234,8 +200,7 @@ class CpuBackend final : public Backend {
   }
 
   void shuffle(DeviceDataset& data, uint64_t seed, uint64_t epoch) override {
-    auto* d = dynamic_cast<CpuDataset*>(&data);
-    if (!d) throw Error("cpu backend: the data set was not uploaded by the CPU backend");
+    CpuDataset* d = &cpu::as_cpu(data);
     std::vector<uint64_t> keys(static_cast<std::size_t>(d->rows()));
     for (std::size_t i = 0; i < keys.size(); ++i) keys[i] = shuffle_key(seed, epoch, i);
     std::iota(d->order.begin(), d->order.end(), 0u);

@@ -3,6 +3,7 @@
 // not with the writer's code.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>

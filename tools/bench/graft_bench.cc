@@ -14,8 +14,11 @@
 // Data: the first 55 000 images of DIR/train-images-idx3-ubyte[.gz] and their
 // labels (the classic split: the last 5 000 are validation), read with the
 // library's IDX reader; --synthetic: uniform random pixels and labels of the
-// same shape. Without --data, a missing default folder falls back to
-// synthetic data (said so on stdout): the GPU machines lack the dataset.
+// same shape. Without --data, $GRAFT_BENCH_DATA is the folder when set (e.g.
+// the four .gz files carried to a GPU machine, where tools/gpu-check.sh runs
+// graft-bench without arguments); else the default folder, and when that is
+// missing, synthetic data (said so on stdout): the GPU machines lack the
+// Debian dataset package.
 //
 // Every case: --warmup untimed epochs, then --repeats timed ones; the
 // median is reported with spread = (max - min) / median. One epoch = every
@@ -161,6 +164,9 @@ Args parse(int argc, char** argv) {
       std::exit(2);
     }
   }
+  if (a.data.empty()) {
+    if (const char* env = std::getenv("GRAFT_BENCH_DATA"); env && *env) a.data = env;
+  }
   if (a.threads <= 0) {
     const unsigned hw = std::thread::hardware_concurrency();
     a.threads = hw > 0 ? static_cast<int>(hw) : 1;
@@ -298,13 +304,15 @@ struct Session {
   std::unique_ptr<graft::Trainer> trainer;
 };
 
-Session make_session(const Args& a, const graft::ModelSpec& spec, int64_t batch, int64_t eval_batch) {
+// eval_batch 0: the Trainer's default (what `graft train` uses), which also
+// sets the chunk size of forward_prefix.
+Session make_session(const Args& a, const graft::ModelSpec& spec, int64_t batch, int64_t eval_batch = 0) {
   Session s;
   s.backend = graft::select_backend(a.device, a.threads).backend;
   graft::TrainOptions o;
   o.epochs = 1;
   o.batch_size = batch;
-  o.eval_batch = eval_batch;
+  if (eval_batch > 0) o.eval_batch = eval_batch;
   o.seed = a.seed;
   s.trainer = std::make_unique<graft::Trainer>(*s.backend, spec, reference_optimizer(), o);
   return s;
@@ -423,7 +431,7 @@ int main(int argc, char** argv) {
     // Training throughput.
     if (wants(a, "train")) {
       for (int64_t batch : a.batches) {
-        Session s = make_session(a, full, batch, 1);
+        Session s = make_session(a, full, batch);
         auto train = upload(*s.backend, data);
         const Stats st = timed(a, [&] { train_epoch(*s.trainer, *train, 0); });
         emit("train_b" + std::to_string(batch), st, data.rows, f_train);
@@ -445,22 +453,27 @@ int main(int argc, char** argv) {
       const int64_t batch = a.transfer_batch;
       Stats unfrozen, uncached, cached, build;
       {
-        Session s = make_session(a, full, batch, 1);
+        Session s = make_session(a, full, batch);
         auto train = upload(*s.backend, data);
         unfrozen = timed(a, [&] { train_epoch(*s.trainer, *train, 0); });
       }
       {
-        Session s = make_session(a, frozen, batch, 1);
+        Session s = make_session(a, frozen, batch);
         auto train = upload(*s.backend, data);
         uncached = timed(a, [&] { train_epoch(*s.trainer, *train, 0); });
+        // Each build includes its synchronisation (the first use waits for
+        // it anyway); the previous cache is freed outside the timed region.
         std::unique_ptr<graft::DeviceDataset> cache;
-        // Each build includes its synchronisation (the first use waits for it
-        // anyway); the old cache is freed outside the timed region.
-        build = timed(a, [&] {
+        std::vector<double> build_s;
+        for (int i = 0; i < a.warmup + a.repeats; ++i) {
           cache.reset();
-          cache = s.backend->forward_prefix(*train, kFrozenLayers);
-          graft_bench::device_synchronize();
-        });
+          const double t = seconds([&] {
+            cache = s.backend->forward_prefix(*train, kFrozenLayers);
+            graft_bench::device_synchronize();
+          });
+          if (i >= a.warmup) build_s.push_back(t);
+        }
+        build = stats(build_s);
         cached = timed(a, [&] { train_epoch(*s.trainer, *cache, kFrozenLayers); });
         std::printf("graft note: frozen-layer cache %lld x %lld, %.1f MiB\n", static_cast<long long>(cache->rows()),
                     static_cast<long long>(cache->cols()), static_cast<double>(cache->bytes()) / 1048576.0);

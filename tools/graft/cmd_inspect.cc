@@ -57,7 +57,7 @@ void print_variables(const BundleReader& r) {
     if (sharded) std::printf("  %d", e.shard);
     if (e.sliced) std::printf("  (partitioned)");
     std::printf("\n");
-    total += e.size;
+    if (!e.sliced) total += e.size;  // a partitioned variable's size field is not checked (nor used)
   }
   std::printf("\n%zu variables, %lld bytes in %d data file%s\n", r.entries().size(),
               static_cast<long long>(total), r.num_shards(), r.num_shards() == 1 ? "" : "s");

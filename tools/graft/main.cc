@@ -3,6 +3,8 @@
 #include <exception>
 #include <string>
 
+#include <google/protobuf/stubs/logging.h>
+
 #include "checkpoint/error.h"
 #include "cuda/cuda_backend.h"
 #include "graft/version.h"
@@ -42,6 +44,9 @@ std::string version_text() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // protobuf logs some parse failures itself (e.g. a string field that is
+  // not UTF-8 in a corrupt entry); graft reports them as one error line.
+  google::protobuf::SetLogHandler(nullptr);
   CLI::App app{
       "graft: reuse the layers of a TensorFlow-trained dense network without TensorFlow.\n"
       "Read TF checkpoints, restore the layers you choose, freeze, train on CPU or GPU,\n"

@@ -13,6 +13,7 @@ and, first, which BLAS/device the peer actually uses.
 
   python3 tools/peers/torch_mlp.py --device cpu --threads 2
   python3 tools/peers/torch_mlp.py --device cuda --graphs
+  python3 tools/peers/torch_mlp.py --device cuda --graphs --synthetic   (no data set on the machine)
 """
 import argparse
 import gzip
@@ -51,6 +52,15 @@ def load_data(data_dir):
     x = read_idx(find(data_dir, "train-images-idx3-ubyte"))[:TRAIN_ROWS]
     y = read_idx(find(data_dir, "train-labels-idx1-ubyte"))[:TRAIN_ROWS]
     x = x.reshape(x.shape[0], -1).float() / 255.0
+    return x.contiguous(), y.long().contiguous()
+
+
+def synthetic_data(seed):
+    """Random data of the same shape (graft-bench --synthetic): the timing does
+    not depend on the values."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(TRAIN_ROWS, LAYERS[0], generator=g)
+    y = torch.randint(0, LAYERS[-1], (TRAIN_ROWS,), generator=g)
     return x.contiguous(), y.long().contiguous()
 
 
@@ -117,8 +127,11 @@ class GraphStep:
 
     def __init__(self, model, opt, x, y, batch):
         self.model, self.opt, self.batch = model, opt, batch
-        self.xb = torch.empty(batch, x.shape[1], device=x.device)
-        self.yb = torch.empty(batch, dtype=torch.long, device=x.device)
+        # Static inputs of the graph, filled with real rows before the
+        # warm-up steps (uninitialised labels trip cross_entropy's bounds
+        # assert on the device).
+        self.xb = x[:batch].clone()
+        self.yb = y[:batch].clone()
         s = torch.cuda.Stream()
         s.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(s):
@@ -185,18 +198,22 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--graphs", action="store_true", help="also time CUDA-Graph replay (cuda only)")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--synthetic", action="store_true",
+                    help="random data of the same shape instead of --data (as graft-bench --synthetic)")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
     if args.device == "cpu":
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    x, y = load_data(args.data)
+    x, y = synthetic_data(args.seed) if args.synthetic else load_data(args.data)
     x, y = x.to(device), y.to(device)
 
     print(f"peer torch={torch.__version__} device={args.device} threads={torch.get_num_threads()} "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')} "
-          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}", flush=True)
+          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')} "
+          f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', 'unset')} "
+          f"data={'synthetic' if args.synthetic else args.data}", flush=True)
     if args.device == "cpu":
         # Touch a matmul so the BLAS is loaded before looking.
         torch.ones(64, 64) @ torch.ones(64, 64)

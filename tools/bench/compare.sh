@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# graft against the PyTorch peer (tools/peers/torch_mlp.py), one after the
+# other in this one command, on the same data, the same network and the same
+# thread count, plus checkpoint I/O against `cp` (ckpt_bench).
+#
+#   tools/bench/compare.sh [cpu|gpu]          (default cpu)
+#
+# cpu: builds graft-bench and ckpt_bench if needed (Release, in $GRAFT_BUILD_DIR,
+#      default build/), installs python3-torch and libopenblas0-pthread with
+#      apt-get when missing, then runs
+#        OPENBLAS_NUM_THREADS=1 graft-bench --device cpu --threads $THREADS
+#        OPENBLAS_NUM_THREADS=1 torch_mlp.py --device cpu --threads $THREADS
+#      (torch's fastest setting here: its intra-op threads, single-threaded
+#      OpenBLAS calls; graft sets OpenBLAS to one thread itself and splits
+#      the work with its own team). The peer is also run, shorter, with
+#      OPENBLAS_NUM_THREADS=$THREADS for reference (PEER_VARIANTS=0 skips it).
+# gpu: graft-bench --device cuda and torch_mlp.py --device cuda --graphs;
+#      ratios are graft vs torch eager, the CUDA-graph numbers are shown too.
+#      Installs nothing.
+#
+# Environment:
+#   GRAFT_BENCH_BIN   a prebuilt graft-bench (e.g. .devlibs/bin/graft-bench);
+#                     no build then. ckpt_bench is taken from beside it if there.
+#   GRAFT_BUILD_DIR   build folder (default build)
+#   GRAFT_CMAKE_ARGS  extra cmake arguments for a fresh configure (e.g.
+#                     -DGRAFT_WITH_CUDA=OFF: no CUDA library to compile)
+#   THREADS           CPU threads for both sides (default: nproc)
+#   REPEATS           timed repeats per case, both sides (default 5)
+#   DATA              Fashion-MNIST folder (default /usr/share/datasets/fashion-mnist);
+#                     when it lacks the training files both sides use
+#                     synthetic data of the same shape
+#   PYTHON            interpreter with torch (cpu default /usr/bin/python3, the
+#                     Debian package; gpu default python3)
+#   CKPT_REPEATS      ckpt_bench repeats (default 5; 0 skips it)
+#   OUT / LOGDIR      where the raw logs go (default $GRAFT_BUILD_DIR/bench-logs)
+#
+# The environment is the same for both sides. OPENBLAS_CORETYPE and
+# OPENBLAS_L2_SIZE are left as they are and reported (if set, they apply to
+# both). Output ends with one line per case:
+#   CASE graft=X peer=Y ratio=R limit=L     (samples/s; R = graft/peer; L = graft / physical limit)
+#   transfer_cached epoch_ms=X unfrozen_ms=Y ratio=R
+#   ckpt_read graft_mbps=X cp_mbps=Y ratio=R
+#   ckpt_write graft_mbps=X cp_mbps=Y ratio=R
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+
+MODE=${1:-cpu}
+case $MODE in
+  cpu|gpu) ;;
+  -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
+  *) echo "compare.sh: mode must be cpu or gpu, got '$MODE'" >&2; exit 2 ;;
+esac
+
+BUILD=${GRAFT_BUILD_DIR:-build}
+THREADS=${THREADS:-$(nproc 2>/dev/null || echo 2)}
+REPEATS=${REPEATS:-5}
+DATA=${DATA:-/usr/share/datasets/fashion-mnist}
+CKPT_REPEATS=${CKPT_REPEATS:-5}
+PEER_VARIANTS=${PEER_VARIANTS:-1}
+if [[ $MODE == cpu ]]; then PYTHON=${PYTHON:-/usr/bin/python3}; else PYTHON=${PYTHON:-python3}; fi
+PEER=$ROOT/tools/peers/torch_mlp.py
+
+# ---------------------------------------------------------------- binaries
+if [[ -n ${GRAFT_BENCH_BIN:-} ]]; then
+  BENCH_BIN=$GRAFT_BENCH_BIN
+  CKPT_BIN=$(dirname "$BENCH_BIN")/ckpt_bench
+else
+  if [[ ! -f $BUILD/CMakeCache.txt ]]; then
+    echo "== configure $BUILD (Release)"
+    # shellcheck disable=SC2086
+    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DGRAFT_BUILD_BENCH=ON ${GRAFT_CMAKE_ARGS:-} >/dev/null || exit 1
+  else
+    bt=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
+    [[ $bt == Release ]] || echo "compare.sh: warning: $BUILD is a '$bt' build, not Release" >&2
+  fi
+  echo "== build graft-bench ckpt_bench in $BUILD"
+  cmake --build "$BUILD" --target graft-bench ckpt_bench -j "$THREADS" >/dev/null || {
+    echo "compare.sh: build failed (cmake --build $BUILD --target graft-bench ckpt_bench)" >&2; exit 1; }
+  BENCH_BIN=$BUILD/tools/bench/graft-bench
+  CKPT_BIN=$BUILD/tools/bench/ckpt_bench
+fi
+[[ -x $BENCH_BIN ]] || { echo "compare.sh: no graft-bench at $BENCH_BIN" >&2; exit 1; }
+
+LOGDIR=${OUT:-${LOGDIR:-$BUILD/bench-logs}}
+mkdir -p "$LOGDIR"
+
+# ---------------------------------------------------------------- the peer's needs (cpu only)
+if [[ $MODE == cpu ]]; then
+  need=()
+  "$PYTHON" -c "import torch" 2>/dev/null || need+=(python3-torch)
+  dpkg -s libopenblas0-pthread >/dev/null 2>&1 || need+=(libopenblas0-pthread)
+  if ((${#need[@]})); then
+    echo "== apt-get install ${need[*]}"
+    if [[ $(id -u) == 0 ]]; then SUDO=(); else SUDO=(sudo); fi
+    "${SUDO[@]}" apt-get install -y --no-install-recommends "${need[@]}" >/dev/null ||
+      { echo "compare.sh: could not install ${need[*]}" >&2; exit 1; }
+    [[ $PYTHON == /usr/bin/python3 ]] || echo "compare.sh: note: PYTHON=$PYTHON; the Debian torch is for /usr/bin/python3" >&2
+  fi
+else
+  "$PYTHON" -c "import torch; assert torch.cuda.is_available()" 2>/dev/null ||
+    echo "compare.sh: warning: $PYTHON has no CUDA-enabled torch; the peer will fail" >&2
+fi
+
+# ---------------------------------------------------------------- data
+DATA_ARGS_GRAFT=(--data "$DATA")
+DATA_ARGS_PEER=(--data "$DATA")
+if ! ls "$DATA"/train-images-idx3-ubyte* >/dev/null 2>&1 || ! ls "$DATA"/train-labels-idx1-ubyte* >/dev/null 2>&1; then
+  echo "compare.sh: no Fashion-MNIST training files in $DATA: both sides use synthetic data"
+  DATA_ARGS_GRAFT=(--synthetic)
+  DATA_ARGS_PEER=(--synthetic)
+fi
+
+# ---------------------------------------------------------------- the machine
+echo "== machine"
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') x $(nproc) (threads used: $THREADS)"
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-unset} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE-unset} (both sides run under these)"
+[[ -n ${OPENBLAS_CORETYPE:-} || -n ${OPENBLAS_L2_SIZE:-} ]] &&
+  echo "compare.sh: NOTE: OpenBLAS tuning variables are set; they apply to graft and the peer alike"
+
+GLOG=$LOGDIR/graft-$MODE.log
+PLOG=$LOGDIR/peer-$MODE.log
+PLOG2=$LOGDIR/peer-$MODE-variant.log
+CLOG=$LOGDIR/ckpt.log
+: >"$PLOG2"
+
+if [[ $MODE == cpu ]]; then
+  echo "== graft: OPENBLAS_NUM_THREADS=1 $BENCH_BIN --device cpu --threads $THREADS --repeats $REPEATS ${DATA_ARGS_GRAFT[*]}"
+  OPENBLAS_NUM_THREADS=1 "$BENCH_BIN" --device cpu --threads "$THREADS" --repeats "$REPEATS" "${DATA_ARGS_GRAFT[@]}" 2>&1 | tee "$GLOG"
+  [[ ${PIPESTATUS[0]} == 0 ]] || { echo "compare.sh: graft-bench failed" >&2; exit 1; }
+  echo "== peer: OPENBLAS_NUM_THREADS=1 $PYTHON $PEER --device cpu --threads $THREADS --repeats $REPEATS ${DATA_ARGS_PEER[*]}"
+  OPENBLAS_NUM_THREADS=1 "$PYTHON" "$PEER" --device cpu --threads "$THREADS" --repeats "$REPEATS" "${DATA_ARGS_PEER[@]}" 2>&1 | tee "$PLOG"
+  [[ ${PIPESTATUS[0]} == 0 ]] || { echo "compare.sh: the peer failed" >&2; exit 1; }
+  if ((PEER_VARIANTS)) && ((THREADS > 1)); then
+    echo "== peer, for reference: OPENBLAS_NUM_THREADS=$THREADS (BLAS threads inside torch's threads), 3 repeats"
+    OPENBLAS_NUM_THREADS=$THREADS "$PYTHON" "$PEER" --device cpu --threads "$THREADS" --repeats 3 "${DATA_ARGS_PEER[@]}" 2>&1 | tee "$PLOG2"
+    echo "== peer, for reference: OPENBLAS_NUM_THREADS=1, torch threads 1, 3 repeats"
+    OPENBLAS_NUM_THREADS=1 "$PYTHON" "$PEER" --device cpu --threads 1 --repeats 3 "${DATA_ARGS_PEER[@]}" 2>&1 |
+      sed 's/^peer /peer1t /' | tee -a "$PLOG2"
+  fi
+else
+  echo "== graft: $BENCH_BIN --device cuda --repeats $REPEATS ${DATA_ARGS_GRAFT[*]}"
+  "$BENCH_BIN" --device cuda --repeats "$REPEATS" "${DATA_ARGS_GRAFT[@]}" 2>&1 | tee "$GLOG"
+  [[ ${PIPESTATUS[0]} == 0 ]] || { echo "compare.sh: graft-bench failed" >&2; exit 1; }
+  echo "== peer: $PYTHON $PEER --device cuda --graphs --repeats $REPEATS ${DATA_ARGS_PEER[*]}"
+  "$PYTHON" "$PEER" --device cuda --graphs --repeats "$REPEATS" "${DATA_ARGS_PEER[@]}" 2>&1 | tee "$PLOG"
+  [[ ${PIPESTATUS[0]} == 0 ]] || echo "compare.sh: warning: the peer failed; its figures are n/a" >&2
+fi
+
+if ((CKPT_REPEATS > 0)) && [[ -x $CKPT_BIN ]]; then
+  echo "== ckpt_bench --repeats $CKPT_REPEATS"
+  "$CKPT_BIN" --repeats "$CKPT_REPEATS" 2>&1 | tee "$CLOG"
+else
+  echo "== ckpt_bench skipped (${CKPT_BIN} missing or CKPT_REPEATS=0)"
+  : >"$CLOG"
+fi
+
+# ---------------------------------------------------------------- results
+# field FILE TAG CASE KEY: the value of KEY=... on the line "TAG CASE ...".
+field() {
+  awk -v tag="$2" -v c="$3" -v k="$4" '$1 == tag && $2 == c {
+      for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) { print kv[2]; exit } } }' "$1"
+}
+# ckpt FILE LABEL: the MiB/s figure on ckpt_bench's line starting with LABEL.
+ckpt() { awk -v l="$2" 'index($0, l) == 1 { print $NF; exit }' "$1"; }
+div() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.3f", a / b }'; }
+or_na() { [[ -n $1 ]] && echo "$1" || echo "n/a"; }
+
+cases=(train_b50 train_b256 train_b4096 infer_b10000)
+echo
+if [[ $MODE == cpu ]]; then echo "== summary (cpu, threads $THREADS, repeats $REPEATS; samples/s, median)"; else echo "== summary (gpu, repeats $REPEATS; samples/s, median)"; fi
+echo "graft: $(grep -m1 '^graft device=' "$GLOG" | cut -d' ' -f2-)"
+echo "graft: $(grep -m1 '^graft openblas_core=' "$GLOG" | cut -d' ' -f2-)"
+grep -m1 '^graft gpu=' "$GLOG" | sed 's/^/graft: /' || true
+grep -m1 '^graft sgemm_peak' "$GLOG" | sed 's/^/graft: /' || true
+grep -m1 '^peer torch=' "$PLOG" || true
+grep -m1 '^peer blas=' "$PLOG" || true
+grep -m1 '^peer gpu=' "$PLOG" || true
+if [[ $MODE == cpu ]]; then
+  printf '%-14s %12s %12s %8s %8s %8s   %s\n' case graft peer ratio spread_g spread_p "limit(L)"
+else
+  printf '%-14s %12s %12s %8s %8s %8s   %-8s %14s %s\n' case graft "torch eager" ratio spread_g spread_p "limit(L)" "torch graphs" "graft/graphs"
+fi
+declare -A G P L R
+for c in "${cases[@]}"; do
+  g=$(field "$GLOG" graft "$c" samples_per_s)
+  p=$(field "$PLOG" peer "$c" samples_per_s)
+  lim=$(field "$GLOG" graft "$c" limit_samples_per_s)
+  G[$c]=$(or_na "$g"); P[$c]=$(or_na "$p"); L[$c]=$(div "$g" "$lim")
+  r=$(div "$g" "$p"); R[$c]=$r
+  sg=$(or_na "$(field "$GLOG" graft "$c" spread)"); sp=$(or_na "$(field "$PLOG" peer "$c" spread)")
+  if [[ $MODE == cpu ]]; then
+    printf '%-14s %12s %12s %8s %8s %8s   %s\n' "$c" "${G[$c]}" "${P[$c]}" "$r" "$sg" "$sp" "${L[$c]}"
+  else
+    pg=$(field "$PLOG" peer "${c}_graphs" samples_per_s)
+    printf '%-14s %12s %12s %8s %8s %8s   %-8s %14s %s\n' "$c" "${G[$c]}" "${P[$c]}" "$r" "$sg" "$sp" "${L[$c]}" \
+      "$(or_na "$pg")" "$(div "$g" "$pg")"
+  fi
+done
+if [[ -s $PLOG2 ]]; then
+  echo "peer with other settings (reference only; not used for the ratios):"
+  for c in "${cases[@]}"; do
+    v=$(field "$PLOG2" peer "$c" samples_per_s); v1=$(field "$PLOG2" peer1t "$c" samples_per_s)
+    printf '  %-14s OPENBLAS_NUM_THREADS=%s: %s   1 torch thread: %s\n' "$c" "$THREADS" "$(or_na "$v")" "$(or_na "$v1")"
+  done
+fi
+tline=$(grep -m1 '^graft transfer_cached ' "$GLOG" || true)
+tdet=$(grep -m1 '^graft transfer_detail ' "$GLOG" || true)
+[[ -n $tdet ]] && echo "transfer: $(cut -d' ' -f3- <<<"$tdet")"
+
+cr_g=$(ckpt "$CLOG" "graft read"); cr_c=$(ckpt "$CLOG" "cp to /dev/null")
+cw_g=$(ckpt "$CLOG" "graft rewrite"); cw_c=$(ckpt "$CLOG" "cp + sync")
+if [[ -s $CLOG ]]; then
+  echo "checkpoint I/O (MiB/s): read = graft read vs cp to /dev/null; write = graft rewrite (fsync) vs cp + sync;"
+  echo "  graft write from memory $(or_na "$(ckpt "$CLOG" "graft write")"), plain cp $(or_na "$(ckpt "$CLOG" "cp  ")")"
+fi
+
+echo
+for c in "${cases[@]}"; do
+  echo "$c graft=${G[$c]} peer=${P[$c]} ratio=${R[$c]} limit=${L[$c]}"
+done
+t_e=$(sed -n 's/.* epoch_ms=\([^ ]*\).*/\1/p' <<<"$tline"); t_u=$(sed -n 's/.* unfrozen_ms=\([^ ]*\).*/\1/p' <<<"$tline")
+t_r=$(sed -n 's/.* ratio=\([^ ]*\).*/\1/p' <<<"$tline")
+echo "transfer_cached epoch_ms=$(or_na "$t_e") unfrozen_ms=$(or_na "$t_u") ratio=$(or_na "$t_r")"
+echo "ckpt_read graft_mbps=$(or_na "$cr_g") cp_mbps=$(or_na "$cr_c") ratio=$(div "$cr_g" "$cr_c")"
+echo "ckpt_write graft_mbps=$(or_na "$cw_g") cp_mbps=$(or_na "$cw_c") ratio=$(div "$cw_g" "$cw_c")"

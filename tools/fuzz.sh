@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# tools/fuzz.sh SECONDS [TARGET...]
+# Builds the libFuzzer targets (tools/fuzz) with clang in build-fuzz/ and runs
+# each for SECONDS, one after the other, seeded from the fixtures
+# (../shared/fixtures or $GRAFT_FIXTURES). Inputs found are kept in
+# build-fuzz/corpus/TARGET (reused by the next run); crashing inputs go to
+# build-fuzz/crashes/TARGET/. Prints each target's executions and the crash
+# count; exits 1 when any target crashed.
+#   TARGET: fuzz_index fuzz_entry_proto fuzz_state_file fuzz_idx (default: all)
+#   env: GRAFT_FUZZ_BUILD_DIR (build-fuzz), JOBS (2), GRAFT_FUZZ_ARGS (extra
+#   libFuzzer flags). Run it under `nice -n 19` on a shared machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+usage() { echo "usage: tools/fuzz.sh SECONDS [fuzz_index|fuzz_entry_proto|fuzz_state_file|fuzz_idx ...]" >&2; exit 2; }
+[ $# -ge 1 ] || usage
+seconds=$1
+shift
+[[ $seconds =~ ^[0-9]+$ ]] || usage
+all=(fuzz_index fuzz_entry_proto fuzz_state_file fuzz_idx)
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
+for t in "${targets[@]}"; do
+  [[ " ${all[*]} " == *" $t "* ]] || { echo "fuzz.sh: unknown target $t" >&2; usage; }
+done
+
+build=${GRAFT_FUZZ_BUILD_DIR:-build-fuzz}
+GRAFT_DEPS_FUZZ=1 tools/install-deps.sh
+cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRAFT_BUILD_FUZZERS=ON -DGRAFT_WITH_CUDA=OFF \
+  -DGRAFT_BUILD_TESTS=OFF -DGRAFT_BUILD_BENCH=OFF >/dev/null
+cmake --build "$build" -j "${JOBS:-2}" --target "${targets[@]}" fuzz_seed_entries >/dev/null
+
+# --- seeds (rebuilt every run, never stored in the repository) ---
+fixtures=${GRAFT_FIXTURES:-../shared/fixtures}
+seeds=$build/seeds
+rm -rf "$seeds"
+mkdir -p "$seeds"/{fuzz_index,fuzz_entry_proto,fuzz_state_file,fuzz_idx}
+if [ -d "$fixtures" ]; then
+  n=0
+  for f in "$fixtures"/tf*/*/*.index; do cp "$f" "$seeds/fuzz_index/$n.index"; n=$((n + 1)); done
+  "$build/fuzz/fuzz_seed_entries" "$fixtures"/tf*/*/*.index "$seeds/fuzz_entry_proto" >/dev/null
+  n=0
+  for f in "$fixtures"/tf*/*/checkpoint; do cp "$f" "$seeds/fuzz_state_file/$n"; n=$((n + 1)); done
+  # Small IDX files cut from the MNIST test set: 2 images (rank 3), 20 labels
+  # (rank 1), raw and gzip'd; plus the real (4.5 KB) gzip'd label file.
+  imgs=$fixtures/mnist/t10k-images-idx3-ubyte.gz
+  labels=$fixtures/mnist/t10k-labels-idx1-ubyte.gz
+  if [ -f "$imgs" ] && [ -f "$labels" ]; then
+    { printf '\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x1c\x00\x00\x00\x1c'
+      gzip -dc "$imgs" | tail -c +17 | head -c 1568 || true; } >"$seeds/fuzz_idx/images2"
+    { printf '\x00\x00\x08\x01\x00\x00\x00\x14'
+      gzip -dc "$labels" | tail -c +9 | head -c 20 || true; } >"$seeds/fuzz_idx/labels20"
+    gzip -c "$seeds/fuzz_idx/images2" >"$seeds/fuzz_idx/images2.gz"
+    gzip -c "$seeds/fuzz_idx/labels20" >"$seeds/fuzz_idx/labels20.gz"
+    cp "$labels" "$seeds/fuzz_idx/t10k-labels.gz"
+  fi
+else
+  echo "fuzz.sh: no fixtures at $fixtures; seeding with hand-made inputs only" >&2
+fi
+printf 'model_checkpoint_path: "model.ckpt-20"\nall_model_checkpoint_paths: "model.ckpt-10"\nall_model_checkpoint_paths: "model.ckpt-20"\nall_model_checkpoint_timestamps: 1700000000.5\nall_model_checkpoint_timestamps: 1.7e9\nlast_preserved_timestamp: 1699999999.25\n' \
+  >"$seeds/fuzz_state_file/full"
+printf 'model_checkpoint_path: "/abs/dir/m\\303\\251\\"q\\n"\n' >"$seeds/fuzz_state_file/escapes"
+printf '\x00\x00\x08\x02\x00\x00\x00\x02\x00\x00\x00\x03abcdef' >"$seeds/fuzz_idx/rank2"
+cat >"$build/state_file.dict" <<'EOF'
+"model_checkpoint_path"
+"all_model_checkpoint_paths"
+"all_model_checkpoint_timestamps"
+"last_preserved_timestamp"
+":"
+"\""
+"{"
+"}"
+"inf"
+"nan"
+"1e308"
+"#"
+EOF
+
+max_len() {
+  case $1 in
+    fuzz_index) echo 4096 ;;
+    fuzz_entry_proto) echo 512 ;;
+    fuzz_state_file) echo 1024 ;;
+    fuzz_idx) echo 4096 ;;
+  esac
+}
+
+total_crashes=0
+summary=()
+for t in "${targets[@]}"; do
+  corpus=$build/corpus/$t
+  crashes=$build/crashes/$t
+  log=$build/logs/$t.log
+  mkdir -p "$corpus" "$crashes" "$build/logs"
+  touch "$build/logs/$t.start"
+  extra=()
+  [ "$t" = fuzz_state_file ] && extra+=("-dict=$build/state_file.dict")
+  echo "fuzz.sh: $t for ${seconds}s (log: $log)"
+  set +e
+  # shellcheck disable=SC2086
+  "$build/fuzz/$t" "$corpus" "$seeds/$t" -max_total_time="$seconds" -max_len="$(max_len "$t")" \
+    -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 -artifact_prefix="$crashes/" \
+    "${extra[@]}" ${GRAFT_FUZZ_ARGS:-} >"$log" 2>&1
+  rc=$?
+  set -e
+  runs=$(grep -oE 'Done [0-9]+ runs in [0-9]+ second' "$log" | tail -1 | awk '{print $2}')
+  [ -n "$runs" ] || runs=$(grep -oE '^stat::number_of_executed_units: *[0-9]+' "$log" | awk '{print $2}' | tail -1)
+  # Only this run's artifacts count (older ones stay for inspection).
+  n_crash=$(find "$crashes" -maxdepth 1 -type f -newer "$build/logs/$t.start" \
+    \( -name 'crash-*' -o -name 'leak-*' -o -name 'oom-*' -o -name 'timeout-*' \) | wc -l)
+  total_crashes=$((total_crashes + n_crash))
+  line="$t: ${runs:-?} executions in ${seconds}s, corpus $(find "$corpus" -type f | wc -l) inputs, crashes $n_crash (exit $rc)"
+  [ "$rc" -ne 0 ] && line+=" -- see $log"
+  summary+=("$line")
+  echo "$line"
+done
+echo
+echo "fuzz.sh summary (${seconds}s per target):"
+printf '  %s\n' "${summary[@]}"
+echo "  new crashing inputs (under $build/crashes): $total_crashes"
+[ "$total_crashes" -eq 0 ]

@@ -1,0 +1,237 @@
+#include "tools/fuzz/harness.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <string_view>
+
+#include <google/protobuf/stubs/logging.h>
+
+#include "checkpoint/bundle_reader.h"
+#include "checkpoint/crc32c.h"
+#include "checkpoint/error.h"
+#include "checkpoint/file_io.h"
+#include "checkpoint/path_resolution.h"
+#include "checkpoint/sstable.h"
+#include "checkpoint/state_file.h"
+#include "checkpoint/string_tensor.h"
+#include "checkpoint/summary.h"
+#include "host/idx.h"
+#include "tensor_bundle.pb.h"
+
+namespace fs = std::filesystem;
+
+namespace graft::fuzz {
+namespace {
+
+// A per-process scratch directory (in /dev/shm when there is one: every
+// input is written to a file), removed at exit.
+const std::string& scratch() {
+  // Never destroyed, so the exit handler can still use it.
+  static const std::string* const dir = [] {
+    google::protobuf::SetLogHandler(nullptr);  // as the CLI does: errors are graft::Error only
+    std::string base = "/tmp";
+    if (const char* t = std::getenv("TMPDIR"); t && *t) {
+      base = t;
+    } else if (::access("/dev/shm", W_OK) == 0) {
+      base = "/dev/shm";
+    }
+    std::string tmpl = base + "/graft-fuzz-XXXXXX";
+    if (!::mkdtemp(tmpl.data())) std::abort();
+    auto* d = new std::string(tmpl);
+    std::atexit([] {
+      std::error_code ec;
+      fs::remove_all(scratch(), ec);
+    });
+    return d;
+  }();
+  return *dir;
+}
+
+std::string make_dir(const std::string& name) {
+  const std::string d = scratch() + "/" + name;
+  fs::create_directories(d);
+  return d;
+}
+
+void write_file(const std::string& path, const void* data, std::size_t size) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) std::abort();
+  auto p = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t w = ::write(fd, p, size);
+    if (w <= 0) std::abort();
+    p += w;
+    size -= static_cast<std::size_t>(w);
+  }
+  ::close(fd);
+}
+
+// Everything `graft inspect --verify` does with a checkpoint, on the small
+// tensors (the data shard's zeros make most checksums fail: that is fine).
+void exercise(const std::string& prefix) {
+  try {
+    const BundleReader r = BundleReader::open(prefix);
+    (void)summarize(r);
+    (void)r.entries_in_data_order();
+    for (const auto& e : r.entries()) {
+      if (r.find(e.info.name) == nullptr) std::abort();  // entries are sorted and unique
+      if (e.sliced || e.size > (1 << 16)) continue;
+      try {
+        r.verify(e);
+      } catch (const Error&) {
+      }
+      try {
+        if (e.info.dtype == DType::kString) {
+          (void)r.read_strings(e, false);
+        } else if (dtype_converts_to_float(e.info.dtype)) {
+          (void)r.read_float(e, false);
+        } else {
+          (void)r.raw_bytes(e, false);
+        }
+      } catch (const Error&) {
+      }
+    }
+  } catch (const Error&) {
+  }
+}
+
+bool get_varint(std::string_view in, std::size_t& pos, uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift <= 63 && pos < in.size(); shift += 7) {
+    const auto b = static_cast<unsigned char>(in[pos++]);
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) return true;
+  }
+  return false;
+}
+
+// Rewrites the trailer crc of block (offset, size); false when it does not fit.
+bool fix_block(std::string& file, uint64_t offset, uint64_t size) {
+  if (offset > file.size() || size > file.size() - offset || file.size() - offset - size < 5) return false;
+  const uint32_t crc = crc32c::mask(crc32c::value(file.data() + offset, size + 1));  // + type byte
+  for (int i = 0; i < 4; ++i) file[offset + size + 1 + i] = static_cast<char>(crc >> (8 * i));
+  return true;
+}
+
+}  // namespace
+
+std::string with_fixed_block_crcs(std::string file) {
+  if (file.size() < 48) return file;
+  const std::string_view footer = std::string_view(file).substr(file.size() - 48, 40);
+  std::size_t pos = 0;
+  uint64_t meta_off, meta_size, index_off, index_size;
+  if (!get_varint(footer, pos, meta_off) || !get_varint(footer, pos, meta_size) ||
+      !get_varint(footer, pos, index_off) || !get_varint(footer, pos, index_size)) {
+    return file;
+  }
+  fix_block(file, meta_off, meta_size);
+  if (!fix_block(file, index_off, index_size) || index_size < 4) return file;
+  // The index block's entries are (key, block handle) pairs.
+  const std::string block = file.substr(index_off, index_size);
+  uint32_t restarts;
+  std::memcpy(&restarts, block.data() + block.size() - 4, 4);
+  if (restarts > (block.size() - 4) / 4) return file;
+  const std::string_view entries = std::string_view(block).substr(0, block.size() - 4 - 4 * std::size_t{restarts});
+  pos = 0;
+  while (pos < entries.size()) {
+    uint64_t shared, non_shared, value_len;
+    if (!get_varint(entries, pos, shared) || !get_varint(entries, pos, non_shared) ||
+        !get_varint(entries, pos, value_len) || non_shared > entries.size() - pos ||
+        value_len > entries.size() - pos - non_shared) {
+      break;
+    }
+    pos += non_shared;
+    const std::string_view value = entries.substr(pos, value_len);
+    std::size_t vpos = 0;
+    uint64_t off, size;
+    if (get_varint(value, vpos, off) && get_varint(value, vpos, size)) fix_block(file, off, size);
+    pos += value_len;
+  }
+  return file;
+}
+
+void index_one(const uint8_t* data, std::size_t size) {
+  static const std::string prefix = [] {
+    const std::string p = make_dir("index") + "/ckpt";
+    // A sparse, zero-filled shard as large as the largest fixture's.
+    const int fd = ::open((p + ".data-00000-of-00001").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || ::ftruncate(fd, 4 << 20) != 0) std::abort();
+    ::close(fd);
+    return p;
+  }();
+  const std::string index = prefix + ".index";
+  write_file(index, data, size);
+  exercise(prefix);
+  const std::string fixed = with_fixed_block_crcs(std::string(reinterpret_cast<const char*>(data), size));
+  if (fixed.size() == size && std::memcmp(fixed.data(), data, size) != 0) {
+    write_file(index, fixed.data(), fixed.size());
+    exercise(prefix);
+  }
+}
+
+void entry_one(const uint8_t* data, std::size_t size) {
+  static const std::string prefix = make_dir("entry") + "/ckpt";
+  const std::string value(reinterpret_cast<const char*>(data), size);
+  write_file(prefix + ".data-00000-of-00001", data, size);
+  {
+    tf::BundleHeaderProto header;
+    header.set_num_shards(1);
+    header.mutable_version()->set_producer(1);
+    file_io::OutputFile out(prefix + ".index");
+    sstable::Builder table(out);
+    table.add("", header.SerializeAsString());
+    table.add("t", value);
+    table.finish();
+    out.close();
+  }
+  exercise(prefix);
+  for (int64_t elements : {int64_t{0}, int64_t{1}, int64_t{3}, static_cast<int64_t>(size / 2)}) {
+    try {
+      (void)string_tensor::decode(value, elements, true, 0);
+    } catch (const Error&) {
+    }
+    try {
+      (void)string_tensor::decode(value, elements, false, 0);
+    } catch (const Error&) {
+    }
+  }
+}
+
+void state_file_one(const uint8_t* data, std::size_t size) {
+  static const std::string dir = [] {
+    const std::string d = make_dir("state");
+    // Something for a parsed path to find.
+    write_file(d + "/model.ckpt.index", "", 0);
+    return d;
+  }();
+  const std::string path = dir + "/checkpoint";
+  write_file(path, data, size);
+  try {
+    (void)read_state_file(path);
+  } catch (const Error&) {
+  }
+  try {
+    (void)resolve_checkpoint_path(dir);
+  } catch (const Error&) {
+  }
+}
+
+void idx_one(const uint8_t* data, std::size_t size) {
+  static const std::string path = make_dir("idx") + "/data-idx-ubyte";
+  write_file(path, data, size);
+  for (int rank = 1; rank <= 3; ++rank) {
+    try {
+      const IdxArray a = read_idx_u8(path, rank);
+      int64_t n = 1;
+      for (int64_t d : a.dims) n *= d;
+      if (static_cast<int64_t>(a.data.size()) != n || static_cast<int>(a.dims.size()) != rank) std::abort();
+    } catch (const Error&) {
+    }
+  }
+}
+
+}  // namespace graft::fuzz

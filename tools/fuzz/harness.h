@@ -1,0 +1,31 @@
+#pragma once
+// The bodies of the libFuzzer targets, shared with the regression test
+// (tests/reliability/fuzz_regression_test.cc) that replays every input the
+// fuzzers once crashed on. Each function feeds one input to a parser; a bad
+// input must end in graft::Error (caught here) and nothing else: any other
+// exception, a sanitizer report or a crash is a bug.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace graft::fuzz {
+
+// The bytes as a .index file (checksums as given, then again with every
+// block checksum recomputed so the bytes reach the block and entry parsers),
+// opened with BundleReader beside a zero-filled data shard, summarised, and
+// each small tensor verified and read.
+void index_one(const uint8_t* data, std::size_t size);
+// The bytes as one BundleEntryProto value in an otherwise valid .index, with
+// the same bytes as the data shard; then read as above. Also decodes the
+// bytes as a string tensor.
+void entry_one(const uint8_t* data, std::size_t size);
+// The bytes as a directory's `checkpoint` state file: parsed, then resolved.
+void state_file_one(const uint8_t* data, std::size_t size);
+// The bytes as an IDX file (raw or gzip) read as rank 1, 2 and 3.
+void idx_one(const uint8_t* data, std::size_t size);
+
+// Recomputes the masked CRC32C of every block the footer and the index block
+// point to (those that lie inside the file); other bytes are unchanged.
+std::string with_fixed_block_crcs(std::string file);
+
+}  // namespace graft::fuzz
