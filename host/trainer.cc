@@ -14,6 +14,12 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+void add_totals(EpochTotals& into, const EpochTotals& t) {
+  into.loss_sum += t.loss_sum;
+  into.correct += t.correct;
+  into.samples += t.samples;
+}
+
 }  // namespace
 
 Trainer::Trainer(Backend& backend, ModelSpec spec, const OptimizerConfig& optimizer, const TrainOptions& options)
@@ -22,6 +28,7 @@ Trainer::Trainer(Backend& backend, ModelSpec spec, const OptimizerConfig& optimi
   if (options_.batch_size <= 0) throw Error("the batch size must be positive");
   if (options_.epochs < 0) throw Error("the number of epochs must not be negative");
   if (options_.early_stopping_patience < 0) throw Error("the early-stopping patience must not be negative");
+  if (options_.log_every < 0) throw Error("the step logging interval must not be negative");
   if (optimizer_.clip_value > 0 && optimizer_.clip_norm > 0) {
     throw Error("clip by value and clip by global norm are exclusive");
   }
@@ -79,7 +86,16 @@ TrainResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch
   const int64_t batches = (rows + batch - 1) / batch;  // the last batch may be smaller
   const int num_slots = static_cast<int>(optimizer_slot_suffixes(optimizer_.kind).size());
   // A resumed run continues the sequence of shuffles instead of repeating it.
-  const uint64_t first_epoch = static_cast<uint64_t>(backend_.read_scalars().step / batches);
+  const int64_t start_step = backend_.read_scalars().step;
+  const uint64_t first_epoch = static_cast<uint64_t>(start_step / batches);
+  // Step windows (options_.log_every): the step is counted here, not read
+  // back; the totals are taken once per window and once per epoch, and each
+  // piece counts towards both the epoch and the window it belongs to.
+  const bool log_steps = options_.log_every > 0 && static_cast<bool>(options_.on_steps);
+  int64_t step = start_step;
+  EpochTotals window;           // taken at epoch ends inside the current window
+  int64_t window_steps = 0;
+  double window_seconds = 0;    // training time only (evaluation excluded)
 
   TrainResult result;
   TrainingState best_state;
@@ -89,6 +105,8 @@ TrainResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch
 
   for (int epoch = 1; epoch <= options_.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
+    auto window_start = start;
+    EpochTotals epoch_taken;      // taken at window ends inside this epoch
     backend_.shuffle(*data.train, options_.seed, first_epoch + static_cast<uint64_t>(epoch - 1));
     for (int64_t b = 0; b < batches; ++b) {
       if (options_.stop && options_.stop->load()) {
@@ -97,13 +115,43 @@ TrainResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch
       }
       const int64_t begin = b * batch;
       backend_.train_step(*data.train, begin, std::min(batch, rows - begin), data.first_layer);
+      ++step;
+      if (log_steps) ++window_steps;
+      if (log_steps && step % options_.log_every == 0) {
+        const EpochTotals t = backend_.take_train_totals();
+        add_totals(epoch_taken, t);
+        add_totals(window, t);
+        StepReport s;
+        s.epoch = epoch;
+        s.step = step;
+        s.steps = window_steps;
+        s.train_loss = window.loss_sum / static_cast<double>(std::max<int64_t>(window.samples, 1));
+        s.train_accuracy = static_cast<double>(window.correct) / static_cast<double>(std::max<int64_t>(window.samples, 1));
+        s.examples = window.samples;
+        s.seconds = window_seconds + seconds_since(window_start);
+        s.learning_rate = optimizer_.learning_rate;
+        options_.on_steps(s);
+        window = EpochTotals{};
+        window_steps = 0;
+        window_seconds = 0;
+        window_start = std::chrono::steady_clock::now();
+      }
       if (on_progress) on_progress(epoch, b + 1, batches);
     }
     if (result.interrupted) break;
 
     EpochReport report;
     report.epoch = epoch;
-    const EpochTotals train = backend_.take_train_totals();
+    const EpochTotals rest = backend_.take_train_totals();
+    report.train_seconds = seconds_since(start);
+    if (log_steps) {
+      add_totals(window, rest);
+      window_seconds += seconds_since(window_start);
+    }
+    EpochTotals train = epoch_taken;
+    add_totals(train, rest);
+    report.examples = train.samples;
+    report.learning_rate = optimizer_.learning_rate;
     report.train_loss = train.loss_sum / static_cast<double>(std::max<int64_t>(train.samples, 1));
     report.train_accuracy = static_cast<double>(train.correct) / static_cast<double>(std::max<int64_t>(train.samples, 1));
     report.step = backend_.read_scalars().step;

@@ -31,6 +31,19 @@
 
 namespace graft {
 
+// Training totals over a window of steps (TrainOptions::log_every).
+struct StepReport {
+  int epoch = 0;           // 1-based within this run
+  int64_t step = 0;        // global step at the end of the window
+  int64_t steps = 0;       // steps in the window (log_every, fewer for the first window after a resume)
+  double train_loss = 0;   // mean over the window's samples
+  double train_accuracy = 0;
+  int64_t examples = 0;    // training samples in the window
+  double seconds = 0;      // wall time of the window
+  double learning_rate = 0;
+};
+using StepCallback = std::function<void(const StepReport&)>;
+
 struct TrainOptions {
   int epochs = 10;
   int64_t batch_size = 50;
@@ -39,6 +52,11 @@ struct TrainOptions {
   std::string save_prefix;          // empty: do not save
   int64_t eval_batch = 2048;        // rows per evaluation pass (the backend's max_batch is the larger of the two)
   const std::atomic<bool>* stop = nullptr;  // checked between batches (e.g. set by SIGINT)
+  // Every log_every global steps (0 = never) on_steps gets the training
+  // totals of the steps since the previous report: one host synchronisation
+  // per log_every steps, none in between.
+  int64_t log_every = 0;
+  StepCallback on_steps;
 };
 
 struct EpochReport {
@@ -50,6 +68,9 @@ struct EpochReport {
   std::optional<double> test_loss, test_accuracy;
   double seconds = 0;
   bool best = false;      // early stopping: the lowest validation loss so far
+  int64_t examples = 0;        // training samples seen in the epoch
+  double train_seconds = 0;    // wall time of the epoch's training steps (without evaluation)
+  double learning_rate = 0;    // the optimizer's configured learning rate
 };
 
 struct TrainResult {

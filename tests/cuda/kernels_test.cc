@@ -482,7 +482,7 @@ TEST(CudaKernels, GlobalNormMatchesCpu) {
     }
   }
   // A non-finite gradient gives a NaN scale, as on the CPU.
-  g[5] = std::numeric_limits<float>::infinity();
+  g[layout.offset[1] + 5] = std::numeric_limits<float>::infinity();  // inside tensor 1, not padding
   DeviceArray<float> dbad(g);
   DeviceArray<cuda::DeviceState> state(1);
   cuda::global_norm_scale(dbad.get(), dchunks.get(), static_cast<int>(chunks.size()), 1.0f,

@@ -16,6 +16,7 @@
 #include "host/dataset.h"
 #include "host/device_select.h"
 #include "host/initializers.h"
+#include "host/metrics_sinks.h"
 #include "host/trainer.h"
 #include "tools/graft/commands.h"
 
@@ -44,6 +45,9 @@ struct TrainFlags {
   uint64_t seed = 42;
   std::string device = "auto";
   int threads = 0;
+  std::string logdir;
+  int64_t log_every = 0;
+  std::string metrics;
 };
 
 std::atomic<bool> g_stop{false};
@@ -121,6 +125,11 @@ int run_train(const TrainFlags& f) {
   options.early_stopping_patience = f.early_stopping;
   options.save_prefix = f.save;
   options.stop = &g_stop;
+  MetricsLogger metrics;  // its sinks are added below; the callbacks see them
+  if (f.log_every > 0) {
+    options.log_every = f.log_every;
+    options.on_steps = metrics.step_callback();
+  }
   Trainer trainer(*selected.backend, spec, optimizer, options);
 
   std::string clip;
@@ -135,18 +144,28 @@ int run_train(const TrainFlags& f) {
   }
   std::fflush(stdout);
 
+  if (!f.logdir.empty()) {
+    const std::string events = metrics.add_tensorboard(f.logdir);
+    std::printf("tensorboard: %s (view with: tensorboard --logdir %s)\n", events.c_str(), f.logdir.c_str());
+  }
+  if (!f.metrics.empty()) {
+    metrics.add_file(f.metrics);
+    std::printf("metrics: %s\n", f.metrics.c_str());
+  }
+  std::fflush(stdout);
+
   ProgressBar bar(::isatty(STDOUT_FILENO) != 0);
   g_stop.store(false);
   std::signal(SIGINT, on_sigint);
   const TrainResult result = trainer.fit(
       data,
-      [&](const EpochReport& r) {
+      metrics.epoch_callback([&](const EpochReport& r) {
         bar.clear();
         std::printf("epoch %3d  loss %.4f  train acc %.4f  valid acc %s  test acc %s  (%.1f s)%s\n", r.epoch,
                     r.train_loss, r.train_accuracy, accuracy_text(r.validation_accuracy).c_str(),
                     accuracy_text(r.test_accuracy).c_str(), r.seconds, r.best ? "  best" : "");
         std::fflush(stdout);
-      },
+      }),
       [&](int epoch, int64_t batch, int64_t batches) { bar.update(epoch, batch, batches); });
   std::signal(SIGINT, SIG_DFL);
   bar.clear();
@@ -193,6 +212,16 @@ void register_train(CLI::App& app) {
   sub->add_option("--seed", flags->seed, "Seed for initial values and shuffling")->capture_default_str();
   sub->add_option("--device", flags->device, "cpu, cuda or auto")->capture_default_str();
   sub->add_option("--threads", flags->threads, "CPU threads (default: all cores)");
+  auto* logdir = sub->add_option("--logdir", flags->logdir,
+                                 "Write TensorBoard scalars (loss, accuracy, learning rate, examples/s) to an event "
+                                 "file in DIR");
+  sub->add_option("--log-every", flags->log_every, "Also log the training loss over every N steps (with --logdir)")
+      ->needs(logdir)
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--metrics", flags->metrics, "Write one row per epoch to FILE.csv or FILE.jsonl")
+      ->check([](const std::string& path) {
+        return is_metrics_file_name(path) ? std::string() : "the metrics file must end in .csv or .jsonl: " + path;
+      });
   sub->callback([flags] { run_guarded("train", [flags] { return run_train(*flags); }); });
 }
 
