@@ -111,6 +111,18 @@ class CudaBackend final : public Backend {
   ~CudaBackend() override;
 
   std::string description() const override { return description_; }
+  BackendMemory memory() const override {
+    BackendMemory m;
+    m.kind = "GPU memory";
+    std::size_t free_bytes = 0, total_bytes = 0;
+    if (cudaSetDevice(device_) == cudaSuccess && cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) {
+      m.total_bytes = static_cast<int64_t>(total_bytes);
+      m.available_bytes = static_cast<int64_t>(free_bytes);
+    } else {
+      cudaGetLastError();  // clear it: unknown sizes fall back to the defaults
+    }
+    return m;
+  }
   void build(const std::vector<DenseLayerShape>& layers, const OptimizerConfig& optimizer,
              int64_t max_batch) override;
   int num_params() const override { return static_cast<int>(2 * layers_.size()); }

@@ -45,12 +45,27 @@ class DeviceDataset {
   virtual int64_t bytes() const = 0;
 };
 
+// The memory a backend keeps its data sets in.
+struct BackendMemory {
+  std::string kind;             // "RAM" or "GPU memory"
+  int64_t total_bytes = 0;      // 0 when unknown
+  int64_t available_bytes = 0;  // free now (0 when unknown)
+};
+
+// The host's physical memory (sysconf; MemAvailable from /proc/meminfo).
+BackendMemory host_memory();
+
 class Backend {
  public:
   virtual ~Backend() = default;
 
   // "cpu (OpenBLAS, 2 threads)", "cuda (NVIDIA H100 80GB HBM3)".
   virtual std::string description() const = 0;
+
+  // Where upload() and forward_prefix() put data sets, and how much of it
+  // there is: sizes the frozen-layer cache (host/frozen_cache.h). The
+  // default is host_memory(); the CUDA backend reports its device's.
+  virtual BackendMemory memory() const { return host_memory(); }
 
   // Allocates parameters (uninitialised), gradients, activations for batches
   // of up to max_batch rows, and optimizer slots (set to the optimizer's

@@ -14,16 +14,30 @@
 namespace graft {
 namespace {
 
-// The shortest decimal text that reads back as the same double.
-std::string number_text(double v) {
+// The shortest "%g" text of v that `reads_back` accepts, without an exponent
+// for whole digits below 1e16 ("150", not "1.5e+02").
+template <typename ReadsBack>
+std::string shortest_text(double v, int max_precision, ReadsBack reads_back) {
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
   char buf[40];
-  for (int precision = 1; precision <= 17; ++precision) {
+  int precision = 1;
+  for (; precision < max_precision; ++precision) {
     std::snprintf(buf, sizeof(buf), "%.*g", precision, v);
-    if (std::strtod(buf, nullptr) == v) break;
+    if (reads_back(buf)) break;
+  }
+  std::snprintf(buf, sizeof(buf), "%.*g", precision, v);
+  const double magnitude = std::fabs(v);
+  if (magnitude >= 1 && magnitude < 1e16) {
+    const int digits = static_cast<int>(std::floor(std::log10(magnitude))) + 1;
+    if (digits > precision) std::snprintf(buf, sizeof(buf), "%.*g", digits, v);
   }
   return buf;
+}
+
+// The shortest text that reads back as the same double.
+std::string number_text(double v) {
+  return shortest_text(v, 17, [v](const char* text) { return std::strtod(text, nullptr) == v; });
 }
 
 // The learning rate is a float: the shortest text that reads back as it
@@ -31,12 +45,7 @@ std::string number_text(double v) {
 std::string float_text(double v) {
   const float f = static_cast<float>(v);
   if (!std::isfinite(f)) return number_text(v);
-  char buf[40];
-  for (int precision = 1; precision <= 9; ++precision) {
-    std::snprintf(buf, sizeof(buf), "%.*g", precision, static_cast<double>(f));
-    if (std::strtof(buf, nullptr) == f) break;
-  }
-  return buf;
+  return shortest_text(static_cast<double>(f), 9, [f](const char* text) { return std::strtof(text, nullptr) == f; });
 }
 
 // The values of kMetricsColumns for one epoch; nullopt = not measured.

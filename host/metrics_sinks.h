@@ -17,7 +17,8 @@
 //   MetricsLogger log;
 //   log.add_tensorboard(logdir + "/finetune");      // a sub-directory per run
 //   log.add_file("metrics.csv");
-//   options.log_every = 100; options.on_steps = log.step_callback();
+//   options.log_every = 100; options.on_steps = log.step_callback();  // before
+//   Trainer trainer(backend, spec, optimizer, options);                // the Trainer copies options
 //   trainer.fit(data, log.epoch_callback(print_epoch));
 #include <cstdio>
 #include <memory>

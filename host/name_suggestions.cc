@@ -31,6 +31,24 @@ std::string regex_escape(const std::string& s) {
   return out;
 }
 
+std::vector<std::string> split_components(const std::string& name) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t slash = name.find('/', start);
+    out.push_back(name.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) return out;
+    start = slash + 1;
+  }
+}
+
+// parts[begin, end) joined with '/'.
+std::string join_components(const std::vector<std::string>& parts, std::size_t begin, std::size_t end) {
+  std::string out;
+  for (std::size_t i = begin; i < end; ++i) out += (i > begin ? "/" : "") + parts[i];
+  return out;
+}
+
 }  // namespace
 
 std::size_t edit_distance(const std::string& a, const std::string& b) {
@@ -61,21 +79,40 @@ std::vector<std::string> closest_names(const std::string& target, const std::vec
 }
 
 std::string suggest_rename(const std::string& from, const std::string& to) {
-  // Longest common suffix that starts at a component boundary in both names.
-  std::size_t k = 0;
-  while (k < from.size() && k < to.size() && from[from.size() - 1 - k] == to[to.size() - 1 - k]) ++k;
-  while (k > 0) {
-    const std::size_t fs = from.size() - k, ts = to.size() - k;
-    const bool f_ok = fs == 0 || from[fs - 1] == '/';
-    const bool t_ok = ts == 0 || to[ts - 1] == '/';
-    if (f_ok && t_ok) break;
-    --k;
+  // Align the two names on their longest common run of whole path
+  // components: from = P + RUN + S, to = Q + RUN + T. The run becomes the
+  // group, so the rule maps every variable of the scope, not just this one
+  // ("dnn/hidden1/kernel" -> "hidden1/kernel" gives "^dnn/(.*)=$1";
+  // "layer_with_weights-0/kernel" -> "hidden1/kernel" gives
+  // "^layer_with_weights-0/(.*)=hidden1/$1").
+  const std::vector<std::string> f = split_components(from), t = split_components(to);
+  std::size_t best = 0, best_f = 0, best_t = 0;
+  for (std::size_t i = 0; i < f.size(); ++i) {
+    for (std::size_t j = 0; j < t.size(); ++j) {
+      std::size_t n = 0;
+      while (i + n < f.size() && j + n < t.size() && f[i + n] == t[j + n]) ++n;
+      // Prefer the longer run, then the one nearer the end (the leaf).
+      if (n > best || (n == best && n > 0 && i + n == f.size() && j + n == t.size())) {
+        best = n;
+        best_f = i;
+        best_t = j;
+      }
+    }
   }
-  if (k > 0 && k < from.size()) {
-    // from = P + S, to = Q + S: map the scope P onto Q for every variable.
-    return regex_escape(from.substr(0, from.size() - k)) + "(.*)=" + to.substr(0, to.size() - k) + "$1";
+  const std::string from_prefix = join_components(f, 0, best_f), to_prefix = join_components(t, 0, best_t);
+  if (best == f.size() && !to_prefix.empty() && best_t + best == t.size()) {
+    return "^(.*)=" + to_prefix + "/$1";  // the model puts every name under a scope
   }
-  return "^" + regex_escape(from) + "$=" + to;
+  if (best == 0 || best == f.size()) return "^" + regex_escape(from) + "$=" + to;
+  const std::string from_suffix = join_components(f, best_f + best, f.size());
+  const std::string to_suffix = join_components(t, best_t + best, t.size());
+  std::string pattern = "^" + (from_prefix.empty() ? "" : regex_escape(from_prefix) + "/") + "(.*)";
+  std::string replacement = (to_prefix.empty() ? "" : to_prefix + "/") + "$1";
+  if (!from_suffix.empty() || !to_suffix.empty()) {
+    pattern += (from_suffix.empty() ? "" : "/" + regex_escape(from_suffix)) + "$";
+    replacement += to_suffix.empty() ? "" : "/" + to_suffix;
+  }
+  return pattern + "=" + replacement;
 }
 
 }  // namespace graft

@@ -13,8 +13,14 @@ std::vector<std::string> closest_names(const std::string& target, const std::vec
                                        std::size_t count = 3);
 
 // A --rename rule (REGEX=REPLACEMENT) that maps checkpoint name `from` onto
-// model name `to`: a scope rule such as "dnn/(.*)=$1" when the two differ only
-// in leading path components, else a rule for the one name.
+// model name `to`. The names are aligned on their longest common run of
+// whole path components, which becomes the rule's group, so the rule covers
+// the whole scope:
+//   dnn/hidden1/kernel          -> hidden1/kernel   "^dnn/(.*)=$1"
+//   dnn/hidden1/kernal          -> hidden1/kernel   "^dnn/(.*)/kernal$=$1/kernel"
+//   layer_with_weights-0/kernel -> hidden1/kernel   "^layer_with_weights-0/(.*)=hidden1/$1"
+//   hidden1/kernel              -> dnn/hidden1/kernel  "^(.*)=dnn/$1"
+// With no common component it is a rule for the one name ("^a/b$=c/d").
 std::string suggest_rename(const std::string& from, const std::string& to);
 
 // Levenshtein distance (bytes).

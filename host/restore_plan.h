@@ -12,11 +12,13 @@
 //    name or a whole leading scope of it ("hidden[123]" selects
 //    hidden1/kernel; so does "hidden[123]/.*"); no regex = every model
 //    variable the checkpoint has;
-//  - a regex that selects nothing, or a selected variable the checkpoint
-//    lacks, is an error listing the closest checkpoint names and the
-//    --rename rule that would fix it; so is a shape mismatch (unless
+//  - a regex that selects no model variable, or a selected variable the
+//    checkpoint lacks, is an error listing the closest checkpoint names and
+//    the --rename rule that would fix it; so is a shape mismatch (unless
 //    skip_mismatch) and a dtype that is not convertible to float32;
-//  - optimizer slots are restored only with restore_slots.
+//  - optimizer slots are restored only with restore_slots, and only for
+//    trainable variables (frozen ones have none); step counters and
+//    optimizer scalars never are (a transfer run starts at step 0).
 #include <string>
 #include <vector>
 
@@ -68,8 +70,19 @@ struct RestorePlan {
   std::string table() const;
 };
 
+// Throws graft::Error (one line, with the closest names and a suggested
+// --rename rule where that helps) when a --restore regex selects no model
+// variable, when a selected variable is missing from the checkpoint, when
+// nothing at all would be restored (the model and the checkpoint share no
+// name), on a shape mismatch (unless skip_mismatch: then the variable keeps
+// its initial value and the plan says so), and on a dtype or slot that
+// cannot be read as float32.
 RestorePlan plan_restore(const std::vector<ParameterSpec>& table, const BundleReader& reader,
                          const RestoreOptions& options);
+
+// The plan without a checkpoint: every variable initialised (what
+// `graft train --dry-run` prints without --init-from).
+RestorePlan initial_plan(const std::vector<ParameterSpec>& table);
 
 // Writes the restored variables (and slots) into a backend built for `table`,
 // whose other variables already hold their initial values.

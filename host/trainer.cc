@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <limits>
 #include <memory>
 
 #include "checkpoint/error.h"
+#include "host/divergence.h"
 
 namespace graft {
 namespace {
@@ -29,6 +31,10 @@ Trainer::Trainer(Backend& backend, ModelSpec spec, const OptimizerConfig& optimi
   if (options_.epochs < 0) throw Error("the number of epochs must not be negative");
   if (options_.early_stopping_patience < 0) throw Error("the early-stopping patience must not be negative");
   if (options_.log_every < 0) throw Error("the step logging interval must not be negative");
+  if (options_.keep < 0) throw Error("the number of checkpoints to keep must not be negative");
+  if (options_.save_every.enabled() && options_.save_prefix.empty()) {
+    throw Error("periodic checkpoints (" + options_.save_every.describe() + ") need a save prefix");
+  }
   if (optimizer_.clip_value > 0 && optimizer_.clip_norm > 0) {
     throw Error("clip by value and clip by global norm are exclusive");
   }
@@ -88,6 +94,10 @@ TrainResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch
   // A resumed run continues the sequence of shuffles instead of repeating it.
   const int64_t start_step = backend_.read_scalars().step;
   const uint64_t first_epoch = static_cast<uint64_t>(start_step / batches);
+  // A run stopped mid-epoch resumes at its next batch: the epoch's row order
+  // depends only on (seed, absolute epoch), so the remaining batches are the
+  // ones the uninterrupted run would have seen.
+  const int64_t skip_batches = start_step % batches;
   // Step windows (options_.log_every): the step is counted here, not read
   // back; the totals are taken once per window and once per epoch, and each
   // piece counts towards both the epoch and the window it belongs to.
@@ -103,12 +113,32 @@ TrainResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch
   int since_best = 0;
   backend_.take_train_totals();  // drop anything left from earlier calls
 
+  // Every save but the early-stopping one goes through here: the state is
+  // checked first, so a diverged state never replaces a good checkpoint.
+  const SaveEvery& every = options_.save_every;
+  std::string last_saved;
+  int64_t last_saved_step = -1;
+  auto checked_save = [&](const std::string& base, bool numbered) {
+    if (numbered && last_saved_step == step) return last_saved;
+    const TrainingState state = capture_state(backend_, table_, num_slots);
+    const std::string bad = first_non_finite(state, table_);
+    if (!bad.empty()) throw DivergenceError(step, std::nullopt, bad);
+    const std::string prefix = numbered ? numbered_prefix(base, step) : base;
+    save_checkpoint(prefix, state, table_, optimizer_);
+    if (numbered) {
+      rotate_checkpoints(prefix, base, options_.keep);
+      last_saved = prefix;
+      last_saved_step = step;
+    }
+    return prefix;
+  };
+
   for (int epoch = 1; epoch <= options_.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     auto window_start = start;
     EpochTotals epoch_taken;      // taken at window ends inside this epoch
     backend_.shuffle(*data.train, options_.seed, first_epoch + static_cast<uint64_t>(epoch - 1));
-    for (int64_t b = 0; b < batches; ++b) {
+    for (int64_t b = epoch == 1 ? skip_batches : 0; b < batches; ++b) {
       if (options_.stop && options_.stop->load()) {
         result.interrupted = true;
         break;
@@ -137,6 +167,9 @@ TrainResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch
         window_start = std::chrono::steady_clock::now();
       }
       if (on_progress) on_progress(epoch, b + 1, batches);
+      if (every.enabled() && every.unit == SaveEvery::Unit::kSteps && step % every.count == 0) {
+        checked_save(options_.save_prefix, true);
+      }
     }
     if (result.interrupted) break;
 
@@ -150,6 +183,12 @@ TrainResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch
     }
     EpochTotals train = epoch_taken;
     add_totals(train, rest);
+    // Divergence: the epoch's loss and every parameter must be finite.
+    const std::string non_finite = first_non_finite_parameter(backend_, table_);
+    if (!std::isfinite(train.loss_sum) || !non_finite.empty()) {
+      const double mean = train.loss_sum / static_cast<double>(std::max<int64_t>(train.samples, 1));
+      throw DivergenceError(step, std::isfinite(mean) ? std::nullopt : std::optional<double>(mean), non_finite);
+    }
     report.examples = train.samples;
     report.learning_rate = optimizer_.learning_rate;
     report.train_loss = train.loss_sum / static_cast<double>(std::max<int64_t>(train.samples, 1));
@@ -181,18 +220,31 @@ TrainResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch
     report.seconds = seconds_since(start);
     result.epochs.push_back(report);
     if (on_epoch) on_epoch(report);
+    if (every.enabled() && every.unit == SaveEvery::Unit::kEpochs &&
+        (first_epoch + static_cast<uint64_t>(epoch)) % static_cast<uint64_t>(every.count) == 0) {
+      checked_save(options_.save_prefix, true);
+    }
     if (early_stopping && since_best >= options_.early_stopping_patience) {
       result.stopped_early = epoch < options_.epochs;
       break;
     }
   }
 
-  if (early_stopping && result.best_epoch > 0) {
+  // A signal during the last step or the evaluation still counts: the caller
+  // was promised a checkpoint of where the run stopped.
+  if (options_.stop && options_.stop->load()) result.interrupted = true;
+  result.step = step;
+  if (result.interrupted) {
+    // The state where it stopped, for --resume. Numbered (PREFIX-<step>) with
+    // periodic saves, and with early stopping, whose best state is at PREFIX.
+    const bool has_prefix = !options_.save_prefix.empty();
+    const std::string base = has_prefix ? options_.save_prefix : options_.interrupt_prefix;
+    if (!base.empty()) result.saved_prefix = checked_save(base, has_prefix && (every.enabled() || early_stopping));
+  } else if (early_stopping && result.best_epoch > 0) {
     restore_state(backend_, best_state);
     if (!options_.save_prefix.empty()) result.saved_prefix = options_.save_prefix;
   } else if (!options_.save_prefix.empty()) {
-    save(options_.save_prefix);
-    result.saved_prefix = options_.save_prefix;
+    result.saved_prefix = checked_save(options_.save_prefix, every.enabled());
   }
   return result;
 }

@@ -15,6 +15,12 @@
 // (LayerSpec::kernel_trainable/bias_trainable); a frozen prefix can be cached
 // with backend().forward_prefix and trained through fit(TrainingData) with
 // first_layer = k.
+//
+// Reliability (docs/training.md): a raised stop flag ends fit() after the
+// current step with a save (a resumed run continues at the next batch of the
+// same epoch, giving the parameters of an uninterrupted run); a NaN or Inf in
+// the loss or the state throws DivergenceError (host/divergence.h) before any
+// save.
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -24,6 +30,7 @@
 
 #include "checkpoint/bundle_reader.h"
 #include "host/backend.h"
+#include "host/checkpoint_rotation.h"
 #include "host/dataset.h"
 #include "host/model_checkpoint.h"
 #include "host/model_spec.h"
@@ -51,7 +58,16 @@ struct TrainOptions {
   int early_stopping_patience = 0;  // stop after this many epochs without a lower validation loss; 0 = off
   std::string save_prefix;          // empty: do not save
   int64_t eval_batch = 2048;        // rows per evaluation pass (the backend's max_batch is the larger of the two)
-  const std::atomic<bool>* stop = nullptr;  // checked between batches (e.g. set by SIGINT)
+  const std::atomic<bool>* stop = nullptr;  // checked between batches (e.g. set by SIGINT, host/interrupt.h)
+  // Where a stopped run saves when save_prefix is empty (empty: nowhere).
+  std::string interrupt_prefix;
+  // Periodic checkpoints (host/checkpoint_rotation.h), needs save_prefix:
+  // every save_every epochs or steps the state goes to save_prefix-<global
+  // step>, recorded in the folder's `checkpoint` file, which keeps the newest
+  // `keep` (0 = all; older numbered files are deleted). The final and an
+  // interrupted run's checkpoints are numbered the same way.
+  SaveEvery save_every;
+  int keep = 5;
   // Every log_every global steps (0 = never) on_steps gets the training
   // totals of the steps since the previous report: one host synchronisation
   // per log_every steps, none in between.
@@ -77,8 +93,11 @@ struct TrainResult {
   std::vector<EpochReport> epochs;
   int best_epoch = 0;     // early stopping: the epoch whose state the model now holds
   bool stopped_early = false;
+  // options.stop was raised: the state at `step` (not the early-stopping
+  // best, which stays at save_prefix) is what the model holds and was saved.
   bool interrupted = false;
   std::string saved_prefix;  // empty when nothing was saved
+  int64_t step = 0;          // global step at the end
 };
 
 // Data already in the backend. validation and test may be null. Their

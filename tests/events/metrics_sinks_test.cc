@@ -193,13 +193,13 @@ DataSplit blobs(int64_t rows, uint32_t seed) {
   return s;
 }
 
-struct Run {
+struct LoggedRun {
   TrainResult result;
   std::vector<StepReport> windows;
 };
 
 // 300 rows in batches of 50: 6 steps per epoch, 3 epochs.
-Run train(int64_t log_every) {
+LoggedRun train(int64_t log_every) {
   Dataset d;
   d.train = blobs(300, 1);
   d.validation = blobs(60, 2);
@@ -210,7 +210,7 @@ Run train(int64_t log_every) {
   t.epochs = 3;
   t.batch_size = 50;
   t.seed = 3;
-  Run run;
+  LoggedRun run;
   t.log_every = log_every;
   t.on_steps = [&run](const StepReport& s) { run.windows.push_back(s); };
   auto backend = make_cpu_backend(1);
@@ -220,7 +220,7 @@ Run train(int64_t log_every) {
 }
 
 TEST(TrainerStepWindows, EveryNGlobalStepsAcrossEpochBoundaries) {
-  const Run run = train(4);
+  const LoggedRun run = train(4);
   ASSERT_EQ(run.windows.size(), 4u);  // steps 4, 8, 12, 16 of 18
   for (std::size_t i = 0; i < run.windows.size(); ++i) {
     const StepReport& w = run.windows[i];
@@ -242,8 +242,8 @@ TEST(TrainerStepWindows, EveryNGlobalStepsAcrossEpochBoundaries) {
 }
 
 TEST(TrainerStepWindows, WindowsAddUpToTheEpochsAndChangeNothing) {
-  const Run plain = train(0);
-  const Run logged = train(3);  // windows end exactly at the epoch ends
+  const LoggedRun plain = train(0);
+  const LoggedRun logged = train(3);  // windows end exactly at the epoch ends
   EXPECT_TRUE(plain.windows.empty());
   ASSERT_EQ(logged.windows.size(), 6u);
   ASSERT_EQ(plain.result.epochs.size(), logged.result.epochs.size());

@@ -1,6 +1,6 @@
 # Run by CTest (tests/install/CMakeLists.txt) as cmake -P with BUILD_DIR,
-# SOURCE_DIR, WORK_DIR, PROJECT_VERSION, GENERATOR, CXX_COMPILER and
-# CONSUMER_FLAGS. Fails (FATAL_ERROR) on the first problem, saying what.
+# SOURCE_DIR, WORK_DIR, PROJECT_VERSION, INSTALL_{BIN,INCLUDE,LIB}DIR (the
+# build's GNUInstallDirs), GENERATOR, CXX_COMPILER and CONSUMER_FLAGS. Fails (FATAL_ERROR) on the first problem, saying what.
 cmake_minimum_required(VERSION 3.24)
 set(prefix ${WORK_DIR}/prefix)
 file(REMOVE_RECURSE ${WORK_DIR})
@@ -22,7 +22,9 @@ endfunction()
 
 # 1. Install the build tree.
 run_step("cmake --install" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
-include(GNUInstallDirs)
+set(CMAKE_INSTALL_BINDIR ${INSTALL_BINDIR})
+set(CMAKE_INSTALL_INCLUDEDIR ${INSTALL_INCLUDEDIR})
+set(CMAKE_INSTALL_LIBDIR ${INSTALL_LIBDIR})
 foreach(f
     ${CMAKE_INSTALL_BINDIR}/graft
     ${CMAKE_INSTALL_INCLUDEDIR}/graft/version.h

@@ -1,6 +1,7 @@
 // graft train: flags -> TrainOptions/ModelSpec/DatasetOptions, then the
 // library's Trainer; prints one line per epoch (and a progress bar when
-// stdout is a terminal).
+// stdout is a terminal). SIGINT/SIGTERM stop after the current step with a
+// checkpoint and exit 130/143 (host/interrupt.h).
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -15,9 +16,13 @@
 #include "checkpoint/error.h"
 #include "host/dataset.h"
 #include "host/device_select.h"
+#include "host/frozen_cache.h"
 #include "host/initializers.h"
+#include "host/interrupt.h"
 #include "host/metrics_sinks.h"
+#include "host/rename_rules.h"
 #include "host/trainer.h"
+#include "host/transfer.h"
 #include "tools/graft/commands.h"
 
 namespace graft::cli {
@@ -40,7 +45,14 @@ struct TrainFlags {
   float clip_value = 0.0f;
   float clip_norm = 0.0f;
   std::string save;
+  std::string save_every;  // N, Nepochs or Nsteps (host/checkpoint_rotation.h)
+  int keep = 5;
   std::string resume;
+  // Transfer learning (docs/transfer-learning.md).
+  std::string init_from;
+  std::vector<std::string> restore, renames, freeze, layer_names;
+  bool skip_mismatch = false, restore_slots = false, dry_run = false, no_cache = false;
+  std::string cache_limit;
   int early_stopping = 0;
   uint64_t seed = 42;
   std::string device = "auto";
@@ -50,12 +62,8 @@ struct TrainFlags {
   std::string metrics;
 };
 
-std::atomic<bool> g_stop{false};
-
-extern "C" void on_sigint(int) {
-  g_stop.store(true);
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
-}
+// Where an interrupted run without --save puts its checkpoint.
+constexpr const char* kInterruptPrefix = "graft-interrupted/model.ckpt";
 
 // "[=====>    ]  512/1100" on one line, redrawn in place.
 class ProgressBar {
@@ -98,6 +106,39 @@ OptimizerConfig optimizer_from(const TrainFlags& f) {
   return c;
 }
 
+FrozenCacheOptions cache_options(const TrainFlags& f) {
+  FrozenCacheOptions o;
+  o.enabled = !f.no_cache;
+  if (!f.cache_limit.empty()) o.limit_bytes = parse_byte_size(f.cache_limit);
+  return o;
+}
+
+// --init-from / --dry-run: prints where every variable comes from (and what
+// the frozen-layer cache will do), restores. Returns true for a dry run.
+bool restore_and_report(const TrainFlags& f, Trainer& trainer, const Dataset& data) {
+  if (f.init_from.empty() && !f.dry_run) return false;
+  if (f.init_from.empty()) {
+    std::printf("%s", initial_plan(trainer.table()).table().c_str());
+  } else {
+    const BundleReader reader = BundleReader::open(f.init_from);
+    if (!reader.resolution_note().empty()) std::printf("%s\n", reader.resolution_note().c_str());
+    RestoreOptions options;
+    options.restore = f.restore;
+    options.renames = parse_rename_rules(f.renames);
+    options.skip_mismatch = f.skip_mismatch;
+    options.restore_slots = f.restore_slots;
+    const RestorePlan plan = plan_restore(trainer.table(), reader, options);
+    std::printf("%s", plan.table().c_str());
+    if (!f.dry_run) apply_restore_plan(trainer.backend(), reader, trainer.table(), plan);
+  }
+  if (!f.dry_run) return false;
+  const int64_t rows = data.train.rows + data.validation.rows + data.test.rows;
+  const FrozenCacheDecision cache = decide_frozen_cache(trainer.spec(), rows, cache_options(f), trainer.backend().memory());
+  if (!cache.note.empty()) std::printf("%s\n", cache.note.c_str());
+  std::printf("dry run: nothing trained or saved\n");
+  return true;
+}
+
 int run_train(const TrainFlags& f) {
   const auto activation = parse_activation(f.activation);
   if (!activation) throw Error("unknown activation '" + f.activation + "'");
@@ -118,13 +159,18 @@ int run_train(const TrainFlags& f) {
 
   const int64_t outputs = f.outputs > 0 ? f.outputs : data.num_classes;
   ModelSpec spec = make_mlp_spec(data.train.cols, f.hidden, outputs, *activation, *initializer);
+  if (!f.layer_names.empty()) set_layer_names(spec, f.layer_names);
+  freeze_variables(spec, f.freeze);
   TrainOptions options;
   options.epochs = f.epochs;
   options.batch_size = f.batch_size;
   options.seed = f.seed;
   options.early_stopping_patience = f.early_stopping;
   options.save_prefix = f.save;
-  options.stop = &g_stop;
+  options.stop = InterruptGuard::flag();  // SIGINT/SIGTERM: finish the step, save, exit 130/143
+  options.interrupt_prefix = kInterruptPrefix;
+  if (!f.save_every.empty()) options.save_every = parse_save_every(f.save_every);
+  options.keep = f.keep;
   MetricsLogger metrics;  // its sinks are added below; the callbacks see them
   if (f.log_every > 0) {
     options.log_every = f.log_every;
@@ -142,6 +188,7 @@ int run_train(const TrainFlags& f) {
     if (!reader.resolution_note().empty()) std::printf("%s\n", reader.resolution_note().c_str());
     std::printf("%s: %s\n", reader.prefix().c_str(), trainer.resume(reader).describe().c_str());
   }
+  if (restore_and_report(f, trainer, data)) return 0;
   std::fflush(stdout);
 
   if (!f.logdir.empty()) {
@@ -154,11 +201,18 @@ int run_train(const TrainFlags& f) {
   }
   std::fflush(stdout);
 
+  // Uploads the data; caches the frozen layers' outputs when it can.
+  const PreparedData prepared = prepare_training_data(*selected.backend, trainer.spec(), data, cache_options(f));
+  if (!prepared.cache.note.empty()) std::printf("%s\n", prepared.cache.note.c_str());
+  std::fflush(stdout);
+
   ProgressBar bar(::isatty(STDOUT_FILENO) != 0);
-  g_stop.store(false);
-  std::signal(SIGINT, on_sigint);
+  InterruptGuard interrupts;  // until the end: a signal during the final save is deferred too
+  interrupts.hold();          // and then ignored until the process exits
+  const int64_t stop_after = test_stop_after_steps();
+  int64_t steps_run = 0;
   const TrainResult result = trainer.fit(
-      data,
+      prepared.view(),
       metrics.epoch_callback([&](const EpochReport& r) {
         bar.clear();
         std::printf("epoch %3d  loss %.4f  train acc %.4f  valid acc %s  test acc %s  (%.1f s)%s\n", r.epoch,
@@ -166,11 +220,17 @@ int run_train(const TrainFlags& f) {
                     accuracy_text(r.test_accuracy).c_str(), r.seconds, r.best ? "  best" : "");
         std::fflush(stdout);
       }),
-      [&](int epoch, int64_t batch, int64_t batches) { bar.update(epoch, batch, batches); });
-  std::signal(SIGINT, SIG_DFL);
+      [&](int epoch, int64_t batch, int64_t batches) {
+        bar.update(epoch, batch, batches);
+        if (++steps_run == stop_after) std::raise(SIGINT);  // GRAFT_TEST_STOP_AFTER_STEPS
+      });
   bar.clear();
 
-  if (result.interrupted) std::printf("interrupted\n");
+  const int sig = interrupts.signal() != 0 ? interrupts.signal() : SIGINT;
+  if (result.interrupted) {
+    std::printf("interrupted by %s at step %lld\n", InterruptGuard::signal_name(sig),
+                static_cast<long long>(result.step));
+  }
   if (result.stopped_early) std::printf("early stopping: no better validation loss for %d epochs\n", f.early_stopping);
   if (f.early_stopping > 0 && result.best_epoch > 0) {
     const EpochReport& best = result.epochs[static_cast<std::size_t>(result.best_epoch - 1)];
@@ -178,7 +238,16 @@ int run_train(const TrainFlags& f) {
                 accuracy_text(best.test_accuracy).c_str());
   }
   if (!result.saved_prefix.empty()) std::printf("saved %s\n", result.saved_prefix.c_str());
-  return result.interrupted ? 130 : 0;
+  if (result.interrupted) {
+    // The unfinished epoch counts as one of the epochs left.
+    const int left = f.epochs - static_cast<int>(result.epochs.size());
+    if (left > 0 && !result.saved_prefix.empty()) {
+      std::printf("to continue: the same command with --resume %s --epochs %d\n", result.saved_prefix.c_str(), left);
+    }
+    std::fflush(stdout);
+    return InterruptGuard::exit_code(sig);
+  }
+  return 0;
 }
 
 }  // namespace
@@ -205,13 +274,58 @@ void register_train(CLI::App& app) {
   auto* clip_value = sub->add_option("--clip-value", flags->clip_value, "Clip gradients to [-T, T]");
   auto* clip_norm = sub->add_option("--clip-norm", flags->clip_norm, "Clip gradients by global norm N");
   clip_value->excludes(clip_norm);
-  sub->add_option("--save", flags->save, "Save a TF checkpoint at this prefix at the end (the best one with early stopping)");
-  sub->add_option("--resume", flags->resume, "Resume variables, optimizer slots and step from a checkpoint");
+  sub->add_option("--save", flags->save, "Save a TF checkpoint at this prefix at the end (the best one with early stopping) and on SIGINT/SIGTERM");
+  auto* save_every = sub->add_option(
+      "--save-every", flags->save_every,
+      "Also save PREFIX-<step> every N epochs (N or Nepochs) or N steps (Nsteps), keeping the newest --keep")
+      ->needs(sub->get_option("--save"))
+      ->check([](const std::string& text) {
+        try {
+          parse_save_every(text);
+          return std::string();
+        } catch (const Error& e) {
+          return std::string(e.what());
+        }
+      });
+  sub->add_option("--keep", flags->keep, "Numbered checkpoints to keep (like TF's max_to_keep; 0 = all)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber)
+      ->needs(save_every);
+  sub->add_option("--resume", flags->resume,
+                  "Resume variables, optimizer slots and step from a checkpoint (also one saved on SIGINT/SIGTERM)");
   sub->add_option("--early-stopping", flags->early_stopping,
                   "Stop after this many epochs without a lower validation loss; keep the best");
   sub->add_option("--seed", flags->seed, "Seed for initial values and shuffling")->capture_default_str();
   sub->add_option("--device", flags->device, "cpu, cuda or auto")->capture_default_str();
   sub->add_option("--threads", flags->threads, "CPU threads (default: all cores)");
+  // Transfer learning.
+  auto* init_from = sub->add_option("--init-from", flags->init_from,
+                                    "After initialising, restore variables from this TF checkpoint (TF1 or TF2)");
+  sub->get_option("--resume")->excludes(init_from);
+  sub->add_option("--restore", flags->restore,
+                  "Restore only model variables this regex selects (whole name or scope, e.g. 'hidden[123]'); repeatable")
+      ->needs(init_from);
+  sub->add_option("--rename", flags->renames,
+                  "REGEX=REPLACEMENT mapping checkpoint names to model names, e.g. 'dnn/(.*)=$1'; repeatable, "
+                  "first match wins")
+      ->needs(init_from);
+  sub->add_flag("--skip-mismatch", flags->skip_mismatch,
+                "Keep the initial value of a variable whose checkpoint shape differs (instead of an error)")
+      ->needs(init_from);
+  sub->add_flag("--restore-slots", flags->restore_slots, "Also restore the optimizer slots of restored variables")
+      ->needs(init_from);
+  sub->add_flag("--dry-run", flags->dry_run, "Print the restore table (and the cache decision), then stop");
+  sub->add_option("--freeze", flags->freeze,
+                  "Freeze the model variables this regex selects (no updates, no slots); repeatable");
+  sub->add_option("--layer-names", flags->layer_names,
+                  "Names of the layers, hidden then output (default hidden1..N,outputs)")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  auto* no_cache = sub->add_flag("--no-cache", flags->no_cache, "Do not cache the outputs of frozen lowest layers");
+  sub->add_option("--cache-limit", flags->cache_limit,
+                  "Most memory for the frozen-layer cache, e.g. 2G or 512M (default: 25% of RAM, or half the free "
+                  "GPU memory)")
+      ->excludes(no_cache);
   auto* logdir = sub->add_option("--logdir", flags->logdir,
                                  "Write TensorBoard scalars (loss, accuracy, learning rate, examples/s) to an event "
                                  "file in DIR");
