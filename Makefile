@@ -1,6 +1,7 @@
 # The user's entry points. Both install missing Debian packages, configure
 # and build with CMake into build/, then run.
-#   make demo   the transfer-learning story on Fashion-MNIST
+#   make demo   the transfer-learning story on Fashion-MNIST (writes build/demo;
+#               DEMO_ARGS="--device cpu" etc. are passed on to `graft demo`)
 #   make test   the whole CTest suite
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
@@ -23,7 +24,7 @@ test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 demo: build
-	$(BUILD_DIR)/tools/graft demo
+	$(BUILD_DIR)/tools/graft demo --out $(BUILD_DIR)/demo $(DEMO_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -156,6 +156,7 @@ DemoResult run_transfer_demo(Backend& backend, const DemoOptions& o, const DemoL
   DemoResult result;
   result.seeds = o.seeds;
   result.quick = o.quick;
+  result.max_epochs = o.max_epochs;
   result.out_dir = o.out_dir;
   result.logdir = o.logdir.empty() ? (fs::path(o.out_dir) / "tensorboard").string() : o.logdir;
   fs::create_directories(o.out_dir);
@@ -326,6 +327,17 @@ std::string format_demo_report(const DemoResult& r) {
         verdict = "does NOT beat training from scratch (" + fixed(diff, 1) + " points)";
       }
       out += run.label + " " + verdict + "\n";
+    }
+    for (const DemoRun& run : r.runs) {
+      int capped = 0;
+      for (std::size_t i = 0; i < run.epochs.size(); ++i) {
+        capped += run.epochs[i] == r.max_epochs && run.best_epoch[i] == run.epochs[i];
+      }
+      if (capped > 0) {
+        out += run.label + " was still improving when its budget of " + std::to_string(r.max_epochs) +
+               " epochs ran out (" + std::to_string(capped) + " of " + std::to_string(run.epochs.size()) +
+               (run.epochs.size() == 1 ? " seed)\n" : " seeds)\n");
+      }
     }
     const DemoRun& frozen = r.runs.front();
     if (frozen.mean_epoch_ms() > 0 && scratch->mean_epoch_ms() > 0) {

@@ -101,6 +101,7 @@ struct DemoResult {
   std::vector<DemoRun> runs;                  // (a), (b), (c)
   int seeds = 0;
   bool quick = false;
+  int max_epochs = 0;
   std::string out_dir, logdir, report_path;
   double total_seconds = 0;
 };

@@ -119,6 +119,25 @@ echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-unset} OPENBLAS_L2_SIZE=${OPENBLAS_L
 [[ -n ${OPENBLAS_CORETYPE:-} || -n ${OPENBLAS_L2_SIZE:-} ]] &&
   echo "compare.sh: NOTE: OpenBLAS tuning variables are set; they apply to graft and the peer alike"
 
+# Other processes' CPU use while a side runs, in cores (all CPU time on the
+# machine minus this script's children): the machine may be shared, and a
+# busy neighbour on a 2-core VM halves either side. Reported, not corrected.
+HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
+busy_s() { awk -v hz="$HZ" '/^cpu / { print ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit }' /proc/stat; }
+# `times` must run in this shell (a subshell has no children of its own yet).
+TIMES_FILE=$(mktemp); trap 'rm -f "$TIMES_FILE"' EXIT
+children_s() { awk 'NR == 2 { n = 0; for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); n += t[1] * 60 + t[2] } print n }' "$TIMES_FILE"; }
+now_s() { date +%s.%N; }
+load_begin() { times >"$TIMES_FILE"; LB=$(busy_s); LC=$(children_s); LT=$(now_s); }
+load_end() {  # sets LOAD to "X cores over Y s" (other processes' CPU use)
+  local b1 c1 t1
+  times >"$TIMES_FILE"; b1=$(busy_s); c1=$(children_s); t1=$(now_s)
+  LOAD=$(awk -v b0="$LB" -v b1="$b1" -v c0="$LC" -v c1="$c1" -v t0="$LT" -v t1="$t1" 'BEGIN {
+    w = t1 - t0; f = ((b1 - b0) - (c1 - c0)) / w; if (f < 0) f = 0
+    printf "%.2f cores over %.0f s", f, w }')
+}
+declare -A BG
+
 GLOG=$LOGDIR/graft-$MODE.log
 PLOG=$LOGDIR/peer-$MODE.log
 PLOG2=$LOGDIR/peer-$MODE-variant.log
@@ -127,11 +146,15 @@ CLOG=$LOGDIR/ckpt.log
 
 if [[ $MODE == cpu ]]; then
   echo "== graft: OPENBLAS_NUM_THREADS=1 $BENCH_BIN --device cpu --threads $THREADS --repeats $REPEATS ${DATA_ARGS_GRAFT[*]}"
+  load_begin
   OPENBLAS_NUM_THREADS=1 "$BENCH_BIN" --device cpu --threads "$THREADS" --repeats "$REPEATS" "${DATA_ARGS_GRAFT[@]}" 2>&1 | tee "$GLOG"
   [[ ${PIPESTATUS[0]} == 0 ]] || { echo "compare.sh: graft-bench failed" >&2; exit 1; }
+  load_end; BG[graft]=$LOAD
   echo "== peer: OPENBLAS_NUM_THREADS=1 $PYTHON $PEER --device cpu --threads $THREADS --repeats $REPEATS ${DATA_ARGS_PEER[*]}"
+  load_begin
   OPENBLAS_NUM_THREADS=1 "$PYTHON" "$PEER" --device cpu --threads "$THREADS" --repeats "$REPEATS" "${DATA_ARGS_PEER[@]}" 2>&1 | tee "$PLOG"
   [[ ${PIPESTATUS[0]} == 0 ]] || { echo "compare.sh: the peer failed" >&2; exit 1; }
+  load_end; BG[peer]=$LOAD
   if ((PEER_VARIANTS)) && ((THREADS > 1)); then
     echo "== peer, for reference: OPENBLAS_NUM_THREADS=$THREADS (BLAS threads inside torch's threads), 3 repeats"
     OPENBLAS_NUM_THREADS=$THREADS "$PYTHON" "$PEER" --device cpu --threads "$THREADS" --repeats 3 "${DATA_ARGS_PEER[@]}" 2>&1 | tee "$PLOG2"
@@ -177,6 +200,10 @@ grep -m1 '^graft sgemm_peak' "$GLOG" | sed 's/^/graft: /' || true
 grep -m1 '^peer torch=' "$PLOG" || true
 grep -m1 '^peer blas=' "$PLOG" || true
 grep -m1 '^peer gpu=' "$PLOG" || true
+if [[ $MODE == cpu ]]; then
+  echo "other processes' CPU use while graft ran: ${BG[graft]:-n/a}; while the peer ran: ${BG[peer]:-n/a}"
+  echo "  (${THREADS} threads on $(nproc) cores: anything well above 0 makes that side's figures unreliable)"
+fi
 if [[ $MODE == cpu ]]; then
   printf '%-14s %12s %12s %8s %8s %8s   %s\n' case graft peer ratio spread_g spread_p "limit(L)"
 else

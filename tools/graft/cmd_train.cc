@@ -314,7 +314,8 @@ void register_train(CLI::App& app) {
       ->needs(init_from);
   sub->add_flag("--restore-slots", flags->restore_slots, "Also restore the optimizer slots of restored variables")
       ->needs(init_from);
-  sub->add_flag("--dry-run", flags->dry_run, "Print the restore table (and the cache decision), then stop");
+  sub->add_flag("--dry-run", flags->dry_run, "Print the restore table (and the cache decision), then stop")
+      ->excludes("--resume");
   sub->add_option("--freeze", flags->freeze,
                   "Freeze the model variables this regex selects (no updates, no slots); repeatable");
   sub->add_option("--layer-names", flags->layer_names,
