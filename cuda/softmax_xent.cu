@@ -98,17 +98,34 @@ __global__ void __launch_bounds__(32 * kXentRowsPerBlock)
     s_last = (prev == gridDim.x - 1);
   }
   __syncthreads();
-  if (!s_last || threadIdx.x != 0) return;
+  if (!s_last) return;
   __threadfence();
+  // The last block adds the per-block partials: each thread a fixed strided
+  // subset, then a fixed-shape tree, so the sum is deterministic. (A single
+  // thread walking all partials took ~45 us at batch 4096, measured with ncu.)
+  __shared__ double r_loss[32 * kXentRowsPerBlock];
+  __shared__ long long r_hits[32 * kXentRowsPerBlock];
   double l = 0.0;
   long long h = 0;
-  for (unsigned b = 0; b < gridDim.x; ++b) {
+  for (unsigned b = threadIdx.x; b < gridDim.x; b += blockDim.x) {
     l += __ldcg(&loss_partials[b]);
     h += __ldcg(&correct_partials[b]);
   }
-  totals->loss_sum += l;
-  totals->correct += h;
-  *arrivals = 0;
+  r_loss[threadIdx.x] = l;
+  r_hits[threadIdx.x] = h;
+  __syncthreads();
+  for (unsigned stride = blockDim.x / 2; stride > 0; stride >>= 1) {
+    if (threadIdx.x < stride) {
+      r_loss[threadIdx.x] += r_loss[threadIdx.x + stride];
+      r_hits[threadIdx.x] += r_hits[threadIdx.x + stride];
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    totals->loss_sum += r_loss[0];
+    totals->correct += r_hits[0];
+    *arrivals = 0;
+  }
 }
 
 }  // namespace

@@ -156,10 +156,10 @@ if [[ $MODE == cpu ]]; then
   [[ ${PIPESTATUS[0]} == 0 ]] || { echo "compare.sh: the peer failed" >&2; exit 1; }
   load_end; BG[peer]=$LOAD
   if ((PEER_VARIANTS)) && ((THREADS > 1)); then
-    echo "== peer, for reference: OPENBLAS_NUM_THREADS=$THREADS (BLAS threads inside torch's threads), 3 repeats"
-    OPENBLAS_NUM_THREADS=$THREADS "$PYTHON" "$PEER" --device cpu --threads "$THREADS" --repeats 3 "${DATA_ARGS_PEER[@]}" 2>&1 | tee "$PLOG2"
-    echo "== peer, for reference: OPENBLAS_NUM_THREADS=1, torch threads 1, 3 repeats"
-    OPENBLAS_NUM_THREADS=1 "$PYTHON" "$PEER" --device cpu --threads 1 --repeats 3 "${DATA_ARGS_PEER[@]}" 2>&1 |
+    echo "== peer, for reference: OPENBLAS_NUM_THREADS=$THREADS (BLAS threads inside torch's threads), 2 repeats"
+    OPENBLAS_NUM_THREADS=$THREADS "$PYTHON" "$PEER" --device cpu --threads "$THREADS" --repeats 2 "${DATA_ARGS_PEER[@]}" 2>&1 | tee "$PLOG2"
+    echo "== peer, for reference: OPENBLAS_NUM_THREADS=1, torch threads 1, 2 repeats"
+    OPENBLAS_NUM_THREADS=1 "$PYTHON" "$PEER" --device cpu --threads 1 --repeats 2 "${DATA_ARGS_PEER[@]}" 2>&1 |
       sed 's/^peer /peer1t /' | tee -a "$PLOG2"
   fi
 else
