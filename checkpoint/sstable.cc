@@ -6,6 +6,7 @@
 #include <leveldb/table.h>
 #include <leveldb/table_builder.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "checkpoint/crc32c.h"
@@ -85,6 +86,25 @@ bool get_handle(std::string_view in, std::size_t& pos, Handle& h) {
   return get_varint64(in, pos, h.offset) && get_varint64(in, pos, h.size);
 }
 
+// leveldb allocates a snappy-compressed block's claimed uncompressed size
+// before decompressing it (ReadBlock in table/format.cc), so a crafted length
+// in the block's first varint asked for gigabytes (found by fuzz_index).
+// Snappy expands at most about 21x (a 3-byte copy emits at most 64 bytes), so
+// anything claiming more than 32x its compressed size is refused here.
+void check_compressed_length(const file_io::MappedFile& file, const Handle& h) {
+  const std::string_view bytes = file.bytes();
+  if (h.offset > bytes.size() || h.size >= bytes.size() - h.offset) return;  // no type byte: leveldb reports it
+  if (static_cast<unsigned char>(bytes[h.offset + h.size]) != 1) return;      // not snappy
+  std::size_t pos = 0;
+  uint64_t claimed = 0;
+  const std::string_view block = bytes.substr(h.offset, h.size);
+  if (!get_varint64(block.substr(0, std::min<std::size_t>(block.size(), 5)), pos, claimed) ||
+      claimed > 32 * h.size + 64) {
+    throw Error(file.path() + ": corrupt index: the compressed block at offset " + std::to_string(h.offset) +
+                " claims an impossible uncompressed size");
+  }
+}
+
 // leveldb allocates a block's size before reading it, so every block handle
 // (the footer's two, then the index block's) must lie inside the file.
 // Returns the index block's handle.
@@ -100,6 +120,7 @@ Handle check_footer(const file_io::MappedFile& file) {
       throw Error(file.path() + ": corrupt index: its footer points outside the file");
     }
   }
+  check_compressed_length(file, index);
   return index;
 }
 
@@ -157,6 +178,7 @@ void check_data_handles(const file_io::MappedFile& file, const Handle& index) {
     std::size_t vpos = 0;
     Handle h;
     if (!get_handle(value, vpos, h)) return;  // leveldb reports it
+    check_compressed_length(file, h);
     check_block_entries(file, h, [](std::string_view) {});
   });
 }
