@@ -19,12 +19,15 @@
 #include "host/metrics_sinks.h"
 #include "host/trainer.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/synthetic_data.h"
 #include "tests/events/event_reader.h"
 
 namespace fs = std::filesystem;
 
 namespace graft {
 namespace {
+
+using test::blobs;
 
 std::string read_text(const fs::path& p) {
   std::ifstream in(p);
@@ -178,20 +181,6 @@ TEST(MetricsSinks, EpochLoggerWritesOneSubdirectoryPerRun) {
 }
 
 // ---- the trainer's step windows ----
-
-DataSplit blobs(int64_t rows, uint32_t seed) {
-  DataSplit s;
-  s.rows = rows;
-  s.cols = 8;
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> noise(0.0f, 0.6f);
-  for (int64_t i = 0; i < rows; ++i) {
-    const int c = static_cast<int>(rng() % 4);
-    for (int k = 0; k < 8; ++k) s.features.push_back((k % 4 == c ? 1.5f : 0.0f) + noise(rng));
-    s.labels.push_back(c);
-  }
-  return s;
-}
 
 struct LoggedRun {
   TrainResult result;

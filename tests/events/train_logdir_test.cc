@@ -19,6 +19,7 @@
 
 #include "tests/cli/cli_util.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/synthetic_data.h"
 #include "tests/events/event_reader.h"
 
 namespace fs = std::filesystem;
@@ -32,44 +33,11 @@ using test::quote;
 #define EXPECT_CONTAINS(haystack, needle) \
   EXPECT_NE((haystack).find(needle), std::string::npos) << "output:\n" << (haystack)
 
-void put_be32(std::string& out, uint32_t v) {
-  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-// An uncompressed IDX file of unsigned bytes.
-void write_idx(const fs::path& path, const std::vector<uint32_t>& dims, const std::vector<uint8_t>& data) {
-  std::string out;
-  out += std::string("\0\0\x08", 3);
-  out.push_back(static_cast<char>(dims.size()));
-  for (uint32_t d : dims) put_be32(out, d);
-  out.append(reinterpret_cast<const char*>(data.data()), data.size());
-  std::ofstream(path, std::ios::binary) << out;
-}
-
-// Four classes of 28x28 images: noise plus a bright band whose row depends
-// on the class, so a small network learns something in a few epochs.
-void write_split(const fs::path& dir, const std::string& stem, uint32_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<uint8_t> images, labels;
-  for (uint32_t i = 0; i < n; ++i) {
-    const int c = static_cast<int>(rng() % 4);
-    labels.push_back(static_cast<uint8_t>(c));
-    for (int y = 0; y < 28; ++y) {
-      for (int x = 0; x < 28; ++x) {
-        const bool band = y / 7 == c;
-        images.push_back(static_cast<uint8_t>((band ? 140 : 0) + rng() % 100));
-      }
-    }
-  }
-  write_idx(dir / (stem + "-images-idx3-ubyte"), {n, 28, 28}, images);
-  write_idx(dir / (stem + "-labels-idx1-ubyte"), {n}, labels);
-}
-
 fs::path tiny_data(const test::TempDir& dir) {
   const fs::path data = dir / "data";
   fs::create_directories(data);
-  write_split(data, "train", 400, 1);
-  write_split(data, "t10k", 100, 2);
+  test::write_banded_split(data, "train", 400, 1);
+  test::write_banded_split(data, "t10k", 100, 2);
   return data;
 }
 

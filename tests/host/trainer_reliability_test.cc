@@ -29,26 +29,14 @@
 #include "host/interrupt.h"
 #include "host/trainer.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/synthetic_data.h"
 
 namespace fs = std::filesystem;
 
 namespace graft {
 namespace {
 
-// Four Gaussian blobs in 8 dimensions (as in trainer_test.cc).
-DataSplit blobs(int64_t rows, uint32_t seed) {
-  DataSplit s;
-  s.rows = rows;
-  s.cols = 8;
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> noise(0.0f, 0.6f);
-  for (int64_t i = 0; i < rows; ++i) {
-    const int c = static_cast<int>(rng() % 4);
-    for (int k = 0; k < 8; ++k) s.features.push_back((k % 4 == c ? 1.5f : 0.0f) + noise(rng));
-    s.labels.push_back(c);
-  }
-  return s;
-}
+using test::blobs;
 
 // 400 training rows in batches of 32: 13 steps per epoch, the last one short.
 Dataset problem() {

@@ -12,24 +12,12 @@
 #include "checkpoint/error.h"
 #include "host/trainer.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/synthetic_data.h"
 
 namespace graft {
 namespace {
 
-// Four Gaussian blobs in 8 dimensions; `shift` relabels (class + shift) % 4.
-DataSplit blobs(int64_t rows, uint32_t seed, int shift = 0) {
-  DataSplit s;
-  s.rows = rows;
-  s.cols = 8;
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> noise(0.0f, 0.6f);
-  for (int64_t i = 0; i < rows; ++i) {
-    const int c = static_cast<int>(rng() % 4);
-    for (int k = 0; k < 8; ++k) s.features.push_back((k % 4 == c ? 1.5f : 0.0f) + noise(rng));
-    s.labels.push_back((c + shift) % 4);
-  }
-  return s;
-}
+using test::blobs;
 
 Dataset problem() {
   Dataset d;

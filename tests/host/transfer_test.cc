@@ -17,10 +17,13 @@
 #include "host/frozen_cache.h"
 #include "host/transfer.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/synthetic_data.h"
 #include "tests/common/tolerance.h"
 
 namespace graft {
 namespace {
+
+using test::blobs;
 
 const Activation kRelu{ActivationKind::kRelu};
 
@@ -35,21 +38,6 @@ std::string error_of(Fn fn) {
     return e.what();
   }
   return "";
-}
-
-// Four Gaussian blobs in 8 dimensions (as in trainer_test.cc).
-DataSplit blobs(int64_t rows, uint32_t seed) {
-  DataSplit s;
-  s.rows = rows;
-  s.cols = 8;
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> noise(0.0f, 0.6f);
-  for (int64_t i = 0; i < rows; ++i) {
-    const int c = static_cast<int>(rng() % 4);
-    for (int k = 0; k < 8; ++k) s.features.push_back((k % 4 == c ? 1.5f : 0.0f) + noise(rng));
-    s.labels.push_back(c);
-  }
-  return s;
 }
 
 Dataset problem() {
