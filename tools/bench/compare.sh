@@ -42,13 +42,13 @@
 #   ckpt_read graft_mbps=X cp_mbps=Y ratio=R
 #   ckpt_write graft_mbps=X cp_mbps=Y ratio=R
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 ROOT=$(pwd)
 
 MODE=${1:-cpu}
 case $MODE in
   cpu|gpu) ;;
-  -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,43p' "$0"; exit 0 ;;
   *) echo "compare.sh: mode must be cpu or gpu, got '$MODE'" >&2; exit 2 ;;
 esac
 
