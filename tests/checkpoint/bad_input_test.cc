@@ -15,6 +15,7 @@
 #include "tests/checkpoint/index_rewrite.h"
 #include "tests/checkpoint/test_util.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/expect_contains.h"
 
 namespace fs = std::filesystem;
 
@@ -54,9 +55,6 @@ class BadInput : public ::testing::Test {
   test::TempDir tmp;
   std::string prefix, index, data;
 };
-
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE((haystack).find(needle), std::string::npos) << "message: " << (haystack)
 
 TEST_F(BadInput, TruncatedIndex) {
   const std::string bytes = test::read_bytes(index);

@@ -7,15 +7,13 @@
 
 #include "tests/cli/cli_util.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/expect_contains.h"
 
 namespace graft {
 namespace {
 
 using test::graft;
 using test::quote;
-
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE((haystack).find(needle), std::string::npos) << "output:\n" << (haystack)
 
 std::string prefix_of(const std::string& rel) {
   auto p = test::fixture(rel + ".index");

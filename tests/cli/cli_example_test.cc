@@ -10,14 +10,12 @@
 #include "checkpoint/bundle_reader.h"
 #include "tests/cli/cli_util.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/expect_contains.h"
 
 namespace fs = std::filesystem;
 
 namespace graft {
 namespace {
-
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE((haystack).find(needle), std::string::npos) << "output:\n" << (haystack)
 
 TEST(DocsExample, TransferLearningRunsOnTheTensorFlowCheckpoint) {
   const fs::path example = fs::path(GRAFT_BINARY_DIR) / "docs" / "examples" / "transfer_learning";

@@ -8,6 +8,7 @@
 #include "checkpoint/bundle_reader.h"
 #include "tests/cli/cli_util.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/expect_contains.h"
 
 namespace fs = std::filesystem;
 
@@ -16,9 +17,6 @@ namespace {
 
 using test::graft;
 using test::quote;
-
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE((haystack).find(needle), std::string::npos) << "output:\n" << (haystack)
 
 std::string bytes_of(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

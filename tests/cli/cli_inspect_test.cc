@@ -7,6 +7,7 @@
 
 #include "tests/cli/cli_util.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/expect_contains.h"
 
 namespace fs = std::filesystem;
 
@@ -15,9 +16,6 @@ namespace {
 
 using test::graft;
 using test::quote;
-
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE((haystack).find(needle), std::string::npos) << "output:\n" << (haystack)
 
 std::string fixture_prefix(const std::string& rel) {
   auto p = test::fixture(rel + ".index");

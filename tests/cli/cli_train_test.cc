@@ -12,6 +12,7 @@
 #include "host/dataset.h"
 #include "tests/cli/cli_util.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/expect_contains.h"
 
 namespace fs = std::filesystem;
 
@@ -20,9 +21,6 @@ namespace {
 
 using test::graft;
 using test::quote;
-
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE((haystack).find(needle), std::string::npos) << "output:\n" << (haystack)
 
 // The numbers after `label` on each epoch line.
 std::vector<std::string> column(const std::string& out, const std::string& label) {

@@ -17,6 +17,7 @@
 #include "tests/cli/cli_util.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/tolerance.h"
+#include "tests/common/expect_contains.h"
 
 namespace fs = std::filesystem;
 
@@ -26,8 +27,6 @@ namespace {
 using test::graft;
 using test::quote;
 
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE((haystack).find(needle), std::string::npos) << "output:\n" << (haystack)
 #define EXPECT_NOT_CONTAINS(haystack, needle) \
   EXPECT_EQ((haystack).find(needle), std::string::npos) << "output:\n" << (haystack)
 

@@ -21,6 +21,7 @@
 #include "tests/common/fixtures.h"
 #include "tests/common/synthetic_data.h"
 #include "tests/events/event_reader.h"
+#include "tests/common/expect_contains.h"
 
 namespace fs = std::filesystem;
 
@@ -29,9 +30,6 @@ namespace {
 
 using test::graft;
 using test::quote;
-
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE((haystack).find(needle), std::string::npos) << "output:\n" << (haystack)
 
 fs::path tiny_data(const test::TempDir& dir) {
   const fs::path data = dir / "data";

@@ -16,6 +16,7 @@
 #include "host/rename_rules.h"
 #include "host/restore_plan.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/expect_contains.h"
 
 namespace graft {
 namespace {
@@ -53,9 +54,6 @@ std::string error_of(Fn fn) {
   }
   return "";
 }
-
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << "text:\n" << (haystack)
 
 TEST(RestorePlan, NameOrScopeMatching) {
   const std::regex h123("hidden[123]");

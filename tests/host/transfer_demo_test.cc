@@ -10,14 +10,12 @@
 #include "checkpoint/error.h"
 #include "host/transfer_demo.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/expect_contains.h"
 
 namespace fs = std::filesystem;
 
 namespace graft {
 namespace {
-
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << "text:\n" << (haystack)
 
 DemoRun run(const std::string& key, const std::string& label, std::vector<double> accuracy) {
   DemoRun r;

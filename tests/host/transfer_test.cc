@@ -19,6 +19,7 @@
 #include "tests/common/fixtures.h"
 #include "tests/common/synthetic_data.h"
 #include "tests/common/tolerance.h"
+#include "tests/common/expect_contains.h"
 
 namespace graft {
 namespace {
@@ -26,9 +27,6 @@ namespace {
 using test::blobs;
 
 const Activation kRelu{ActivationKind::kRelu};
-
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << "text:\n" << (haystack)
 
 template <typename Fn>
 std::string error_of(Fn fn) {
