@@ -24,13 +24,7 @@ TEST(DocsExample, TransferLearningRunsOnTheTensorFlowCheckpoint) {
   GRAFT_REQUIRE_FIXTURE(mnist, "mnist");
   test::TempDir dir;
   // MNIST t10k doubles as the training files (the fixtures hold only t10k).
-  const fs::path data = dir / "data";
-  fs::create_directories(data);
-  for (const char* kind : {"images-idx3", "labels-idx1"}) {
-    const std::string file = std::string("t10k-") + kind + "-ubyte.gz";
-    fs::create_symlink(mnist / file, data / file);
-    fs::create_symlink(mnist / file, data / (std::string("train-") + kind + "-ubyte.gz"));
-  }
+  const fs::path data = test::mnist_as_training_data(mnist, dir);
   const std::string ckpt = (seed / "my_model_final.ckpt").string();
   const std::string out = (dir / "new/model.ckpt").string();
   const auto r = test::run_command(test::quote(example.string()) + " " + test::quote(ckpt) + " " +

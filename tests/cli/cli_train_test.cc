@@ -35,15 +35,7 @@ std::vector<std::string> column(const std::string& out, const std::string& label
 // A data folder whose training files are MNIST t10k too (the fixtures hold
 // only the test set).
 fs::path mnist_as_training_data(const test::TempDir& dir) {
-  const fs::path mnist = *test::fixture("mnist");
-  const fs::path data = dir / "data";
-  fs::create_directories(data);
-  for (const char* kind : {"images-idx3", "labels-idx1"}) {
-    const std::string file = std::string("t10k-") + kind + "-ubyte.gz";
-    fs::create_symlink(mnist / file, data / file);
-    fs::create_symlink(mnist / file, data / (std::string("train-") + kind + "-ubyte.gz"));
-  }
-  return data;
+  return test::mnist_as_training_data(*test::fixture("mnist"), dir);
 }
 
 TEST(CliTrain, FashionMnistReachesTargetAndReloads) {

@@ -54,6 +54,17 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
+fs::path mnist_as_training_data(const fs::path& mnist, const TempDir& dir) {
+  const fs::path data = dir / "data";
+  fs::create_directories(data);
+  for (const char* kind : {"images-idx3", "labels-idx1"}) {
+    const std::string file = std::string("t10k-") + kind + "-ubyte.gz";
+    fs::create_symlink(mnist / file, data / file);
+    fs::create_symlink(mnist / file, data / (std::string("train-") + kind + "-ubyte.gz"));
+  }
+  return data;
+}
+
 fs::path graft_binary() { return fs::path(GRAFT_BINARY_DIR) / "tools" / "graft"; }
 
 CommandResult run_command(const std::string& command) {

@@ -29,6 +29,11 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// A data folder in `dir` whose train-* and t10k-* files are both links to the
+// MNIST test set fixture (the fixtures hold t10k only). `mnist` is the
+// fixture folder (GRAFT_REQUIRE_FIXTURE(mnist, "mnist")).
+std::filesystem::path mnist_as_training_data(const std::filesystem::path& mnist, const TempDir& dir);
+
 // Path of the built graft CLI (build/tools/graft).
 std::filesystem::path graft_binary();
 

@@ -55,13 +55,7 @@ TEST(TransferDemo, QuickRunEndToEnd) {
   GRAFT_REQUIRE_FIXTURE(mnist, "mnist");
   test::TempDir dir;
   // The fixtures hold MNIST t10k only: use it as the training files too.
-  const fs::path data = dir / "data";
-  fs::create_directories(data);
-  for (const char* kind : {"images-idx3", "labels-idx1"}) {
-    const std::string file = std::string("t10k-") + kind + "-ubyte.gz";
-    fs::create_symlink(mnist / file, data / file);
-    fs::create_symlink(mnist / file, data / (std::string("train-") + kind + "-ubyte.gz"));
-  }
+  const fs::path data = test::mnist_as_training_data(mnist, dir);
   DemoOptions o;
   o.data_dir = data.string();
   o.out_dir = (dir / "out").string();
