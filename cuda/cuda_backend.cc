@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -30,6 +31,8 @@
 #include "cuda/cuda_check.h"
 #include "cuda/device_buffer.h"
 #include "cuda/device_state.h"
+#include "cuda/fused/plan.h"
+#include "cuda/fused_step.h"
 #include "cuda/gather.h"
 #include "cuda/gemm.h"
 #include "cuda/optimizer_update.h"
@@ -189,6 +192,9 @@ class CudaBackend final : public Backend {
   GatherArgs gather_args(const CudaDataset& d, int64_t begin, int64_t n) const;
   bool try_capture(const StepKey& key, const CudaDataset& d, int64_t begin, int64_t n,
                    int first_layer, const ChunkTable& table);
+  // The fused step's program for first_layer (everything but the batch), or
+  // null when the fused step can't run it (the reason goes to stats_).
+  fused::Program* fused_program(int first_layer);
 
   CudaBackendOptions options_;
   int device_ = 0;
@@ -232,6 +238,12 @@ class CudaBackend final : public Backend {
   std::map<int, ChunkTable> chunk_tables_;  // by first_layer, for trainable_version_
   std::map<StepKey, StepGraph> graphs_;
   std::map<StepKey, int> eager_runs_;  // a key is captured on its second step
+  // Fused step: programs by first_layer (cleared with the trainable set),
+  // per-row-tile loss sums, and the cooperative grid (0: not yet asked).
+  std::map<int, std::unique_ptr<fused::Program>> fused_programs_;  // null: unsupported
+  DeviceBuffer<double> fused_tile_loss_;
+  DeviceBuffer<long long> fused_tile_hits_;
+  int fused_grid_ = 0;
   int64_t train_samples_ = 0;
 };
 
@@ -251,7 +263,8 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options, int device)
   description_ = std::string("cuda (") + prop.name + ", sm_" + std::to_string(prop.major) +
                  std::to_string(prop.minor) + ", " +
                  (options_.allow_tf32 ? "tf32 GEMMs" : "fp32 GEMMs") + ", CUDA graphs " +
-                 (options_.use_graphs ? "on" : "off") + ")";
+                 (options_.use_graphs ? "on" : "off") +
+                 (options_.fused_step ? ", fused step" : "") + ")";
 
   GRAFT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   GRAFT_CUDA_CHECK(cudaStreamCreateWithFlags(&side_, cudaStreamNonBlocking));
@@ -349,6 +362,7 @@ void CudaBackend::build(const std::vector<DenseLayerShape>& layers,
   GRAFT_CUDA_CHECK(cudaStreamSynchronize(side_));
   clear_graphs();
   chunk_tables_.clear();
+  fused_programs_.clear();
 
   layers_ = layers;
   optimizer_ = optimizer;
@@ -410,6 +424,11 @@ void CudaBackend::build(const std::vector<DenseLayerShape>& layers,
   xent_loss_partials_ = DeviceBuffer<double>(xb, "loss partial sums");
   xent_correct_partials_ = DeviceBuffer<long long>(xb, "accuracy partial sums");
   xent_ws_ = XentWorkspace{xent_loss_partials_.get(), xent_correct_partials_.get(), max_batch};
+  if (options_.fused_step) {
+    const auto tiles = static_cast<std::size_t>(fused::tile_buffer_size(max_batch));
+    fused_tile_loss_ = DeviceBuffer<double>(tiles, "fused step loss sums");
+    fused_tile_hits_ = DeviceBuffer<long long>(tiles, "fused step hit counts");
+  }
 
   std::vector<std::pair<int64_t, int64_t>> all;
   for (int i = 0; i < np; ++i) all.emplace_back(offset_[i], count_[i]);
@@ -442,6 +461,7 @@ void CudaBackend::set_trainable(int index, bool trainable) {
   trainable_[index] = trainable;
   ++trainable_version_;
   chunk_tables_.clear();
+  fused_programs_.clear();
   clear_graphs();
 }
 
@@ -735,6 +755,15 @@ void CudaBackend::train_step(const DeviceDataset& data, int64_t begin, int64_t n
                 std::to_string(d.rows()));
   }
   NvtxRange range("graft.train_step");
+  if (options_.fused_step && n <= kFusedMaxBatch) {
+    if (fused::Program* p = fused_program(first_layer)) {
+      fused::set_batch(*p, d.features.get(), d.labels.get(), d.order.get(), d.cols(), begin, n);
+      fused_step_launch(*p, fused_grid_, stream_);
+      train_samples_ += n;
+      ++stats_.fused_steps;
+      return;
+    }
+  }
   const ChunkTable& table = chunk_table(first_layer);
   train_samples_ += n;
 
@@ -759,6 +788,36 @@ void CudaBackend::train_step(const DeviceDataset& data, int64_t begin, int64_t n
   // lazy initialisation happens inside a capture), or graphs off.
   enqueue_step(d, begin, n, first_layer, table, nullptr);
   ++stats_.eager_steps;
+}
+
+fused::Program* CudaBackend::fused_program(int first_layer) {
+  auto it = fused_programs_.find(first_layer);
+  if (it != fused_programs_.end()) return it->second.get();
+  std::string why = fused::unsupported_reason(layers_, first_layer, optimizer_, max_batch_);
+  if (why.empty() && fused_grid_ == 0) fused_grid_ = fused_step_grid(device_, &why);
+  if (!why.empty()) {
+    stats_.fused_error = why;  // decided once per first_layer: these steps take the cuBLAS path
+    fused_programs_.emplace(first_layer, nullptr);
+    return nullptr;
+  }
+  std::vector<fused::LayerMemory> memory(layers_.size());
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    fused::LayerMemory& m = memory[l];
+    const int w = static_cast<int>(2 * l), b = w + 1;
+    m.w = param_ptr(w);
+    m.b = param_ptr(b);
+    for (int k = 0; k < num_slots_; ++k) {
+      float* base = k == 0 ? slot0_.get() : slot1_.get();
+      m.w_slot[k] = base + offset_[w];
+      m.b_slot[k] = base + offset_[b];
+    }
+    m.out = act_[l].get();
+    m.dz = dgrad_[l].get();
+  }
+  auto p = std::make_unique<fused::Program>(
+      fused::make_program(layers_, first_layer, trainable_, optimizer_, memory,
+                          fused_tile_loss_.get(), fused_tile_hits_.get(), state_.get()));
+  return fused_programs_.emplace(first_layer, std::move(p)).first->second.get();
 }
 
 EpochTotals CudaBackend::take_train_totals() {
@@ -811,6 +870,7 @@ CudaBackendOptions CudaBackendOptions::from_env() {
   CudaBackendOptions o;
   o.use_graphs = cuda::env_flag("GRAFT_CUDA_GRAPHS", o.use_graphs);
   o.allow_tf32 = cuda::env_flag("GRAFT_CUDA_TF32", o.allow_tf32);
+  o.fused_step = cuda::env_flag("GRAFT_CUDA_FUSED", o.fused_step);
   return o;
 }
 

@@ -8,6 +8,13 @@
 //   GRAFT_CUDA_TF32=1     let cuBLAS use TF32 tensor cores for the FP32
 //                         GEMMs (faster, ~1e-3 relative error; off by
 //                         default because CPU/GPU parity needs full FP32)
+//   GRAFT_CUDA_FUSED=1    run each training step of up to kFusedMaxBatch rows
+//                         as one cooperative kernel (cuda/fused_step.h)
+//                         instead of the graph of cuBLAS and fused kernels;
+//                         off by default until measured on a GPU
+//                         (docs/cuda-backend.md, "Fused step")
+//   GRAFT_CUDA_FUSED_BLOCKS=N   the fused step's grid size (default: one
+//                         block per SM), for tuning
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -19,7 +26,8 @@ namespace graft {
 struct CudaBackendOptions {
   bool use_graphs = true;
   bool allow_tf32 = false;
-  // Defaults overridden by GRAFT_CUDA_GRAPHS and GRAFT_CUDA_TF32.
+  bool fused_step = false;
+  // Defaults overridden by GRAFT_CUDA_GRAPHS, GRAFT_CUDA_TF32 and GRAFT_CUDA_FUSED.
   static CudaBackendOptions from_env();
 };
 
@@ -28,7 +36,13 @@ struct CudaBackendStats {
   int64_t graph_captures = 0;  // graphs captured and instantiated
   int64_t graph_launches = 0;  // train_step calls run by replaying a graph
   std::string graph_error;     // why graphs were switched off, when they were
+  int64_t fused_steps = 0;     // train_step calls run by the fused kernel
+  std::string fused_error;     // why the fused step was not used, when it was asked for
 };
+
+// Batches above this many rows take the cuBLAS path even with fused_step:
+// the fused kernel's row tiles stop paying off against cuBLAS's GEMMs.
+constexpr int64_t kFusedMaxBatch = 256;
 
 std::unique_ptr<Backend> make_cuda_backend(const CudaBackendOptions& options, int device = 0);
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The GPU check: build (or take a prebuilt pack), run the GPU tests, run them
-# under compute-sanitizer (memcheck, racecheck), and run the GPU benchmark if
-# it was built.
+# The GPU check: build (or take a prebuilt pack), run the GPU tests (once as
+# they are, once more with GRAFT_CUDA_FUSED=1 so every backend test goes
+# through the fused step), run them under compute-sanitizer (memcheck,
+# racecheck), and run the GPU benchmark if it was built (the graph path, then
+# the fused step with a few grid sizes).
 #
 #   tools/gpu-check.sh                    configure + build build-gpu here
 #                                         (Release, CUDA arch native if CMake
@@ -111,6 +113,10 @@ else
   [[ ${PIPESTATUS[0]} == 0 ]] || fail "GPU tests"
 fi
 
+echo "== GPU tests again, every training step through the fused step (GRAFT_CUDA_FUSED=1)"
+GRAFT_CUDA_FUSED=1 "$TESTS" --gtest_color=no 2>&1 | tee "$LOGDIR/gpu-tests-fused.log"
+[[ ${PIPESTATUS[0]} == 0 ]] || fail "GPU tests with GRAFT_CUDA_FUSED=1"
+
 if ((SANITIZER)); then
   CS=$(command -v compute-sanitizer || true)
   for c in /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer; do
@@ -129,6 +135,15 @@ if ((SANITIZER)); then
       --gtest_filter="CudaBackend.FrozenLayer*:CudaBackend.TrainTotals*" \
       >"$LOGDIR/sanitizer-memcheck-nographs.log" 2>&1 || fail "memcheck without graphs (see $LOGDIR/sanitizer-memcheck-nographs.log)"
     tail -n 5 "$LOGDIR/sanitizer-memcheck-nographs.log"
+    echo "== compute-sanitizer memcheck and racecheck, fused step"
+    "$CS" --tool memcheck --error-exitcode 99 "$TESTS" --gtest_color=no \
+      --gtest_filter="FusedStep.RunsWhen*:FusedStep.FrozenLayers*:FusedStep.GridSize*" \
+      >"$LOGDIR/sanitizer-memcheck-fused.log" 2>&1 || fail "memcheck, fused step (see $LOGDIR/sanitizer-memcheck-fused.log)"
+    tail -n 3 "$LOGDIR/sanitizer-memcheck-fused.log"
+    "$CS" --tool racecheck --error-exitcode 99 "$TESTS" --gtest_color=no \
+      --gtest_filter="FusedStep.RunsWhen*:FusedStep.FrozenLayers*" \
+      >"$LOGDIR/sanitizer-racecheck-fused.log" 2>&1 || fail "racecheck, fused step (see $LOGDIR/sanitizer-racecheck-fused.log)"
+    tail -n 3 "$LOGDIR/sanitizer-racecheck-fused.log"
     echo "== compute-sanitizer racecheck (shared-memory hazards; the kernels that use shared memory)"
     "$CS" --tool racecheck --error-exitcode 99 "$TESTS" --gtest_color=no \
       --gtest_filter="CudaKernels.ActivationBackward*:CudaKernels.BiasGrad*:CudaKernels.SoftmaxXent*:CudaKernels.OptimizerUpdate*:CudaKernels.GlobalNorm*" \
@@ -142,6 +157,15 @@ if ((BENCH)); then
     echo "== benchmark ($BENCH_BIN --device cuda)"
     "$BENCH_BIN" --device cuda 2>&1 | tee "$LOGDIR/gpu-bench.log"
     [[ ${PIPESTATUS[0]} == 0 ]] || fail "benchmark"
+    # The fused step (batches up to 256 rows; 4096 stays on cuBLAS), with the
+    # default grid (one block per SM) and two smaller ones: grid barriers
+    # cost less with fewer blocks, phases get less parallel.
+    for blocks in "" 66 32; do
+      echo "== benchmark, fused step, GRAFT_CUDA_FUSED_BLOCKS=${blocks:-default}"
+      GRAFT_CUDA_FUSED=1 GRAFT_CUDA_FUSED_BLOCKS=$blocks "$BENCH_BIN" --device cuda --cases train \
+        2>&1 | tee "$LOGDIR/gpu-bench-fused${blocks:+-$blocks}.log"
+      [[ ${PIPESTATUS[0]} == 0 ]] || fail "benchmark, fused step"
+    done
   else
     echo "== no benchmark binary at $BENCH_BIN; skipped"
   fi

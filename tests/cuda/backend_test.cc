@@ -36,6 +36,8 @@
 #include "cuda/cuda_backend_options.h"
 #include "host/backend.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/backend_compare.h"
+#include "tests/common/small_net.h"
 #include "tests/common/tolerance.h"
 #include "tests/cuda/gpu_test_util.h"
 
@@ -46,146 +48,31 @@ using test::all_close;
 using test::random_floats;
 
 // ---------------------------------------------------------------------------
-struct Net {
-  std::vector<DenseLayerShape> layers;
-  std::vector<std::vector<float>> params;  // kernel, bias per layer
-};
+using test::bit_identical;
+using test::expect_totals_close;
+using test::load;
+using test::make_net;
+using test::params_close;
+using test::read_params;
+using test::read_slots;
+using test::train;
+using test::Net;
+using Data = test::TeacherData;
 
-// Glorot-uniform kernels and small random biases (non-zero, so the bias
-// path is exercised from step one).
-Net make_net(const std::vector<int64_t>& dims, const std::vector<Activation>& acts, uint32_t seed) {
-  Net net;
-  std::mt19937 rng(seed);
-  for (std::size_t l = 0; l + 1 < dims.size(); ++l) {
-    DenseLayerShape s;
-    s.fan_in = dims[l];
-    s.fan_out = dims[l + 1];
-    s.activation = acts[l];
-    net.layers.push_back(s);
-    const float limit = std::sqrt(6.0f / static_cast<float>(s.fan_in + s.fan_out));
-    std::uniform_real_distribution<float> wd(-limit, limit), bd(-0.1f, 0.1f);
-    std::vector<float> w(s.fan_in * s.fan_out), b(s.fan_out);
-    for (auto& v : w) v = wd(rng);
-    for (auto& v : b) v = bd(rng);
-    net.params.push_back(std::move(w));
-    net.params.push_back(std::move(b));
-  }
-  return net;
-}
-
-struct Data {
-  std::vector<float> x;
-  std::vector<int32_t> y;
-  int64_t rows = 0, cols = 0;
-};
-
-// Features in [0, 1); labels from a random linear "teacher" on the centred
-// features (balanced classes), so there is something to learn.
 Data make_data(int64_t rows, int64_t cols, int32_t classes, uint32_t seed) {
-  Data d;
-  d.rows = rows;
-  d.cols = cols;
-  d.x = random_floats(rows * cols, 0.0f, 1.0f, seed);
-  const auto teacher = random_floats(cols * classes, -1.0f, 1.0f, seed + 1);
-  d.y.resize(rows);
-  for (int64_t r = 0; r < rows; ++r) {
-    int32_t best = 0;
-    double best_v = -1e300;
-    for (int32_t c = 0; c < classes; ++c) {
-      double v = 0.0;
-      for (int64_t k = 0; k < cols; ++k) v += (d.x[r * cols + k] - 0.5) * teacher[k * classes + c];
-      if (v > best_v) {
-        best_v = v;
-        best = c;
-      }
-    }
-    d.y[r] = best;
-  }
-  return d;
-}
-
-void load(Backend& b, const Net& net, const OptimizerConfig& config, int64_t max_batch) {
-  b.build(net.layers, config, max_batch);
-  for (int i = 0; i < b.num_params(); ++i) b.write_param(i, net.params[i].data());
-}
-
-std::vector<std::vector<float>> read_params(Backend& b, const Net& net) {
-  std::vector<std::vector<float>> out;
-  for (int i = 0; i < b.num_params(); ++i) {
-    std::vector<float> v(net.params[i].size());
-    b.read_param(i, v.data());
-    out.push_back(std::move(v));
-  }
-  return out;
-}
-
-std::vector<std::vector<float>> read_slots(Backend& b, const Net& net, int num_slots) {
-  std::vector<std::vector<float>> out;
-  for (int i = 0; i < b.num_params(); ++i) {
-    for (int k = 0; k < num_slots; ++k) {
-      std::vector<float> v(net.params[i].size());
-      b.read_slot(i, k, v.data());
-      out.push_back(std::move(v));
-    }
-  }
-  return out;
-}
-
-// The trainer's loop: shuffle per epoch, begin = 0, n, 2n, ..., a shorter
-// last batch. Returns each epoch's totals.
-std::vector<EpochTotals> train(Backend& b, DeviceDataset& data, int64_t batch, int epochs,
-                               int first_layer, uint64_t seed) {
-  std::vector<EpochTotals> totals;
-  for (int e = 0; e < epochs; ++e) {
-    b.shuffle(data, seed, static_cast<uint64_t>(e));
-    for (int64_t begin = 0; begin < data.rows(); begin += batch) {
-      b.train_step(data, begin, std::min(batch, data.rows() - begin), first_layer);
-    }
-    totals.push_back(b.take_train_totals());
-  }
-  return totals;
+  return test::make_teacher_data(rows, cols, classes, seed);
 }
 
 // GRAFT_CUDA_GRAPHS=0 in the environment (e.g. under compute-sanitizer)
-// turns graphs off here too; TF32 is always off (parity needs FP32).
-std::unique_ptr<Backend> gpu(bool graphs = true) {
+// turns graphs off here too, and GRAFT_CUDA_FUSED=1 runs every suite here
+// through the fused step (tools/gpu-check.sh does both); TF32 is always off
+// (parity needs FP32).
+std::unique_ptr<Backend> gpu(bool graphs = true, bool fused = true) {
   CudaBackendOptions o = CudaBackendOptions::from_env();
   o.use_graphs = o.use_graphs && graphs;
+  o.fused_step = o.fused_step && fused;
   o.allow_tf32 = false;
   return make_cuda_backend(o);
-}
-
-::testing::AssertionResult params_close(const std::vector<std::vector<float>>& a,
-                                        const std::vector<std::vector<float>>& ref, double atol,
-                                        double rtol) {
-  if (a.size() != ref.size()) return ::testing::AssertionFailure() << "tensor count differs";
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto r = all_close(a[i], ref[i], atol, rtol);
-    if (!r) return ::testing::AssertionFailure() << "tensor " << i << ": " << r.message();
-  }
-  return ::testing::AssertionSuccess();
-}
-
-::testing::AssertionResult bit_identical(const std::vector<std::vector<float>>& a,
-                                         const std::vector<std::vector<float>>& b) {
-  if (a.size() != b.size()) return ::testing::AssertionFailure() << "tensor count differs";
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (a[i].size() != b[i].size() ||
-        std::memcmp(a[i].data(), b[i].data(), a[i].size() * sizeof(float)) != 0) {
-      double worst = 0.0;
-      for (std::size_t k = 0; k < a[i].size() && k < b[i].size(); ++k) {
-        worst = std::max(worst, std::fabs(static_cast<double>(a[i][k]) - b[i][k]));
-      }
-      return ::testing::AssertionFailure() << "tensor " << i << " differs (max |diff| " << worst << ")";
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
-
-void expect_totals_close(const EpochTotals& g, const EpochTotals& c, double rtol, int64_t max_hit_diff) {
-  EXPECT_EQ(g.samples, c.samples);
-  EXPECT_NEAR(g.loss_sum, c.loss_sum, rtol * std::fabs(c.loss_sum) + 1e-9);
-  EXPECT_LE(std::llabs(g.correct - c.correct), max_hit_diff) << g.correct << " vs " << c.correct;
 }
 
 const Activation kRelu{ActivationKind::kRelu, 0.2f};
@@ -217,44 +104,25 @@ TEST(CudaBackend, DescribesDevice) {
 
 TEST(CudaBackend, MatchesCpuForEveryOptimizer) {
   GRAFT_REQUIRE_CUDA();
-  const std::vector<std::vector<Activation>> hidden = {
-      {{ActivationKind::kRelu, 0.2f}, {ActivationKind::kTanh, 0.2f}},
-      {{ActivationKind::kElu, 0.2f}, {ActivationKind::kSigmoid, 0.2f}},
-      {{ActivationKind::kSelu, 0.2f}, {ActivationKind::kLeakyRelu, 0.1f}}};
   const Data data = make_data(101, 13, 5, 11);
-  int variant = 0;
-  for (OptimizerKind kind : {OptimizerKind::kSgd, OptimizerKind::kMomentum, OptimizerKind::kNesterov,
-                             OptimizerKind::kAdagrad, OptimizerKind::kRmsProp, OptimizerKind::kAdam}) {
-    for (int clip = 0; clip < 3; ++clip) {
-      const auto& acts = hidden[variant++ % hidden.size()];
-      OptimizerConfig config;
-      config.kind = kind;
-      config.learning_rate = kind == OptimizerKind::kAdam ? 0.01f : 0.05f;
-      config.rmsprop_momentum = 0.3f;
-      if (clip == 1) config.clip_value = 0.02f;
-      if (clip == 2) config.clip_norm = 0.1f;
-      SCOPED_TRACE(optimizer_name(kind) + " clip_value=" + std::to_string(config.clip_value) +
-                   " clip_norm=" + std::to_string(config.clip_norm) + " activations " +
-                   activation_name(acts[0]) + "," + activation_name(acts[1]));
-      const Net net = make_net({13, 33, 7, 5}, {acts[0], acts[1], kIdentity}, 100 + variant);
-      auto g = gpu();
-      auto c = make_cpu_backend(1);
-      load(*g, net, config, 13);
-      load(*c, net, config, 13);
-      auto gd = g->upload(data.x.data(), data.y.data(), data.rows, data.cols);
-      auto cd = c->upload(data.x.data(), data.y.data(), data.rows, data.cols);
-      const auto gt = train(*g, *gd, 13, 2, 0, 5);
-      const auto ct = train(*c, *cd, 13, 2, 0, 5);
-      EXPECT_TRUE(params_close(read_params(*g, net), read_params(*c, net), 3e-5, 3e-4));
-      const int slots = static_cast<int>(optimizer_slot_suffixes(kind).size());
-      EXPECT_TRUE(params_close(read_slots(*g, net, slots), read_slots(*c, net, slots), 3e-5, 3e-4));
-      const OptimizerScalars gs = g->read_scalars(), cs = c->read_scalars();
-      EXPECT_EQ(gs.step, cs.step);
-      EXPECT_FLOAT_EQ(gs.beta1_power, cs.beta1_power);
-      EXPECT_FLOAT_EQ(gs.beta2_power, cs.beta2_power);
-      for (std::size_t e = 0; e < gt.size(); ++e) expect_totals_close(gt[e], ct[e], 1e-5, 1);
-      expect_totals_close(g->evaluate(*gd, 0), c->evaluate(*cd, 0), 1e-5, 1);
-    }
+  for (const test::OptimizerVariant& v : test::optimizer_variants(true)) {
+    SCOPED_TRACE(v.name);
+    const OptimizerConfig& config = v.config;
+    const Net net = make_net({13, 33, 7, 5}, {v.hidden[0], v.hidden[1], kIdentity}, v.seed);
+    auto g = gpu();
+    auto c = make_cpu_backend(1);
+    load(*g, net, config, 13);
+    load(*c, net, config, 13);
+    auto gd = g->upload(data.x.data(), data.y.data(), data.rows, data.cols);
+    auto cd = c->upload(data.x.data(), data.y.data(), data.rows, data.cols);
+    const auto gt = train(*g, *gd, 13, 2, 0, 5);
+    const auto ct = train(*c, *cd, 13, 2, 0, 5);
+    EXPECT_TRUE(params_close(read_params(*g, net), read_params(*c, net), 3e-5, 3e-4));
+    const int slots = static_cast<int>(optimizer_slot_suffixes(config.kind).size());
+    EXPECT_TRUE(params_close(read_slots(*g, net, slots), read_slots(*c, net, slots), 3e-5, 3e-4));
+    test::expect_scalars_equal(*g, *c);
+    for (std::size_t e = 0; e < gt.size(); ++e) expect_totals_close(gt[e], ct[e], 1e-5, 1);
+    expect_totals_close(g->evaluate(*gd, 0), c->evaluate(*cd, 0), 1e-5, 1);
   }
 }
 
@@ -434,8 +302,8 @@ TEST(CudaBackend, GraphReplayIsBitIdenticalToEager) {
     config.learning_rate = 0.01f;
     config.clip_value = 0.5f;
     config.clip_norm = kind == OptimizerKind::kAdam ? 1.0f : 0.0f;
-    auto graphs = gpu(true);
-    auto eager = gpu(false);
+    auto graphs = gpu(true, false);  // this test is about the graph path
+    auto eager = gpu(false, false);
     load(*graphs, net, config, 50);
     load(*eager, net, config, 50);
     auto d1 = graphs->upload(data.x.data(), data.y.data(), data.rows, data.cols);

@@ -1,0 +1,530 @@
+#pragma once
+// The fused training step: one whole SGD-family step of a dense network as
+// a fixed sequence of *phases* separated by grid-wide barriers, so that a
+// small-batch step is one cooperative kernel launch instead of ~35 dependent
+// kernels (docs/cuda-backend.md, "Fused step").
+//
+// This header is the algorithm, shared verbatim by two drivers:
+//   cuda/fused_step.cu         the cooperative kernel (grid.sync() between
+//                              phases, __syncthreads() between substeps);
+//   tests/fused/emulator.cc    a CPU driver that runs the same functions
+//                              block by block, thread by thread, so every CI
+//                              run checks the algorithm against the CPU
+//                              reference backend even without a GPU.
+// Hence the rules for code here: plain C++ plus fmaf/expf/logf/tanhf/sqrtf;
+// no warp intrinsics; no state carried in registers across a barrier (a
+// substep ends at a barrier and passes data on through shared memory only);
+// every work item of a phase writes memory that no other item of the same
+// phase reads, so the order items run in cannot matter.
+//
+// A step, for local layers 0..L-1 (layer 0 reads the gathered batch):
+//   F_0 .. F_{L-2}   forward: out_l = act(in_l . W_l + b_l)
+//   F_{L-1}          logits, softmax cross-entropy, dz_{L-1}, loss per row tile
+//   B_{L-1} .. B_{lo+1}   dz_{l-1} = (dz_l . W_l^T) * act'(out_{l-1}), and the
+//                    update of layer l+1, whose W was last read in B_{l+1}
+//   U                updates of layers lo+1 and lo; block 0 adds the loss to
+//                    the running totals and advances the optimizer scalars
+// where lo is the lowest layer with a trainable parameter. Weight gradients
+// are never stored: an update item computes its gradient element
+// (sum over the batch of in[r,k] * dz[r,j]), clips it and applies the rule.
+// Gradients are taken before any parameter of the step changes (TF's
+// semantics), because every update runs after the last read of its tensor.
+#include <cmath>
+#include <cstdint>
+
+#include "cuda/device_state.h"
+#include "host/activation.h"
+#include "host/optimizer_config.h"
+
+#if defined(__CUDACC__)
+#define GRAFT_FUSED_FN __host__ __device__ inline
+#define GRAFT_FUSED_UNROLL _Pragma("unroll")
+#else
+#define GRAFT_FUSED_FN inline
+#define GRAFT_FUSED_UNROLL
+#endif
+
+namespace graft::cuda::fused {
+
+constexpr int kThreads = 256;       // threads per block
+constexpr int kMaxLayers = 16;
+constexpr int kMaxPhases = 2 * kMaxLayers + 1;
+constexpr int kTileRows = 8;        // batch rows per block task
+constexpr int kHiddenTileCols = 16; // output columns per block task (hidden layers)
+constexpr int kMaxClasses = 256;    // the logits layer's row must fit one task
+// Shared memory, in floats: K-slice partial sums [slices][kTileRows][cols]
+// (slices * cols == kThreads), the logits tile [kTileRows][cols], then the
+// tile's per-row losses (double) and hits (int).
+constexpr int kPartialFloats = kThreads * kTileRows;
+constexpr int kLogitsFloats = kTileRows * kMaxClasses;
+constexpr int kSmemFloats = kPartialFloats + kLogitsFloats + 2 * kTileRows + kTileRows;
+
+struct Layer {
+  float* w = nullptr;  // [fan_in, fan_out] row-major (TF layout)
+  float* b = nullptr;  // [fan_out]
+  float* w_slot0 = nullptr;  // optimizer slots in the parameters' layout, or null
+  float* w_slot1 = nullptr;
+  float* b_slot0 = nullptr;
+  float* b_slot1 = nullptr;
+  float* out = nullptr;  // [n, fan_out] activations (logits for the last layer)
+  float* dz = nullptr;   // [n, fan_out] d loss / d pre-activation
+  int fan_in = 0;
+  int fan_out = 0;
+  ActivationKind act = ActivationKind::kIdentity;
+  float alpha = 0.0f;
+  bool train_w = false;
+  bool train_b = false;
+};
+
+struct Hyper {
+  OptimizerKind kind = OptimizerKind::kSgd;
+  float lr = 0.0f, momentum = 0.0f, rho = 0.0f, rms_momentum = 0.0f, rms_epsilon = 0.0f;
+  float beta1 = 0.0f, beta2 = 0.0f, adam_epsilon = 0.0f;
+  float clip_value = 0.0f;  // 0 = off
+};
+
+enum class PhaseKind : int { kForward, kForwardLogits, kInputGrad, kUpdates };
+
+struct Phase {
+  PhaseKind kind = PhaseKind::kUpdates;
+  int layer = -1;             // the forward or input-gradient layer
+  int update[2] = {-1, -1};   // layers updated in this phase, -1 for none;
+                              // update[1] >= 0 only when update[0] is
+};
+
+struct Batch {
+  const float* features = nullptr;  // the data set [rows, cols]
+  const int32_t* labels = nullptr;  // [rows]
+  const uint32_t* order = nullptr;  // the epoch's permutation
+  int64_t begin = 0;                // rows order[begin, begin + n)
+  int n = 0;
+  int cols = 0;
+};
+
+struct Program {
+  Layer layers[kMaxLayers];
+  int num_layers = 0;
+  Phase phases[kMaxPhases];
+  int num_phases = 0;
+  Hyper hyper;
+  Batch batch;
+  double* tile_loss = nullptr;     // [ceil(n / kTileRows)] loss sums per row tile
+  long long* tile_hits = nullptr;  // [ceil(n / kTileRows)]
+  DeviceState* state = nullptr;    // totals and optimizer scalars
+};
+
+// Read once at the start of a step, before the first grid barrier; block 0
+// writes the advanced values in the last phase.
+struct StepScalars {
+  float beta1_power = 0.0f;
+  float beta2_power = 0.0f;
+};
+
+// ---------------------------------------------------------------------------
+// Elementwise math (TF's definitions; same operation order as the CPU twin).
+
+GRAFT_FUSED_FN float act_forward(ActivationKind k, float x, float alpha) {
+  switch (k) {
+    case ActivationKind::kIdentity: return x;
+    case ActivationKind::kRelu: return x > 0.0f ? x : 0.0f;
+    case ActivationKind::kElu: return x > 0.0f ? x : expf(x) - 1.0f;
+    case ActivationKind::kSelu: return kSeluScale * (x > 0.0f ? x : kSeluAlpha * (expf(x) - 1.0f));
+    case ActivationKind::kLeakyRelu: return x > 0.0f ? x : alpha * x;
+    case ActivationKind::kTanh: return tanhf(x);
+    case ActivationKind::kSigmoid: return 1.0f / (1.0f + expf(-x));
+  }
+  return x;
+}
+
+// d loss / d pre-activation from the incoming gradient g and the output y.
+GRAFT_FUSED_FN float act_grad(ActivationKind k, float g, float y, float alpha) {
+  switch (k) {
+    case ActivationKind::kIdentity: return g;
+    case ActivationKind::kRelu: return y > 0.0f ? g : 0.0f;
+    case ActivationKind::kElu: return y < 0.0f ? g * (y + 1.0f) : g;
+    case ActivationKind::kSelu: return y < 0.0f ? g * (y + kSeluScale * kSeluAlpha) : g * kSeluScale;
+    case ActivationKind::kLeakyRelu: return y > 0.0f ? g : g * alpha;
+    case ActivationKind::kTanh: return g * (1.0f - y * y);
+    case ActivationKind::kSigmoid: return g * y * (1.0f - y);
+  }
+  return g;
+}
+
+GRAFT_FUSED_FN bool is_finite(float v) { return v - v == 0.0f; }  // false for inf and NaN
+
+// Clipping by value, then TF1's Apply* rule, on one element (the same
+// operation order as cuda/optimizer_update.cu and the CPU backend).
+GRAFT_FUSED_FN void apply_update(const Hyper& h, const StepScalars& sc, float g, float* w,
+                                 float* s0, float* s1) {
+  if (h.clip_value > 0.0f) {
+    g = g < -h.clip_value ? -h.clip_value : g;
+    g = h.clip_value < g ? h.clip_value : g;
+  }
+  switch (h.kind) {
+    case OptimizerKind::kSgd:
+      *w = *w - h.lr * g;
+      return;
+    case OptimizerKind::kMomentum: {
+      const float a = *s0 * h.momentum + g;
+      *s0 = a;
+      *w = *w - a * h.lr;
+      return;
+    }
+    case OptimizerKind::kNesterov: {
+      const float a = *s0 * h.momentum + g;
+      *s0 = a;
+      *w = *w - (g * h.lr + a * h.momentum * h.lr);
+      return;
+    }
+    case OptimizerKind::kAdagrad: {
+      const float a = *s0 + g * g;
+      *s0 = a;
+      *w = *w - h.lr * g / sqrtf(a);
+      return;
+    }
+    case OptimizerKind::kRmsProp: {
+      const float ms0 = *s0;
+      const float ms = ms0 + (g * g - ms0) * (1.0f - h.rho);
+      const float mom = *s1 * h.rms_momentum + h.lr * g / sqrtf(ms + h.rms_epsilon);
+      *s0 = ms;
+      *s1 = mom;
+      *w = *w - mom;
+      return;
+    }
+    case OptimizerKind::kAdam: {
+      const float lr_t = h.lr * sqrtf(1.0f - sc.beta2_power) / (1.0f - sc.beta1_power);
+      const float m0 = *s0;
+      const float v0 = *s1;
+      const float m = m0 + (g - m0) * (1.0f - h.beta1);
+      const float v = v0 + (g * g - v0) * (1.0f - h.beta2);
+      *s0 = m;
+      *s1 = v;
+      *w = *w - (m * lr_t) / (sqrtf(v) + h.adam_epsilon);
+      return;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Block tasks: GEMM-like phases. A task owns kTileRows batch rows x `cols`
+// output columns; its kThreads threads split the reduction dimension into
+// `slices` parts (slices * cols == kThreads), write partial sums to shared
+// memory (substep 0), and reduce them in a fixed order (substep 1), so the
+// result does not depend on scheduling.
+
+struct Tile {
+  int cols;
+  int slices;
+};
+
+GRAFT_FUSED_FN Tile phase_tile(const Program& p, const Phase& ph) {
+  if (ph.kind == PhaseKind::kForwardLogits) {
+    int c = kHiddenTileCols;  // whole logits rows in one task
+    while (c < p.layers[ph.layer].fan_out) c *= 2;
+    return {c, kThreads / c};
+  }
+  return {kHiddenTileCols, kThreads / kHiddenTileCols};
+}
+
+// Output columns of a block-task phase: fan_out forward, fan_in backward.
+GRAFT_FUSED_FN int phase_out_cols(const Program& p, const Phase& ph) {
+  const Layer& l = p.layers[ph.layer];
+  return ph.kind == PhaseKind::kInputGrad ? l.fan_in : l.fan_out;
+}
+
+GRAFT_FUSED_FN int row_tiles(const Program& p) { return (p.batch.n + kTileRows - 1) / kTileRows; }
+
+GRAFT_FUSED_FN int phase_tasks(const Program& p, const Phase& ph) {
+  if (ph.kind == PhaseKind::kUpdates) return 0;
+  const Tile t = phase_tile(p, ph);
+  return row_tiles(p) * ((phase_out_cols(p, ph) + t.cols - 1) / t.cols);
+}
+
+// Barrier-separated substeps of each task of a phase.
+GRAFT_FUSED_FN int phase_substeps(const Phase& ph) {
+  switch (ph.kind) {
+    case PhaseKind::kForward:
+    case PhaseKind::kInputGrad: return 2;
+    case PhaseKind::kForwardLogits: return 4;
+    case PhaseKind::kUpdates: return 0;
+  }
+  return 0;
+}
+
+// Row r of the input of local layer l: the gathered batch row for layer 0.
+GRAFT_FUSED_FN const float* input_row(const Program& p, int l, int r) {
+  if (l == 0) {
+    return p.batch.features + static_cast<int64_t>(p.batch.order[p.batch.begin + r]) * p.batch.cols;
+  }
+  return p.layers[l - 1].out + static_cast<int64_t>(r) * p.layers[l].fan_in;
+}
+
+namespace detail {
+
+struct TaskPos {
+  Tile tile;
+  int r0, rows;  // first batch row, rows in this task (<= kTileRows)
+  int c0;        // first output column
+  int row_tile;
+};
+
+GRAFT_FUSED_FN TaskPos task_pos(const Program& p, const Phase& ph, int task) {
+  TaskPos t;
+  t.tile = phase_tile(p, ph);
+  const int col_tiles = (phase_out_cols(p, ph) + t.tile.cols - 1) / t.tile.cols;
+  t.row_tile = task / col_tiles;
+  t.r0 = t.row_tile * kTileRows;
+  t.rows = p.batch.n - t.r0 < kTileRows ? p.batch.n - t.r0 : kTileRows;
+  t.c0 = (task % col_tiles) * t.tile.cols;
+  return t;
+}
+
+GRAFT_FUSED_FN float* partial_at(float* smem, const Tile& t, int slice, int rr, int c) {
+  return smem + (slice * kTileRows + rr) * t.cols + c;
+}
+
+// Forward partial sums: thread (slice s, column c), consecutive threads on
+// consecutive columns (coalesced W reads), a contiguous K range per slice.
+GRAFT_FUSED_FN void forward_partials(const Program& p, const Phase& ph, const TaskPos& t, int tid,
+                                     float* smem) {
+  const Layer& L = p.layers[ph.layer];
+  const int c = tid % t.tile.cols;
+  const int s = tid / t.tile.cols;
+  const int j = t.c0 + c;
+  float acc[kTileRows];
+  GRAFT_FUSED_UNROLL
+  for (int rr = 0; rr < kTileRows; ++rr) acc[rr] = 0.0f;
+  if (j < L.fan_out) {
+    const int per_slice = (L.fan_in + t.tile.slices - 1) / t.tile.slices;
+    const int k_begin = s * per_slice;
+    const int k_end = k_begin + per_slice < L.fan_in ? k_begin + per_slice : L.fan_in;
+    const float* x[kTileRows];
+    GRAFT_FUSED_UNROLL
+    for (int rr = 0; rr < kTileRows; ++rr) {
+      x[rr] = input_row(p, ph.layer, t.r0 + (rr < t.rows ? rr : 0));  // spare rows repeat row 0
+    }
+    for (int k = k_begin; k < k_end; ++k) {
+      const float w = L.w[static_cast<int64_t>(k) * L.fan_out + j];
+      GRAFT_FUSED_UNROLL
+      for (int rr = 0; rr < kTileRows; ++rr) acc[rr] = fmaf(x[rr][k], w, acc[rr]);
+    }
+  }
+  GRAFT_FUSED_UNROLL
+  for (int rr = 0; rr < kTileRows; ++rr) *partial_at(smem, t.tile, s, rr, c) = acc[rr];
+}
+
+// Input-gradient partial sums: thread (slice s, column i) with the slice
+// index fastest, so a warp reads 16 consecutive elements of a W row; slice s
+// takes j = s, s + slices, ...
+GRAFT_FUSED_FN void input_grad_partials(const Program& p, const Phase& ph, const TaskPos& t,
+                                        int tid, float* smem) {
+  const Layer& L = p.layers[ph.layer];
+  const int s = tid % t.tile.slices;
+  const int c = tid / t.tile.slices;
+  const int i = t.c0 + c;
+  float acc[kTileRows];
+  GRAFT_FUSED_UNROLL
+  for (int rr = 0; rr < kTileRows; ++rr) acc[rr] = 0.0f;
+  if (i < L.fan_in) {
+    const float* wrow = L.w + static_cast<int64_t>(i) * L.fan_out;
+    const float* dz[kTileRows];
+    GRAFT_FUSED_UNROLL
+    for (int rr = 0; rr < kTileRows; ++rr) {
+      dz[rr] = L.dz + static_cast<int64_t>(t.r0 + (rr < t.rows ? rr : 0)) * L.fan_out;
+    }
+    for (int j = s; j < L.fan_out; j += t.tile.slices) {
+      const float w = wrow[j];
+      GRAFT_FUSED_UNROLL
+      for (int rr = 0; rr < kTileRows; ++rr) acc[rr] = fmaf(dz[rr][j], w, acc[rr]);
+    }
+  }
+  GRAFT_FUSED_UNROLL
+  for (int rr = 0; rr < kTileRows; ++rr) *partial_at(smem, t.tile, s, rr, c) = acc[rr];
+}
+
+GRAFT_FUSED_FN float reduce_slices(float* smem, const Tile& t, int rr, int c) {
+  float sum = 0.0f;
+  for (int s = 0; s < t.slices; ++s) sum += *partial_at(smem, t, s, rr, c);
+  return sum;
+}
+
+// Forward reduction: bias, activation, output; the logits phase also keeps
+// its tile (whole rows) in shared memory for the softmax substep.
+GRAFT_FUSED_FN void forward_reduce(const Program& p, const Phase& ph, const TaskPos& t, int tid,
+                                   float* smem) {
+  const Layer& L = p.layers[ph.layer];
+  const bool logits = ph.kind == PhaseKind::kForwardLogits;
+  float* tile_out = smem + kPartialFloats;
+  for (int idx = tid; idx < kTileRows * t.tile.cols; idx += kThreads) {
+    const int rr = idx / t.tile.cols;
+    const int c = idx % t.tile.cols;
+    const int j = t.c0 + c;
+    if (rr >= t.rows || j >= L.fan_out) continue;
+    const float z = reduce_slices(smem, t.tile, rr, c) + L.b[j];
+    const float y = logits ? z : act_forward(L.act, z, L.alpha);
+    L.out[static_cast<int64_t>(t.r0 + rr) * L.fan_out + j] = y;
+    if (logits) tile_out[rr * t.tile.cols + c] = z;
+  }
+}
+
+// Input-gradient reduction: dz_{l-1} = sum * act'_{l-1}(out_{l-1}).
+GRAFT_FUSED_FN void input_grad_reduce(const Program& p, const Phase& ph, const TaskPos& t, int tid,
+                                      float* smem) {
+  const Layer& L = p.layers[ph.layer];
+  const Layer& below = p.layers[ph.layer - 1];
+  for (int idx = tid; idx < kTileRows * t.tile.cols; idx += kThreads) {
+    const int rr = idx / t.tile.cols;
+    const int c = idx % t.tile.cols;
+    const int i = t.c0 + c;
+    if (rr >= t.rows || i >= L.fan_in) continue;
+    const int64_t at = static_cast<int64_t>(t.r0 + rr) * L.fan_in + i;
+    below.dz[at] = act_grad(below.act, reduce_slices(smem, t.tile, rr, c), below.out[at], below.alpha);
+  }
+}
+
+GRAFT_FUSED_FN double* tile_row_loss(float* smem) {
+  return reinterpret_cast<double*>(smem + kPartialFloats + kLogitsFloats);
+}
+GRAFT_FUSED_FN int* tile_row_hit(float* smem) {
+  return reinterpret_cast<int*>(smem + kPartialFloats + kLogitsFloats + 2 * kTileRows);
+}
+
+// Sparse softmax cross-entropy of one row (thread rr) from the logits tile:
+// writes dz = (softmax - onehot) / n and the row's loss and hit to shared
+// memory. Same definitions as cuda/softmax_xent.cu: an invalid label gives an
+// infinite loss and no hit; a hit needs finite logits and no logit strictly
+// above the label's (TF's in_top_k with k = 1).
+GRAFT_FUSED_FN void softmax_rows(const Program& p, const Phase& ph, const TaskPos& t, int tid,
+                                 float* smem) {
+  if (tid >= t.rows) return;
+  const Layer& L = p.layers[ph.layer];
+  const float* z = smem + kPartialFloats + tid * t.tile.cols;
+  const int classes = L.fan_out;
+  const int r = t.r0 + tid;
+  float m = -INFINITY;
+  bool finite = true;
+  for (int c = 0; c < classes; ++c) {
+    finite = finite && is_finite(z[c]);
+    m = fmaxf(m, z[c]);
+  }
+  float s = 0.0f;
+  for (int c = 0; c < classes; ++c) s += expf(z[c] - m);
+  const int32_t label = p.batch.labels[p.batch.order[p.batch.begin + r]];
+  const bool valid = label >= 0 && label < classes;
+  const float zl = valid ? z[label] : 0.0f;
+  bool larger = false;
+  for (int c = 0; c < classes; ++c) larger = larger || (z[c] > zl);
+  const float inv = 1.0f / s;
+  const float scale = 1.0f / static_cast<float>(p.batch.n);
+  float* dz = L.dz + static_cast<int64_t>(r) * classes;
+  for (int c = 0; c < classes; ++c) {
+    const float prob = expf(z[c] - m) * inv;
+    dz[c] = (prob - (c == label ? 1.0f : 0.0f)) * scale;
+  }
+  tile_row_loss(smem)[tid] = valid ? static_cast<double>(logf(s) - (zl - m)) : INFINITY;
+  tile_row_hit(smem)[tid] = (valid && finite && !larger) ? 1 : 0;
+}
+
+GRAFT_FUSED_FN void sum_tile_loss(const Program& p, const TaskPos& t, int tid, float* smem) {
+  if (tid != 0) return;
+  double loss = 0.0;
+  long long hits = 0;
+  for (int rr = 0; rr < t.rows; ++rr) {
+    loss += tile_row_loss(smem)[rr];
+    hits += tile_row_hit(smem)[rr];
+  }
+  p.tile_loss[t.row_tile] = loss;
+  p.tile_hits[t.row_tile] = hits;
+}
+
+}  // namespace detail
+
+// Substep `sub` of block task `task` of phase `ph`, for thread `tid` of the
+// block; `smem` is the block's shared memory (kSmemFloats floats, 16-byte
+// aligned). The driver runs substeps 0..phase_substeps-1 with a block
+// barrier after each.
+GRAFT_FUSED_FN void task_substep(const Program& p, const Phase& ph, int task, int sub, int tid,
+                                 float* smem) {
+  const detail::TaskPos t = detail::task_pos(p, ph, task);
+  if (ph.kind == PhaseKind::kInputGrad) {
+    if (sub == 0) detail::input_grad_partials(p, ph, t, tid, smem);
+    else detail::input_grad_reduce(p, ph, t, tid, smem);
+    return;
+  }
+  switch (sub) {
+    case 0: detail::forward_partials(p, ph, t, tid, smem); return;
+    case 1: detail::forward_reduce(p, ph, t, tid, smem); return;
+    case 2: detail::softmax_rows(p, ph, t, tid, smem); return;
+    default: detail::sum_tile_loss(p, t, tid, smem); return;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Update items: one per trainable parameter element of the phase's layers.
+
+GRAFT_FUSED_FN int64_t layer_update_items(const Layer& L) {
+  return (L.train_w ? static_cast<int64_t>(L.fan_in) * L.fan_out : 0) + (L.train_b ? L.fan_out : 0);
+}
+
+GRAFT_FUSED_FN int64_t phase_items(const Program& p, const Phase& ph) {
+  int64_t items = 0;
+  for (int u = 0; u < 2; ++u) {
+    if (ph.update[u] >= 0) items += layer_update_items(p.layers[ph.update[u]]);
+  }
+  return items;
+}
+
+// Item e of the phase: the gradient element (weights: sum over the batch of
+// in[r][k] * dz[r][j], rows in order; biases: sum of dz[r][j]), then the rule.
+GRAFT_FUSED_FN void update_item(const Program& p, const Phase& ph, int64_t e, const StepScalars& sc) {
+  int l = ph.update[0];
+  const int64_t first = layer_update_items(p.layers[l]);
+  if (e >= first) {
+    e -= first;
+    l = ph.update[1];
+  }
+  const Layer& L = p.layers[l];
+  const int n = p.batch.n;
+  const int64_t weights = L.train_w ? static_cast<int64_t>(L.fan_in) * L.fan_out : 0;
+  if (e < weights) {
+    const int k = static_cast<int>(e / L.fan_out);
+    const int j = static_cast<int>(e % L.fan_out);
+    float g = 0.0f;
+    for (int r = 0; r < n; ++r) {
+      g = fmaf(input_row(p, l, r)[k], L.dz[static_cast<int64_t>(r) * L.fan_out + j], g);
+    }
+    apply_update(p.hyper, sc, g, L.w + e, L.w_slot0 ? L.w_slot0 + e : nullptr,
+                 L.w_slot1 ? L.w_slot1 + e : nullptr);
+  } else {
+    const int j = static_cast<int>(e - weights);
+    float g = 0.0f;
+    for (int r = 0; r < n; ++r) g += L.dz[static_cast<int64_t>(r) * L.fan_out + j];
+    apply_update(p.hyper, sc, g, L.b + j, L.b_slot0 ? L.b_slot0 + j : nullptr,
+                 L.b_slot1 ? L.b_slot1 + j : nullptr);
+  }
+}
+
+GRAFT_FUSED_FN StepScalars read_step_scalars(const Program& p) {
+  return {p.state->beta1_power, p.state->beta2_power};
+}
+
+// Block 0, thread 0, in the last phase: the step's loss and hits into the
+// running totals (row tiles in order), global_step and Adam's powers.
+GRAFT_FUSED_FN void finish_step(const Program& p, const StepScalars& sc) {
+  double loss = 0.0;
+  long long hits = 0;
+  const int tiles = row_tiles(p);
+  for (int t = 0; t < tiles; ++t) {
+    loss += p.tile_loss[t];
+    hits += p.tile_hits[t];
+  }
+  p.state->train.loss_sum += loss;
+  p.state->train.correct += hits;
+  p.state->step += 1;
+  if (p.hyper.kind == OptimizerKind::kAdam) {
+    p.state->beta1_power = sc.beta1_power * p.hyper.beta1;
+    p.state->beta2_power = sc.beta2_power * p.hyper.beta2;
+  }
+}
+
+}  // namespace graft::cuda::fused
