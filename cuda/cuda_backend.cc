@@ -244,6 +244,7 @@ class CudaBackend final : public Backend {
   DeviceBuffer<double> fused_tile_loss_;
   DeviceBuffer<long long> fused_tile_hits_;
   int fused_grid_ = 0;
+  fused::Schedule fused_schedule_ = fused::Schedule::kAuto;
   int64_t train_samples_ = 0;
 };
 
@@ -257,6 +258,10 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options, int device)
     throw Error("--device cuda: device " + std::to_string(device) + " does not exist (" +
                 std::to_string(count) + " found)");
   }
+  if (!fused::parse_schedule(options_.fused_schedule, &fused_schedule_)) {
+    throw Error("GRAFT_CUDA_FUSED_SCHEDULE=" + options_.fused_schedule +
+                ": expected auto, row-local or per-layer");
+  }
   GRAFT_CUDA_CHECK(cudaSetDevice(device_));
   cudaDeviceProp prop{};
   GRAFT_CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
@@ -264,7 +269,8 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options, int device)
                  std::to_string(prop.minor) + ", " +
                  (options_.allow_tf32 ? "tf32 GEMMs" : "fp32 GEMMs") + ", CUDA graphs " +
                  (options_.use_graphs ? "on" : "off") +
-                 (options_.fused_step ? ", fused step" : "") + ")";
+                 (options_.fused_step ? ", fused step (" + options_.fused_schedule + ")" : "") +
+                 ")";
 
   GRAFT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   GRAFT_CUDA_CHECK(cudaStreamCreateWithFlags(&side_, cudaStreamNonBlocking));
@@ -816,7 +822,8 @@ fused::Program* CudaBackend::fused_program(int first_layer) {
   }
   auto p = std::make_unique<fused::Program>(
       fused::make_program(layers_, first_layer, trainable_, optimizer_, memory,
-                          fused_tile_loss_.get(), fused_tile_hits_.get(), state_.get()));
+                          fused_tile_loss_.get(), fused_tile_hits_.get(), state_.get(),
+                          fused_schedule_));
   return fused_programs_.emplace(first_layer, std::move(p)).first->second.get();
 }
 
@@ -871,6 +878,9 @@ CudaBackendOptions CudaBackendOptions::from_env() {
   o.use_graphs = cuda::env_flag("GRAFT_CUDA_GRAPHS", o.use_graphs);
   o.allow_tf32 = cuda::env_flag("GRAFT_CUDA_TF32", o.allow_tf32);
   o.fused_step = cuda::env_flag("GRAFT_CUDA_FUSED", o.fused_step);
+  if (const char* v = std::getenv("GRAFT_CUDA_FUSED_SCHEDULE"); v != nullptr && *v != '\0') {
+    o.fused_schedule = v;
+  }
   return o;
 }
 

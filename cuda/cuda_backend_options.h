@@ -15,6 +15,8 @@
 //                         (docs/cuda-backend.md, "Fused step")
 //   GRAFT_CUDA_FUSED_BLOCKS=N   the fused step's grid size (default: one
 //                         block per SM), for tuning
+//   GRAFT_CUDA_FUSED_SCHEDULE=auto|row-local|per-layer   the fused step's
+//                         phase schedule (cuda/fused/program.h; default auto)
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -27,6 +29,7 @@ struct CudaBackendOptions {
   bool use_graphs = true;
   bool allow_tf32 = false;
   bool fused_step = false;
+  std::string fused_schedule = "auto";  // cuda/fused/plan.h parse_schedule
   // Defaults overridden by GRAFT_CUDA_GRAPHS, GRAFT_CUDA_TF32 and GRAFT_CUDA_FUSED.
   static CudaBackendOptions from_env();
 };

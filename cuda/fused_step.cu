@@ -25,7 +25,7 @@ __global__ void __launch_bounds__(kThreads) fused_step_kernel(const __grid_const
   for (int ph = 0; ph < p.num_phases; ++ph) {
     const Phase& phase = p.phases[ph];
     const int tasks = phase_tasks(p, phase);
-    const int substeps = phase_substeps(phase);
+    const int substeps = phase_substeps(p, phase);
     for (int task = blockIdx.x; task < tasks; task += gridDim.x) {
       for (int sub = 0; sub < substeps; ++sub) {
         task_substep(p, phase, task, sub, threadIdx.x, smem);

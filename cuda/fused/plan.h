@@ -23,9 +23,25 @@ struct LayerMemory {
   float* dz = nullptr;   // [max_batch, fan_out]
 };
 
-// Rows of the per-row-tile loss buffers a batch of up to max_batch rows needs.
-inline int64_t tile_buffer_size(int64_t max_batch) {
-  return (max_batch + kTileRows - 1) / kTileRows;
+// Entries of the per-row-tile loss buffers a batch of up to max_batch rows
+// needs (row-local tasks can be a single row).
+inline int64_t tile_buffer_size(int64_t max_batch) { return max_batch; }
+
+enum class Schedule { kAuto, kPerLayer, kRowLocal };
+
+// kAuto takes the row-local schedule when every layer above the first is
+// narrow enough for one block to run a few rows through all of them: at
+// most this many multiply-adds per row (the reference network: 23 000).
+constexpr int64_t kRowLocalMaxMacsPerRow = int64_t{1} << 18;
+
+// "auto", "per-layer", "row-local" (GRAFT_CUDA_FUSED_SCHEDULE); false for
+// anything else.
+inline bool parse_schedule(const std::string& s, Schedule* out) {
+  if (s == "auto") *out = Schedule::kAuto;
+  else if (s == "per-layer") *out = Schedule::kPerLayer;
+  else if (s == "row-local") *out = Schedule::kRowLocal;
+  else return false;
+  return true;
 }
 
 // "" when the fused step runs this configuration, else why not.
@@ -48,31 +64,47 @@ inline std::string unsupported_reason(const std::vector<DenseLayerShape>& layers
   return "";
 }
 
-// The phase schedule of program.h for local layers 0..L-1, lowest = the
-// lowest local layer with a trainable parameter (-1: none).
-inline void plan_phases(Program& p, int lowest) {
+// The phases of program.h for p's layers (num_layers and fan sizes set),
+// with lowest = the lowest local layer with a trainable parameter (-1: none).
+inline void plan_phases(Program& p, int lowest, Schedule schedule = Schedule::kAuto) {
   const int L = p.num_layers;
+  p.lowest = lowest;
   p.num_phases = 0;
-  auto add = [&p](PhaseKind kind, int layer, int u0, int u1) {
+  auto add = [&p](PhaseKind kind, int layer, int first, int last) {
     Phase& ph = p.phases[p.num_phases++];
     ph.kind = kind;
     ph.layer = layer;
-    ph.update[0] = u0;
-    ph.update[1] = u1;
+    ph.update_first = first;
+    ph.update_last = last;
   };
-  for (int l = 0; l + 1 < L; ++l) add(PhaseKind::kForward, l, -1, -1);
-  add(PhaseKind::kForwardLogits, L - 1, -1, -1);
-  if (lowest < 0) {
-    add(PhaseKind::kUpdates, -1, -1, -1);  // the step still counts
+  int64_t macs_above_first = 0;
+  for (int l = 1; l < L; ++l) macs_above_first += int64_t{p.layers[l].fan_in} * p.layers[l].fan_out;
+  p.row_local = L >= 2 && (schedule == Schedule::kRowLocal ||
+                           (schedule == Schedule::kAuto && macs_above_first <= kRowLocalMaxMacsPerRow));
+  if (p.row_local) {
+    add(PhaseKind::kForward, 0, -1, -2);
+    add(PhaseKind::kRowLocal, -1, -1, -2);
+    if (lowest < 0) {
+      add(PhaseKind::kUpdates, -1, -1, -2);  // the step still counts
+    } else {
+      add(PhaseKind::kUpdates, -1, lowest, L - 1);
+    }
     return;
   }
-  for (int l = L - 1; l > lowest; --l) add(PhaseKind::kInputGrad, l, l + 1 < L ? l + 1 : -1, -1);
-  // update[0] is filled first (update_item relies on it).
-  if (lowest + 1 < L) {
-    add(PhaseKind::kUpdates, -1, lowest + 1, lowest);
-  } else {
-    add(PhaseKind::kUpdates, -1, lowest, -1);
+  for (int l = 0; l + 1 < L; ++l) add(PhaseKind::kForward, l, -1, -2);
+  add(PhaseKind::kForwardLogits, L - 1, -1, -2);
+  if (lowest < 0) {
+    add(PhaseKind::kUpdates, -1, -1, -2);
+    return;
   }
+  for (int l = L - 1; l > lowest; --l) {
+    if (l + 1 < L) {
+      add(PhaseKind::kInputGrad, l, l + 1, l + 1);
+    } else {
+      add(PhaseKind::kInputGrad, l, -1, -2);  // W_{L-1} is being read
+    }
+  }
+  add(PhaseKind::kUpdates, -1, lowest, lowest + 1 < L ? lowest + 1 : lowest);
 }
 
 // The Program for global layers [first_layer, layers.size()), everything but
@@ -81,7 +113,8 @@ inline void plan_phases(Program& p, int lowest) {
 inline Program make_program(const std::vector<DenseLayerShape>& layers, int first_layer,
                             const std::vector<bool>& trainable, const OptimizerConfig& optimizer,
                             const std::vector<LayerMemory>& memory, double* tile_loss,
-                            long long* tile_hits, DeviceState* state) {
+                            long long* tile_hits, DeviceState* state,
+                            Schedule schedule = Schedule::kAuto) {
   Program p;
   p.num_layers = static_cast<int>(layers.size()) - first_layer;
   int lowest = -1;
@@ -106,7 +139,7 @@ inline Program make_program(const std::vector<DenseLayerShape>& layers, int firs
     l.train_b = trainable[2 * g + 1];
     if (lowest < 0 && (l.train_w || l.train_b)) lowest = i;
   }
-  plan_phases(p, lowest);
+  plan_phases(p, lowest, schedule);
   Hyper& h = p.hyper;
   h.kind = optimizer.kind;
   h.lr = optimizer.learning_rate;
@@ -132,6 +165,10 @@ inline void set_batch(Program& p, const float* features, const int32_t* labels,
   p.batch.cols = static_cast<int>(cols);
   p.batch.begin = begin;
   p.batch.n = static_cast<int>(n);
+  const int rows = static_cast<int>((n + kRowLocalTasks - 1) / kRowLocalTasks);
+  p.batch.local_rows = rows < kTileRows ? rows : kTileRows;
+  p.batch.loss_tiles = p.row_local ? ceil_div(p.batch.n, p.batch.local_rows)
+                                   : ceil_div(p.batch.n, kTileRows);
 }
 
 }  // namespace graft::cuda::fused

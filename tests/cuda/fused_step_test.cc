@@ -19,8 +19,10 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/error.h"
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_backend_options.h"
+#include "cuda/fused/plan.h"
 #include "host/backend.h"
 #include "tests/common/backend_compare.h"
 #include "tests/common/small_net.h"
@@ -37,11 +39,21 @@ using test::TeacherData;
 const Activation kRelu{ActivationKind::kRelu, 0.2f};
 const Activation kIdentity{ActivationKind::kIdentity, 0.2f};
 
-std::unique_ptr<Backend> fused_gpu() {
+// The fused step with a schedule ("auto", "row-local", "per-layer").
+std::unique_ptr<Backend> fused_gpu(const std::string& schedule = "auto") {
   CudaBackendOptions o = CudaBackendOptions::from_env();
   o.fused_step = true;
+  o.fused_schedule = schedule;
   o.allow_tf32 = false;
   return make_cuda_backend(o);
+}
+
+const char* const kSchedules[] = {"row-local", "per-layer"};
+
+cuda::fused::Schedule schedule_of(const std::string& name) {
+  cuda::fused::Schedule s = cuda::fused::Schedule::kAuto;
+  EXPECT_TRUE(cuda::fused::parse_schedule(name, &s)) << name;
+  return s;
 }
 
 // The emulator's version of test::train (same batches, same order).
@@ -87,38 +99,50 @@ TEST(FusedStep, RunsWhenAskedAndSaysWhyNotOtherwise) {
     EXPECT_NE(st.fused_error.find("global norm"), std::string::npos) << st.fused_error;
     EXPECT_EQ(g->read_scalars().step, 8);
   }
+  try {
+    fused_gpu("rowlocal");
+    ADD_FAILURE() << "an unknown schedule was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("GRAFT_CUDA_FUSED_SCHEDULE=rowlocal"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(FusedStep, MatchesEmulatorAndCpuForEveryOptimizer) {
   GRAFT_REQUIRE_CUDA();
   const TeacherData data = test::make_teacher_data(101, 40, 17, 11);
-  for (const test::OptimizerVariant& v : test::optimizer_variants(false)) {
-    SCOPED_TRACE(v.name);
-    const OptimizerConfig& config = v.config;
-    const Net net = test::make_net({40, 300, 33, 17}, {v.hidden[0], v.hidden[1], kIdentity}, v.seed);
-    auto g = fused_gpu();
-    auto c = make_cpu_backend(1);
-    FusedEmulator e(net.layers, config, 29, {});
-    test::load(*g, net, config, 29);
-    test::load(*c, net, config, 29);
-    for (int i = 0; i < e.num_params(); ++i) e.write_param(i, net.params[i].data());
-    auto gd = g->upload(data.x.data(), data.y.data(), data.rows, data.cols);
-    auto cd = c->upload(data.x.data(), data.y.data(), data.rows, data.cols);
-    e.upload(data.x.data(), data.y.data(), data.rows, data.cols);
-    const auto gt = test::train(*g, *gd, 29, 2, 0, 5);
-    const auto ct = test::train(*c, *cd, 29, 2, 0, 5);
-    const auto et = train_emulator(e, data.rows, 29, 2, 0, 5);
-    EXPECT_EQ(cuda_backend_stats(*g).fused_steps, 8);
-    const auto gp = test::read_params(*g, net);
-    EXPECT_TRUE(test::params_close(gp, test::read_params(e, net), 1e-6, 1e-5)) << "vs emulator";
-    EXPECT_TRUE(test::params_close(gp, test::read_params(*c, net), 3e-5, 3e-4)) << "vs cpu";
-    const int slots = static_cast<int>(optimizer_slot_suffixes(config.kind).size());
-    EXPECT_TRUE(test::params_close(test::read_slots(*g, net, slots), test::read_slots(e, net, slots),
-                                   1e-6, 1e-5));
-    test::expect_scalars_equal(*g, *c);
-    for (std::size_t k = 0; k < gt.size(); ++k) {
-      test::expect_totals_close(gt[k], et[k], 1e-6, 0);
-      test::expect_totals_close(gt[k], ct[k], 1e-5, 1);
+  for (const char* schedule : kSchedules) {
+    for (const test::OptimizerVariant& v : test::optimizer_variants(false)) {
+      SCOPED_TRACE(v.name + " schedule " + schedule);
+      const OptimizerConfig& config = v.config;
+      const Net net =
+          test::make_net({40, 300, 33, 17}, {v.hidden[0], v.hidden[1], kIdentity}, v.seed);
+      auto g = fused_gpu(schedule);
+      auto c = make_cpu_backend(1);
+      FusedEmulator::Options eo;
+      eo.schedule = schedule_of(schedule);
+      FusedEmulator e(net.layers, config, 29, eo);
+      test::load(*g, net, config, 29);
+      test::load(*c, net, config, 29);
+      for (int i = 0; i < e.num_params(); ++i) e.write_param(i, net.params[i].data());
+      auto gd = g->upload(data.x.data(), data.y.data(), data.rows, data.cols);
+      auto cd = c->upload(data.x.data(), data.y.data(), data.rows, data.cols);
+      e.upload(data.x.data(), data.y.data(), data.rows, data.cols);
+      const auto gt = test::train(*g, *gd, 29, 2, 0, 5);
+      const auto ct = test::train(*c, *cd, 29, 2, 0, 5);
+      const auto et = train_emulator(e, data.rows, 29, 2, 0, 5);
+      EXPECT_EQ(cuda_backend_stats(*g).fused_steps, 8);
+      const auto gp = test::read_params(*g, net);
+      EXPECT_TRUE(test::params_close(gp, test::read_params(e, net), 1e-6, 1e-5)) << "vs emulator";
+      EXPECT_TRUE(test::params_close(gp, test::read_params(*c, net), 3e-5, 3e-4)) << "vs cpu";
+      const int slots = static_cast<int>(optimizer_slot_suffixes(config.kind).size());
+      EXPECT_TRUE(test::params_close(test::read_slots(*g, net, slots),
+                                     test::read_slots(e, net, slots), 1e-6, 1e-5));
+      test::expect_scalars_equal(*g, *c);
+      for (std::size_t k = 0; k < gt.size(); ++k) {
+        test::expect_totals_close(gt[k], et[k], 1e-6, 0);
+        test::expect_totals_close(gt[k], ct[k], 1e-5, 1);
+      }
     }
   }
 }
@@ -133,28 +157,31 @@ TEST(FusedStep, ReferenceNetworkParityStepByStep) {
   OptimizerConfig config;
   config.learning_rate = 0.01f;
   config.clip_value = 1.0f;
-  auto g = fused_gpu();
-  auto c = make_cpu_backend();
-  test::load(*g, net, config, 50);
-  test::load(*c, net, config, 50);
-  auto gd = g->upload(data.x.data(), data.y.data(), data.rows, data.cols);
-  auto cd = c->upload(data.x.data(), data.y.data(), data.rows, data.cols);
-  g->shuffle(*gd, 42, 0);
-  c->shuffle(*cd, 42, 0);
-  int kinks = 0;
-  for (int64_t step = 0; step < 39; ++step) {
-    g->train_step(*gd, step * 50, 50, 0);
-    c->train_step(*cd, step * 50, 50, 0);
-    const auto gp = test::read_params(*g, net), cp = test::read_params(*c, net);
-    if (!test::params_close(gp, cp, 1e-5, 1e-4)) {
-      ++kinks;
-      EXPECT_TRUE(test::params_close(gp, cp, 1e-3, 1e-2)) << "step " << step;
+  for (const char* schedule : kSchedules) {
+    SCOPED_TRACE(schedule);
+    auto g = fused_gpu(schedule);
+    auto c = make_cpu_backend();
+    test::load(*g, net, config, 50);
+    test::load(*c, net, config, 50);
+    auto gd = g->upload(data.x.data(), data.y.data(), data.rows, data.cols);
+    auto cd = c->upload(data.x.data(), data.y.data(), data.rows, data.cols);
+    g->shuffle(*gd, 42, 0);
+    c->shuffle(*cd, 42, 0);
+    int kinks = 0;
+    for (int64_t step = 0; step < 39; ++step) {
+      g->train_step(*gd, step * 50, 50, 0);
+      c->train_step(*cd, step * 50, 50, 0);
+      const auto gp = test::read_params(*g, net), cp = test::read_params(*c, net);
+      if (!test::params_close(gp, cp, 1e-5, 1e-4)) {
+        ++kinks;
+        EXPECT_TRUE(test::params_close(gp, cp, 1e-3, 1e-2)) << "step " << step;
+      }
+      for (int i = 0; i < g->num_params(); ++i) g->write_param(i, cp[i].data());
     }
-    for (int i = 0; i < g->num_params(); ++i) g->write_param(i, cp[i].data());
+    EXPECT_LE(kinks, 2);
+    EXPECT_EQ(cuda_backend_stats(*g).fused_steps, 39);
+    test::expect_totals_close(g->take_train_totals(), c->take_train_totals(), 1e-5, 2);
   }
-  EXPECT_LE(kinks, 2);
-  EXPECT_EQ(cuda_backend_stats(*g).fused_steps, 39);
-  test::expect_totals_close(g->take_train_totals(), c->take_train_totals(), 1e-5, 2);
 }
 
 // Frozen lower layers, and the frozen-layer cache's first_layer > 0.
@@ -194,7 +221,8 @@ TEST(FusedStep, FrozenLayersAndFirstLayer) {
   auto cd2 = c2->upload(data.x.data(), data.y.data(), data.rows, data.cols);
   test::train(*g2, *gd2, 10, 2, 2, 1);
   test::train(*c2, *cd2, 10, 2, 2, 1);
-  EXPECT_TRUE(test::params_close(test::read_params(*g2, net), test::read_params(*c2, net), 3e-5, 3e-4));
+  EXPECT_TRUE(
+      test::params_close(test::read_params(*g2, net), test::read_params(*c2, net), 3e-5, 3e-4));
   EXPECT_EQ(cuda_backend_stats(*g2).fused_steps, 12);
 }
 
@@ -205,24 +233,30 @@ TEST(FusedStep, GridSizeDoesNotChangeResults) {
   OptimizerConfig config;
   config.kind = OptimizerKind::kRmsProp;
   config.learning_rate = 0.01f;
-  std::vector<std::vector<std::vector<float>>> results;
-  std::vector<EpochTotals> totals;
   const char* saved = std::getenv("GRAFT_CUDA_FUSED_BLOCKS");
   const std::string saved_value = saved ? saved : "";
-  for (const char* blocks : {"1", "5", ""}) {
-    setenv("GRAFT_CUDA_FUSED_BLOCKS", blocks, 1);  // read when the first program is made
-    auto g = fused_gpu();
-    test::load(*g, net, config, 16);
-    auto d = g->upload(data.x.data(), data.y.data(), data.rows, data.cols);
-    totals.push_back(test::train(*g, *d, 16, 2, 0, 3).back());
-    results.push_back(test::read_params(*g, net));
+  for (const char* schedule : kSchedules) {
+    SCOPED_TRACE(schedule);
+    std::vector<std::vector<std::vector<float>>> results;
+    std::vector<EpochTotals> totals;
+    for (const char* blocks : {"1", "5", ""}) {
+      setenv("GRAFT_CUDA_FUSED_BLOCKS", blocks, 1);  // read when the first program is made
+      auto g = fused_gpu(schedule);
+      test::load(*g, net, config, 16);
+      auto d = g->upload(data.x.data(), data.y.data(), data.rows, data.cols);
+      totals.push_back(test::train(*g, *d, 16, 2, 0, 3).back());
+      results.push_back(test::read_params(*g, net));
+    }
+    for (std::size_t i = 1; i < results.size(); ++i) {
+      EXPECT_TRUE(test::bit_identical(results[i], results[0])) << "variant " << i;
+      EXPECT_EQ(totals[i].loss_sum, totals[0].loss_sum);
+      EXPECT_EQ(totals[i].correct, totals[0].correct);
+    }
   }
-  if (saved) setenv("GRAFT_CUDA_FUSED_BLOCKS", saved_value.c_str(), 1);
-  else unsetenv("GRAFT_CUDA_FUSED_BLOCKS");
-  for (std::size_t i = 1; i < results.size(); ++i) {
-    EXPECT_TRUE(test::bit_identical(results[i], results[0])) << "variant " << i;
-    EXPECT_EQ(totals[i].loss_sum, totals[0].loss_sum);
-    EXPECT_EQ(totals[i].correct, totals[0].correct);
+  if (saved) {
+    setenv("GRAFT_CUDA_FUSED_BLOCKS", saved_value.c_str(), 1);
+  } else {
+    unsetenv("GRAFT_CUDA_FUSED_BLOCKS");
   }
 }
 

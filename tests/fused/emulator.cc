@@ -103,7 +103,7 @@ void FusedEmulator::train_step(int64_t begin, int64_t n, int first_layer) {
     m.dz = dz_[l].data();
   }
   Program p = make_program(layers_, first_layer, trainable_, optimizer_, memory, tile_loss_.data(),
-                           tile_hits_.data(), &state_);
+                           tile_hits_.data(), &state_, options_.schedule);
   set_batch(p, features_.data(), labels_.data(), order_.data(), cols_, begin, n);
   run(p);
   samples_ += n;
@@ -131,7 +131,7 @@ void FusedEmulator::run(const Program& p) {
   for (int ph = 0; ph < p.num_phases; ++ph) {
     const Phase& phase = p.phases[ph];
     const int tasks = phase_tasks(p, phase);
-    const int substeps = phase_substeps(phase);
+    const int substeps = phase_substeps(p, phase);
     const int64_t items = phase_items(p, phase);
     for (int bi = 0; bi < grid; ++bi) {
       const int block = ordered(bi, grid);

@@ -21,6 +21,7 @@ class FusedEmulator {
   struct Options {
     int blocks = 7;        // the grid size being emulated
     bool reversed = false; // run blocks, threads and items in reverse order
+    cuda::fused::Schedule schedule = cuda::fused::Schedule::kAuto;
   };
 
   FusedEmulator(const std::vector<DenseLayerShape>& layers, const OptimizerConfig& optimizer,

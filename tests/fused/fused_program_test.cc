@@ -36,6 +36,7 @@ namespace {
 using cuda::fused::Phase;
 using cuda::fused::PhaseKind;
 using cuda::fused::Program;
+using cuda::fused::Schedule;
 using test::all_close;
 using test::FusedEmulator;
 
@@ -95,21 +96,26 @@ struct Pair {
 // ---------------------------------------------------------------------------
 // The schedule's invariants, for any depth and trainable set: every layer
 // from the lowest trainable one up is updated exactly once (frozen tensors
-// are skipped inside), after the last phase that reads its kernel (its
-// forward, and its input-gradient phase when there is one); input-gradient
-// phases run from the top down to just above the lowest trainable layer.
+// are skipped inside), in a phase after the last one that reads its kernel
+// (its forward or input-gradient phase; the row-local phase reads every
+// kernel above layer 0), and nothing below the lowest trainable layer is
+// updated. Per-layer: input-gradient phases from the top down to just above
+// the lowest trainable layer.
 void check_schedule(const Program& p, int lowest) {
   const int L = p.num_layers;
   std::vector<int> updated_in(L, -1);
   std::vector<int> last_read(L, -1);
+  int input_grads = 0;
   for (int i = 0; i < p.num_phases; ++i) {
     const Phase& ph = p.phases[i];
-    if (ph.kind != PhaseKind::kUpdates) last_read[ph.layer] = i;
-    if (ph.update[1] >= 0) {
-      ASSERT_GE(ph.update[0], 0) << "phase " << i << ": update[1] set without update[0]";
+    if (ph.kind == PhaseKind::kRowLocal) {
+      for (int l = 1; l < L; ++l) last_read[l] = i;
+    } else if (ph.kind != PhaseKind::kUpdates) {
+      last_read[ph.layer] = i;
     }
-    for (int u : ph.update) {
-      if (u < 0) continue;
+    input_grads += ph.kind == PhaseKind::kInputGrad ? 1 : 0;
+    for (int u = ph.update_first; u >= 0 && u <= ph.update_last; ++u) {
+      ASSERT_LT(u, L);
       ASSERT_EQ(updated_in[u], -1) << "layer " << u << " updated twice";
       updated_in[u] = i;
     }
@@ -122,38 +128,63 @@ void check_schedule(const Program& p, int lowest) {
       EXPECT_EQ(updated_in[l], -1) << "layer " << l << " below the lowest trainable one";
     }
   }
-  int input_grads = 0;
-  for (int i = 0; i < p.num_phases; ++i) {
-    input_grads += p.phases[i].kind == PhaseKind::kInputGrad ? 1 : 0;
-  }
-  EXPECT_EQ(input_grads, lowest < 0 ? 0 : L - 1 - lowest);
+  if (!p.row_local) EXPECT_EQ(input_grads, lowest < 0 ? 0 : L - 1 - lowest);
 }
 
-TEST(FusedPlan, ReferenceNetworkSchedule) {
+TEST(FusedPlan, ReferenceNetworkSchedules) {
   Program p;
   p.num_layers = 6;
-  cuda::fused::plan_phases(p, 0);
+  cuda::fused::plan_phases(p, 0, Schedule::kPerLayer);
   // F0..F4, logits, B5..B1, U: 12 phases, 11 grid barriers.
   ASSERT_EQ(p.num_phases, 12);
   for (int l = 0; l < 5; ++l) EXPECT_EQ(p.phases[l].kind, PhaseKind::kForward);
   EXPECT_EQ(p.phases[5].kind, PhaseKind::kForwardLogits);
   EXPECT_EQ(p.phases[6].layer, 5);
-  EXPECT_EQ(p.phases[6].update[0], -1);  // W5 is still being read
-  EXPECT_EQ(p.phases[7].update[0], 5);
-  EXPECT_EQ(p.phases[11].update[0], 1);
-  EXPECT_EQ(p.phases[11].update[1], 0);
+  EXPECT_LT(p.phases[6].update_first, 0);  // W5 is still being read
+  EXPECT_EQ(p.phases[7].update_first, 5);
+  EXPECT_EQ(p.phases[11].update_first, 0);
+  EXPECT_EQ(p.phases[11].update_last, 1);
   check_schedule(p, 0);
+
+  // Row-local: F0, everything row-independent, all updates: 2 barriers.
+  const Net net = make_net({784, 300, 50, 50, 50, 50, 10},
+                           {kRelu, kRelu, kRelu, kRelu, kRelu, kIdentity}, 1);
+  const std::vector<bool> trainable(12, true);
+  const std::vector<cuda::fused::LayerMemory> memory(6);
+  Program q = cuda::fused::make_program(net.layers, 0, trainable, OptimizerConfig{}, memory, nullptr,
+                                        nullptr, nullptr);  // kAuto
+  ASSERT_TRUE(q.row_local);
+  ASSERT_EQ(q.num_phases, 3);
+  EXPECT_EQ(q.phases[0].kind, PhaseKind::kForward);
+  EXPECT_EQ(q.phases[1].kind, PhaseKind::kRowLocal);
+  EXPECT_EQ(q.phases[2].update_first, 0);
+  EXPECT_EQ(q.phases[2].update_last, 5);
+  check_schedule(q, 0);
+  // Substeps of a row-local task: 2 per forward layer 1..5, softmax and loss
+  // sum, then 2 per input gradient, layer 1's in two chunks of 256 columns.
+  EXPECT_EQ(cuda::fused::row_local_substeps(q), 5 * 2 + 2 + 4 * 2 + 4);
+
+  // Wide layers above the first: kAuto goes per layer.
+  const Net wide = make_net({784, 1024, 1024, 10}, {kRelu, kRelu, kIdentity}, 1);
+  EXPECT_FALSE(cuda::fused::make_program(wide.layers, 0, std::vector<bool>(6, true), OptimizerConfig{},
+                                         std::vector<cuda::fused::LayerMemory>(3), nullptr, nullptr,
+                                         nullptr)
+                   .row_local);
 }
 
 TEST(FusedPlan, InvariantsForEveryDepthAndLowestLayer) {
-  for (int L = 1; L <= cuda::fused::kMaxLayers; ++L) {
-    for (int lowest = -1; lowest < L; ++lowest) {
-      SCOPED_TRACE("layers " + std::to_string(L) + " lowest " + std::to_string(lowest));
-      Program p;
-      p.num_layers = L;
-      cuda::fused::plan_phases(p, lowest);
-      ASSERT_LE(p.num_phases, cuda::fused::kMaxPhases);
-      check_schedule(p, lowest);
+  for (Schedule schedule : {Schedule::kPerLayer, Schedule::kRowLocal}) {
+    for (int L = 1; L <= cuda::fused::kMaxLayers; ++L) {
+      for (int lowest = -1; lowest < L; ++lowest) {
+        SCOPED_TRACE("layers " + std::to_string(L) + " lowest " + std::to_string(lowest) +
+                     (schedule == Schedule::kRowLocal ? " row-local" : " per-layer"));
+        Program p;
+        p.num_layers = L;
+        cuda::fused::plan_phases(p, lowest, schedule);
+        ASSERT_LE(p.num_phases, cuda::fused::kMaxPhases);
+        EXPECT_EQ(p.row_local, schedule == Schedule::kRowLocal && L >= 2);
+        check_schedule(p, lowest);
+      }
     }
   }
 }
@@ -177,13 +208,43 @@ TEST(FusedPlan, SaysWhatItCannotRun) {
   EXPECT_EQ(cuda::fused::unsupported_reason(deep.layers, 2, config, 64), "");
 }
 
+TEST(FusedPlan, ParsesScheduleNames) {
+  Schedule s = Schedule::kAuto;
+  EXPECT_TRUE(cuda::fused::parse_schedule("row-local", &s));
+  EXPECT_EQ(s, Schedule::kRowLocal);
+  EXPECT_TRUE(cuda::fused::parse_schedule("per-layer", &s));
+  EXPECT_EQ(s, Schedule::kPerLayer);
+  EXPECT_TRUE(cuda::fused::parse_schedule("auto", &s));
+  EXPECT_EQ(s, Schedule::kAuto);
+  EXPECT_FALSE(cuda::fused::parse_schedule("rowlocal", &s));
+  EXPECT_FALSE(cuda::fused::parse_schedule("", &s));
+}
+
 // ---------------------------------------------------------------------------
-TEST(FusedEmulator, MatchesCpuForEveryOptimizerAndActivation) {
+// The emulator tests run under both schedules.
+class FusedEmulatorTest : public ::testing::TestWithParam<Schedule> {
+ protected:
+  FusedEmulator::Options options(int blocks = 7, bool reversed = false) const {
+    FusedEmulator::Options o;
+    o.blocks = blocks;
+    o.reversed = reversed;
+    o.schedule = GetParam();
+    return o;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Schedules, FusedEmulatorTest,
+                         ::testing::Values(Schedule::kPerLayer, Schedule::kRowLocal),
+                         [](const ::testing::TestParamInfo<Schedule>& info) {
+                           return info.param == Schedule::kRowLocal ? "RowLocal" : "PerLayer";
+                         });
+
+TEST_P(FusedEmulatorTest, MatchesCpuForEveryOptimizerAndActivation) {
   const Data data = make_data(101, 13, 5, 11);
   for (const test::OptimizerVariant& v : test::optimizer_variants(false)) {
     SCOPED_TRACE(v.name);
     const Net net = make_net({13, 33, 7, 5}, {v.hidden[0], v.hidden[1], kIdentity}, v.seed);
-    Pair pair(net, v.config, 13, data);
+    Pair pair(net, v.config, 13, data, options());
     std::vector<EpochTotals> ct, ft;
     pair.train(13, 2, 0, 5, &ct, &ft);
     EXPECT_TRUE(params_close(read_params(*pair.fused, net), read_params(*pair.cpu, net), 3e-5, 3e-4));
@@ -197,7 +258,7 @@ TEST(FusedEmulator, MatchesCpuForEveryOptimizerAndActivation) {
 
 // Odd shapes: widths 1, 7, 17 (a 32-column logits tile), 33, 200 classes (a
 // 256-column tile, 1 slice), one class (loss 0), batches of 1 and 7 rows.
-TEST(FusedEmulator, MatchesCpuOnOddShapes) {
+TEST_P(FusedEmulatorTest, MatchesCpuOnOddShapes) {
   struct Case {
     std::vector<int64_t> dims;
     int64_t batch;
@@ -216,7 +277,7 @@ TEST(FusedEmulator, MatchesCpuOnOddShapes) {
     config.kind = OptimizerKind::kMomentum;
     config.learning_rate = 0.05f;
     config.clip_value = 0.5f;
-    Pair pair(net, config, c.batch, data);
+    Pair pair(net, config, c.batch, data, options());
     std::vector<EpochTotals> ct, ft;
     pair.train(c.batch, 2, 0, 9, &ct, &ft);
     EXPECT_TRUE(params_close(read_params(*pair.fused, net), read_params(*pair.cpu, net), 3e-5, 3e-4));
@@ -226,7 +287,7 @@ TEST(FusedEmulator, MatchesCpuOnOddShapes) {
 
 // Frozen layers (TF var_list semantics) and a first layer above 0 (the
 // frozen-layer cache feeds layer k's inputs directly).
-TEST(FusedEmulator, FrozenLayersAndFirstLayer) {
+TEST_P(FusedEmulatorTest, FrozenLayersAndFirstLayer) {
   const Net net = make_net({13, 33, 7, 9, 5}, {kRelu, kRelu, kRelu, kIdentity}, 21);
   const Data data = make_data(57, 13, 5, 4);
   OptimizerConfig config;
@@ -234,7 +295,7 @@ TEST(FusedEmulator, FrozenLayersAndFirstLayer) {
   config.learning_rate = 0.01f;
   {
     SCOPED_TRACE("layers 0-1 frozen, one frozen bias above");
-    Pair pair(net, config, 10, data);
+    Pair pair(net, config, 10, data, options());
     for (int i : {0, 1, 2, 3, 5}) pair.freeze(i);
     std::vector<EpochTotals> ct, ft;
     pair.train(10, 2, 0, 1, &ct, &ft);
@@ -246,7 +307,7 @@ TEST(FusedEmulator, FrozenLayersAndFirstLayer) {
   {
     SCOPED_TRACE("first_layer 2 on layer-2 inputs");
     const Data inputs = make_data(57, 7, 5, 8);
-    Pair pair(net, config, 10, inputs);
+    Pair pair(net, config, 10, inputs, options());
     std::vector<EpochTotals> ct, ft;
     pair.train(10, 2, 2, 1, &ct, &ft);
     const auto fp = read_params(*pair.fused, net);
@@ -255,7 +316,7 @@ TEST(FusedEmulator, FrozenLayersAndFirstLayer) {
   }
   {
     SCOPED_TRACE("only the logits layer trains (lowest = last layer)");
-    Pair pair(net, config, 10, data);
+    Pair pair(net, config, 10, data, options());
     for (int i = 0; i < 6; ++i) pair.freeze(i);
     std::vector<EpochTotals> ct, ft;
     pair.train(10, 2, 0, 1, &ct, &ft);
@@ -268,7 +329,7 @@ TEST(FusedEmulator, FrozenLayersAndFirstLayer) {
   {
     SCOPED_TRACE("one layer: logistic regression");
     const Net one = make_net({13, 5}, {kIdentity}, 2);
-    Pair pair(one, config, 10, data);
+    Pair pair(one, config, 10, data, options());
     std::vector<EpochTotals> ct, ft;
     pair.train(10, 2, 0, 1, &ct, &ft);
     EXPECT_TRUE(params_close(read_params(*pair.fused, one), read_params(*pair.cpu, one), 3e-5, 3e-4));
@@ -276,7 +337,7 @@ TEST(FusedEmulator, FrozenLayersAndFirstLayer) {
   }
   {
     SCOPED_TRACE("everything frozen: the step still counts");
-    Pair pair(net, config, 10, data);
+    Pair pair(net, config, 10, data, options());
     for (int i = 0; i < 8; ++i) pair.freeze(i);
     std::vector<EpochTotals> ct, ft;
     pair.train(10, 1, 0, 1, &ct, &ft);
@@ -291,14 +352,14 @@ TEST(FusedEmulator, FrozenLayersAndFirstLayer) {
 // batch 50), step by step from the CPU's weights so rounding cannot
 // accumulate; 12 steps keep the emulator (about 24M multiply-adds a step)
 // quick even under the sanitizers.
-TEST(FusedEmulator, ReferenceNetworkStepByStep) {
+TEST_P(FusedEmulatorTest, ReferenceNetworkStepByStep) {
   const Net net = make_net({784, 300, 50, 50, 50, 50, 10},
                            {kRelu, kRelu, kRelu, kRelu, kRelu, kIdentity}, 2024);
   const Data data = make_data(600, 784, 10, 77);
   OptimizerConfig config;
   config.learning_rate = 0.01f;
   config.clip_value = 1.0f;
-  Pair pair(net, config, 50, data, {132, false});
+  Pair pair(net, config, 50, data, options(132));
   pair.cpu->shuffle(*pair.cpu_data, 42, 0);
   pair.fused->shuffle(42, 0);
   int kinks = 0;
@@ -319,7 +380,7 @@ TEST(FusedEmulator, ReferenceNetworkStepByStep) {
 
 // Results may not depend on how many blocks run the phases or in which
 // order blocks, threads and items go: bit-identical parameters and totals.
-TEST(FusedEmulator, GridSizeAndOrderDoNotChangeResults) {
+TEST_P(FusedEmulatorTest, GridSizeAndOrderDoNotChangeResults) {
   const Net net = make_net({29, 40, 19, 11}, {kRelu, Activation{ActivationKind::kElu, 0.2f}, kIdentity}, 5);
   const Data data = make_data(61, 29, 11, 6);
   OptimizerConfig config;
@@ -328,8 +389,7 @@ TEST(FusedEmulator, GridSizeAndOrderDoNotChangeResults) {
   config.clip_value = 0.1f;
   std::vector<std::vector<std::vector<float>>> results;
   std::vector<EpochTotals> totals;
-  for (FusedEmulator::Options o : {FusedEmulator::Options{1, false}, FusedEmulator::Options{3, true},
-                                   FusedEmulator::Options{132, false}, FusedEmulator::Options{132, true}}) {
+  for (FusedEmulator::Options o : {options(1), options(3, true), options(132), options(132, true)}) {
     Pair pair(net, config, 16, data, o);
     std::vector<EpochTotals> ct, ft;
     pair.train(16, 2, 0, 3, &ct, &ft);
