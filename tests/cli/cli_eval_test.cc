@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <ostream>
 #include <string>
 
 #include "tests/cli/cli_util.h"
@@ -27,10 +28,14 @@ double accuracy_in(const std::string& out) {
 }
 
 struct EvalCase {
+  const char* name;  // the gtest/ctest name suffix
   const char* prefix;
   const char* flags;
   double accuracy;  // TensorFlow's, on MNIST t10k
 };
+
+// What gtest and ctest print for a case (instead of its bytes).
+void PrintTo(const EvalCase& c, std::ostream* os) { *os << c.prefix << " " << c.flags; }
 
 class CliEvalFixtures : public ::testing::TestWithParam<EvalCase> {};
 
@@ -49,12 +54,13 @@ TEST_P(CliEvalFixtures, ReproducesTensorFlowAccuracy) {
 
 INSTANTIATE_TEST_SUITE_P(
     Tf1, CliEvalFixtures,
-    ::testing::Values(EvalCase{"tf1/seed_original/my_model_final.ckpt", "", 0.9619},
-                      EvalCase{"tf1/seed_new/my_new_model_final.ckpt", "", 0.9674},
-                      EvalCase{"tf1/adam_digits_0_to_4/ch11-exercise_model_0_to_4.ckpt",
+    ::testing::Values(EvalCase{"SeedOriginal", "tf1/seed_original/my_model_final.ckpt", "", 0.9619},
+                      EvalCase{"SeedNew", "tf1/seed_new/my_new_model_final.ckpt", "", 0.9674},
+                      EvalCase{"AdamDigits0To4", "tf1/adam_digits_0_to_4/ch11-exercise_model_0_to_4.ckpt",
                                "--activation elu --classes 0-4", 0.9840},
-                      EvalCase{"tf1/scoped_names/my_model_final.ckpt",
-                               "--rename '^dnn/(.*)/kernal$=$1/kernel' --rename '^dnn/(.*)$=$1'", 0.9459}));
+                      EvalCase{"ScopedNames", "tf1/scoped_names/my_model_final.ckpt",
+                               "--rename '^dnn/(.*)/kernal$=$1/kernel' --rename '^dnn/(.*)$=$1'", 0.9459}),
+    [](const ::testing::TestParamInfo<EvalCase>& info) { return std::string(info.param.name); });
 
 TEST(CliEval, JsonAndExplicitLayers) {
   const std::string prefix = prefix_of("tf1/seed_original/my_model_final.ckpt");

@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -29,6 +30,13 @@
 #include "tests/common/small_net.h"
 #include "tests/common/tolerance.h"
 #include "tests/fused/emulator.h"
+
+namespace graft::cuda::fused {
+// How gtest prints a schedule parameter (found by argument-dependent lookup).
+inline void PrintTo(Schedule s, std::ostream* os) {
+  *os << (s == Schedule::kRowLocal ? "row-local" : s == Schedule::kPerLayer ? "per-layer" : "auto");
+}
+}  // namespace graft::cuda::fused
 
 namespace graft {
 namespace {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <ostream>
 #include <random>
 #include <vector>
 
@@ -97,6 +98,10 @@ struct GradientCase {
   int64_t batch;
   int threads;
 };
+
+void PrintTo(const GradientCase& c, std::ostream* os) {
+  *os << c.activation << ", batch " << c.batch << ", " << c.threads << " thread(s)";
+}
 
 class NetworkGradient : public ::testing::TestWithParam<GradientCase> {};
 
