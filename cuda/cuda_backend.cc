@@ -764,10 +764,20 @@ void CudaBackend::train_step(const DeviceDataset& data, int64_t begin, int64_t n
   if (options_.fused_step && n <= kFusedMaxBatch) {
     if (fused::Program* p = fused_program(first_layer)) {
       fused::set_batch(*p, d.features.get(), d.labels.get(), d.order.get(), d.cols(), begin, n);
-      fused_step_launch(*p, fused_grid_, stream_);
-      train_samples_ += n;
-      ++stats_.fused_steps;
-      return;
+      try {
+        fused_step_launch(*p, fused_grid_, stream_);
+        train_samples_ += n;
+        ++stats_.fused_steps;
+        return;
+      } catch (const Error& e) {
+        // A launch the driver refuses (e.g. the grid cannot be co-resident
+        // under MPS) enqueues nothing: say why and take the graph path from
+        // now on. Faults inside the kernel are not caught here; they surface
+        // at the next synchronising call like any other.
+        (void)cudaGetLastError();
+        stats_.fused_error = std::string("cooperative launch failed: ") + e.what();
+        options_.fused_step = false;
+      }
     }
   }
   const ChunkTable& table = chunk_table(first_layer);
