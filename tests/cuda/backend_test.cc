@@ -57,11 +57,8 @@ using test::read_params;
 using test::read_slots;
 using test::train;
 using test::Net;
-using Data = test::TeacherData;
-
-Data make_data(int64_t rows, int64_t cols, int32_t classes, uint32_t seed) {
-  return test::make_teacher_data(rows, cols, classes, seed);
-}
+using test::make_teacher_data;
+using test::TeacherData;
 
 // GRAFT_CUDA_GRAPHS=0 in the environment (e.g. under compute-sanitizer)
 // turns graphs off here too, and GRAFT_CUDA_FUSED=1 runs every suite here
@@ -104,7 +101,7 @@ TEST(CudaBackend, DescribesDevice) {
 
 TEST(CudaBackend, MatchesCpuForEveryOptimizer) {
   GRAFT_REQUIRE_CUDA();
-  const Data data = make_data(101, 13, 5, 11);
+  const TeacherData data = make_teacher_data(101, 13, 5, 11);
   for (const test::OptimizerVariant& v : test::optimizer_variants(true)) {
     SCOPED_TRACE(v.name);
     const OptimizerConfig& config = v.config;
@@ -132,7 +129,7 @@ TEST(CudaBackend, MatchesCpuForEveryOptimizer) {
 struct ReferenceSetup {
   Net net = make_net({784, 300, 50, 50, 50, 50, 10}, {kRelu, kRelu, kRelu, kRelu, kRelu, kIdentity}, 2024);
   OptimizerConfig config;
-  Data data = make_data(1990, 784, 10, 77);
+  TeacherData data = make_teacher_data(1990, 784, 10, 77);
   ReferenceSetup() {
     config.kind = OptimizerKind::kSgd;
     config.learning_rate = 0.01f;
@@ -235,7 +232,7 @@ TEST(CudaBackend, ParityWithCpuOnReferenceNetworkAndCheckpointRoundTrip) {
   GRAFT_REQUIRE_CUDA();
   const ReferenceSetup ref;
   const Net& net = ref.net;
-  const Data& data = ref.data;
+  const TeacherData& data = ref.data;
   auto g = gpu();
   auto c = make_cpu_backend();
   load(*g, net, ref.config, 50);
@@ -294,7 +291,7 @@ TEST(CudaBackend, GraphReplayIsBitIdenticalToEager) {
   GRAFT_REQUIRE_CUDA();
   if (!CudaBackendOptions::from_env().use_graphs) GTEST_SKIP() << "GRAFT_CUDA_GRAPHS=0";
   const Net net = make_net({784, 300, 50, 10}, {kRelu, kRelu, kIdentity}, 9);
-  const Data data = make_data(257, 784, 10, 10);  // batches of 50 and a last one of 7
+  const TeacherData data = make_teacher_data(257, 784, 10, 10);  // batches of 50 and a last one of 7
   for (OptimizerKind kind : {OptimizerKind::kSgd, OptimizerKind::kAdam}) {
     SCOPED_TRACE(optimizer_name(kind));
     OptimizerConfig config;
@@ -336,7 +333,7 @@ TEST(CudaBackend, GraphReplayIsBitIdenticalToEager) {
 TEST(CudaBackend, TrainTotalsAndEvaluate) {
   GRAFT_REQUIRE_CUDA();
   const Net net = make_net({13, 33, 7, 5}, {kRelu, kRelu, kIdentity}, 4);
-  const Data data = make_data(101, 13, 5, 5);
+  const TeacherData data = make_teacher_data(101, 13, 5, 5);
   OptimizerConfig config;
   auto g = gpu();
   auto c = make_cpu_backend(1);
@@ -367,7 +364,7 @@ TEST(CudaBackend, FrozenLayerCacheMatchesUncachedPath) {
   GRAFT_REQUIRE_CUDA();
   const Net net = make_net({20, 16, 12, 8, 4},
                            {{ActivationKind::kTanh, 0.2f}, kRelu, {ActivationKind::kElu, 0.2f}, kIdentity}, 6);
-  const Data data = make_data(150, 20, 4, 7);
+  const TeacherData data = make_teacher_data(150, 20, 4, 7);
   OptimizerConfig config;
   config.kind = OptimizerKind::kMomentum;
   config.learning_rate = 0.05f;
@@ -419,7 +416,7 @@ TEST(CudaBackend, FrozenLayerCacheMatchesUncachedPath) {
 TEST(CudaBackend, AllFrozenStillCountsSteps) {
   GRAFT_REQUIRE_CUDA();
   const Net net = make_net({6, 5, 3}, {kRelu, kIdentity}, 12);
-  const Data data = make_data(20, 6, 3, 13);
+  const TeacherData data = make_teacher_data(20, 6, 3, 13);
   OptimizerConfig config;
   config.kind = OptimizerKind::kAdam;
   auto g = gpu();
@@ -478,7 +475,7 @@ TEST(CudaBackend, BadArgumentsThrow) {
   std::vector<float> buf(30);
   EXPECT_THROW(g->read_param(0, buf.data()), Error);  // before build
   load(*g, net, config, 8);
-  const Data data = make_data(20, 6, 3, 16);
+  const TeacherData data = make_teacher_data(20, 6, 3, 16);
   auto d = g->upload(data.x.data(), data.y.data(), data.rows, data.cols);
   EXPECT_THROW(g->train_step(*d, 0, 9, 0), Error);    // n > max_batch
   EXPECT_THROW(g->train_step(*d, 15, 8, 0), Error);   // past the end

@@ -56,11 +56,8 @@ using test::make_net;
 using test::params_close;
 using test::read_params;
 using test::Net;
-using Data = test::TeacherData;
-
-Data make_data(int64_t rows, int64_t cols, int32_t classes, uint32_t seed) {
-  return test::make_teacher_data(rows, cols, classes, seed);
-}
+using test::make_teacher_data;
+using test::TeacherData;
 
 // The CPU backend and the emulator side by side, same weights and data.
 struct Pair {
@@ -68,7 +65,7 @@ struct Pair {
   std::unique_ptr<DeviceDataset> cpu_data;
   std::unique_ptr<FusedEmulator> fused;
 
-  Pair(const Net& net, const OptimizerConfig& config, int64_t max_batch, const Data& data,
+  Pair(const Net& net, const OptimizerConfig& config, int64_t max_batch, const TeacherData& data,
        FusedEmulator::Options options = {}) {
     cpu->build(net.layers, config, max_batch);
     fused = std::make_unique<FusedEmulator>(net.layers, config, max_batch, options);
@@ -248,7 +245,7 @@ INSTANTIATE_TEST_SUITE_P(Schedules, FusedEmulatorTest,
                          });
 
 TEST_P(FusedEmulatorTest, MatchesCpuForEveryOptimizerAndActivation) {
-  const Data data = make_data(101, 13, 5, 11);
+  const TeacherData data = make_teacher_data(101, 13, 5, 11);
   for (const test::OptimizerVariant& v : test::optimizer_variants(false)) {
     SCOPED_TRACE(v.name);
     const Net net = make_net({13, 33, 7, 5}, {v.hidden[0], v.hidden[1], kIdentity}, v.seed);
@@ -280,7 +277,7 @@ TEST_P(FusedEmulatorTest, MatchesCpuOnOddShapes) {
     std::vector<Activation> acts(c.dims.size() - 1, kRelu);
     acts.back() = kIdentity;
     const Net net = make_net(c.dims, acts, 7);
-    const Data data = make_data(23, c.dims.front(), static_cast<int32_t>(c.dims.back()), 3);
+    const TeacherData data = make_teacher_data(23, c.dims.front(), static_cast<int32_t>(c.dims.back()), 3);
     OptimizerConfig config;
     config.kind = OptimizerKind::kMomentum;
     config.learning_rate = 0.05f;
@@ -297,7 +294,7 @@ TEST_P(FusedEmulatorTest, MatchesCpuOnOddShapes) {
 // frozen-layer cache feeds layer k's inputs directly).
 TEST_P(FusedEmulatorTest, FrozenLayersAndFirstLayer) {
   const Net net = make_net({13, 33, 7, 9, 5}, {kRelu, kRelu, kRelu, kIdentity}, 21);
-  const Data data = make_data(57, 13, 5, 4);
+  const TeacherData data = make_teacher_data(57, 13, 5, 4);
   OptimizerConfig config;
   config.kind = OptimizerKind::kAdam;
   config.learning_rate = 0.01f;
@@ -314,7 +311,7 @@ TEST_P(FusedEmulatorTest, FrozenLayersAndFirstLayer) {
   }
   {
     SCOPED_TRACE("first_layer 2 on layer-2 inputs");
-    const Data inputs = make_data(57, 7, 5, 8);
+    const TeacherData inputs = make_teacher_data(57, 7, 5, 8);
     Pair pair(net, config, 10, inputs, options());
     std::vector<EpochTotals> ct, ft;
     pair.train(10, 2, 2, 1, &ct, &ft);
@@ -363,7 +360,7 @@ TEST_P(FusedEmulatorTest, FrozenLayersAndFirstLayer) {
 TEST_P(FusedEmulatorTest, ReferenceNetworkStepByStep) {
   const Net net = make_net({784, 300, 50, 50, 50, 50, 10},
                            {kRelu, kRelu, kRelu, kRelu, kRelu, kIdentity}, 2024);
-  const Data data = make_data(600, 784, 10, 77);
+  const TeacherData data = make_teacher_data(600, 784, 10, 77);
   OptimizerConfig config;
   config.learning_rate = 0.01f;
   config.clip_value = 1.0f;
@@ -390,7 +387,7 @@ TEST_P(FusedEmulatorTest, ReferenceNetworkStepByStep) {
 // order blocks, threads and items go: bit-identical parameters and totals.
 TEST_P(FusedEmulatorTest, GridSizeAndOrderDoNotChangeResults) {
   const Net net = make_net({29, 40, 19, 11}, {kRelu, Activation{ActivationKind::kElu, 0.2f}, kIdentity}, 5);
-  const Data data = make_data(61, 29, 11, 6);
+  const TeacherData data = make_teacher_data(61, 29, 11, 6);
   OptimizerConfig config;
   config.kind = OptimizerKind::kRmsProp;
   config.learning_rate = 0.01f;
