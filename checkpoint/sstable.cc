@@ -11,6 +11,7 @@
 
 #include "checkpoint/crc32c.h"
 #include "checkpoint/error.h"
+#include "checkpoint/varint.h"
 
 namespace graft::sstable {
 namespace {
@@ -65,16 +66,6 @@ std::string describe(const leveldb::Status& s) {
   if (text.find("bad magic") != std::string::npos) return "not a checkpoint index (wrong magic number)";
   if (text.find("checksum mismatch") != std::string::npos) return "corrupt index block (checksum mismatch)";
   return "corrupt index: " + text;
-}
-
-bool get_varint64(std::string_view in, std::size_t& pos, uint64_t& v) {
-  v = 0;
-  for (int shift = 0; shift <= 63 && pos < in.size(); shift += 7) {
-    const auto b = static_cast<unsigned char>(in[pos++]);
-    v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (!(b & 0x80)) return true;
-  }
-  return false;
 }
 
 struct Handle {

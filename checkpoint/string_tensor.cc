@@ -4,27 +4,10 @@
 
 #include "checkpoint/crc32c.h"
 #include "checkpoint/error.h"
+#include "checkpoint/varint.h"
 
 namespace graft::string_tensor {
 namespace {
-
-void put_varint64(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-bool get_varint64(std::string_view bytes, std::size_t& pos, uint64_t& v) {
-  v = 0;
-  for (int shift = 0; shift <= 63 && pos < bytes.size(); shift += 7) {
-    const auto b = static_cast<unsigned char>(bytes[pos++]);
-    v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (!(b & 0x80)) return true;
-  }
-  return false;
-}
 
 // TF checksums each length as 4 LE bytes, or 8 when it does not fit.
 uint32_t extend_length(uint32_t crc, uint64_t len) {

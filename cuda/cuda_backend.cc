@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -810,7 +811,7 @@ fused::Program* CudaBackend::fused_program(int first_layer) {
   auto it = fused_programs_.find(first_layer);
   if (it != fused_programs_.end()) return it->second.get();
   std::string why = fused::unsupported_reason(layers_, first_layer, optimizer_, max_batch_);
-  if (why.empty() && fused_grid_ == 0) fused_grid_ = fused_step_grid(device_, &why);
+  if (why.empty() && fused_grid_ == 0) fused_grid_ = fused_step_grid(device_, options_.fused_blocks, &why);
   if (!why.empty()) {
     stats_.fused_error = why;  // decided once per first_layer: these steps take the cuBLAS path
     fused_programs_.emplace(first_layer, nullptr);
@@ -890,6 +891,21 @@ CudaBackendOptions CudaBackendOptions::from_env() {
   o.fused_step = cuda::env_flag("GRAFT_CUDA_FUSED", o.fused_step);
   if (const char* v = std::getenv("GRAFT_CUDA_FUSED_SCHEDULE"); v != nullptr && *v != '\0') {
     o.fused_schedule = v;
+    cuda::fused::Schedule unused{};
+    if (!cuda::fused::parse_schedule(o.fused_schedule, &unused)) {
+      throw Error(std::string("GRAFT_CUDA_FUSED_SCHEDULE=") + v +
+                  ": expected auto, row-local or per-layer");
+    }
+  }
+  if (const char* v = std::getenv("GRAFT_CUDA_FUSED_BLOCKS"); v != nullptr && *v != '\0') {
+    char* end = nullptr;
+    errno = 0;
+    const long blocks = std::strtol(v, &end, 10);
+    if (errno != 0 || *end != '\0' || blocks <= 0 || blocks > 1 << 20) {
+      throw Error(std::string("GRAFT_CUDA_FUSED_BLOCKS=") + v +
+                  ": expected a positive number of blocks");
+    }
+    o.fused_blocks = static_cast<int>(blocks);
   }
   return o;
 }

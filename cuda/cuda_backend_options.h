@@ -15,6 +15,9 @@
 //                         (docs/cuda-backend.md, "Fused step")
 //   GRAFT_CUDA_FUSED_BLOCKS=N   the fused step's grid size (default: one
 //                         block per SM), for tuning
+// from_env throws graft::Error, naming the variable, for a value it cannot
+// use (a schedule it does not know, a block count that is not a positive
+// number).
 //   GRAFT_CUDA_FUSED_SCHEDULE=auto|row-local|per-layer   the fused step's
 //                         phase schedule (cuda/fused/program.h; default auto)
 #include <cstdint>
@@ -30,6 +33,7 @@ struct CudaBackendOptions {
   bool allow_tf32 = false;
   bool fused_step = false;
   std::string fused_schedule = "auto";  // cuda/fused/plan.h parse_schedule
+  int fused_blocks = 0;                  // the fused step's grid; 0: one block per SM
   // Defaults overridden by GRAFT_CUDA_GRAPHS, GRAFT_CUDA_TF32 and GRAFT_CUDA_FUSED.
   static CudaBackendOptions from_env();
 };

@@ -7,7 +7,6 @@
 #include <cooperative_groups.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <string>
 
 #include "cuda/cuda_check.h"
@@ -47,7 +46,7 @@ __global__ void __launch_bounds__(kThreads) fused_step_kernel(const __grid_const
 
 }  // namespace
 
-int fused_step_grid(int device, std::string* why) {
+int fused_step_grid(int device, int requested, std::string* why) {
   int cooperative = 0, sms = 0, per_sm = 0;
   GRAFT_CUDA_CHECK(cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device));
   if (cooperative == 0) {
@@ -61,14 +60,8 @@ int fused_step_grid(int device, std::string* why) {
     if (why) *why = "the fused step's kernel does not fit on an SM";
     return 0;
   }
-  int grid = sms;  // one block per SM: fewer blocks make cheaper grid barriers
-  if (const char* v = std::getenv("GRAFT_CUDA_FUSED_BLOCKS"); v != nullptr && *v != '\0') {
-    grid = std::atoi(v);
-    if (grid <= 0) {
-      if (why) *why = std::string("GRAFT_CUDA_FUSED_BLOCKS=") + v + " is not a positive number";
-      return 0;
-    }
-  }
+  // One block per SM by default: fewer blocks make cheaper grid barriers.
+  const int grid = requested > 0 ? requested : sms;
   return std::min(grid, sms * per_sm);
 }
 

@@ -11,10 +11,10 @@
 
 namespace graft::cuda {
 
-// Blocks for the step's cooperative launch on `device`: one per SM, or
-// GRAFT_CUDA_FUSED_BLOCKS when set (for tuning; capped at what can be
-// co-resident). 0 when the device cannot run it, with the reason in *why.
-int fused_step_grid(int device, std::string* why);
+// Blocks for the step's cooperative launch on `device`: `requested`, or one
+// per SM when it is 0, capped at what can be co-resident. 0 when the device
+// cannot run it, with the reason in *why.
+int fused_step_grid(int device, int requested, std::string* why);
 
 // Enqueues one step on `stream`. No host synchronisation.
 void fused_step_launch(const fused::Program& program, int grid, cudaStream_t stream);

@@ -127,6 +127,16 @@ std::map<std::string, std::string> non_dense_kinds(const BundleReader& reader) {
   return out;
 }
 
+// A model variable that keeps its initial value (what the plan starts from).
+PlannedVariable initialised_variable(const ParameterSpec& p) {
+  PlannedVariable v;
+  v.name = p.name;
+  v.shape = p.shape;
+  v.initializer = initializer_name(p.initializer);
+  v.trainable = p.trainable;
+  return v;
+}
+
 }  // namespace
 
 bool matches_name_or_scope(const std::regex& pattern, const std::string& name) {
@@ -259,11 +269,7 @@ RestorePlan plan_restore(const std::vector<ParameterSpec>& table, const BundleRe
   std::vector<std::string> missing;  // selected by a regex, absent from the checkpoint
   int mismatches = 0;
   for (const auto& p : table) {
-    PlannedVariable v;
-    v.name = p.name;
-    v.shape = p.shape;
-    v.initializer = initializer_name(p.initializer);
-    v.trainable = p.trainable;
+    PlannedVariable v = initialised_variable(p);
     const bool selected =
         regexes.empty() ||
         std::any_of(regexes.begin(), regexes.end(), [&](const std::regex& re) { return selects(re, p.name); });
@@ -398,14 +404,7 @@ RestorePlan plan_restore(const std::vector<ParameterSpec>& table, const BundleRe
 
 RestorePlan initial_plan(const std::vector<ParameterSpec>& table) {
   RestorePlan plan;
-  for (const auto& p : table) {
-    PlannedVariable v;
-    v.name = p.name;
-    v.shape = p.shape;
-    v.initializer = initializer_name(p.initializer);
-    v.trainable = p.trainable;
-    plan.variables.push_back(std::move(v));
-  }
+  for (const auto& p : table) plan.variables.push_back(initialised_variable(p));
   return plan;
 }
 

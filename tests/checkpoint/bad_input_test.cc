@@ -16,23 +16,20 @@
 #include "tests/checkpoint/test_util.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/expect_contains.h"
+#include "tests/common/error_of.h"
 
 namespace fs = std::filesystem;
 
 namespace graft {
 namespace {
 
-// The message of the Error that fn throws ("" when it throws none).
+// The message of the Error that fn throws ("" when it throws none), which
+// must be a single line.
 template <typename Fn>
 std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    EXPECT_EQ(msg.find('\n'), std::string::npos) << "multi-line error: " << msg;
-    return msg;
-  }
-  return "";
+  const std::string msg = test::error_of(fn);
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << "multi-line error: " << msg;
+  return msg;
 }
 
 std::string open_error(const std::string& path) {

@@ -9,24 +9,18 @@
 #include "checkpoint/object_graph.h"
 #include "tests/checkpoint/test_util.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/error_of.h"
 
 namespace graft {
 namespace {
+
+using test::error_of;
 
 std::vector<std::string> names_in_data_order(const std::string& prefix) {
   const BundleReader r = BundleReader::open(prefix);
   std::vector<std::string> names;
   for (const BundleEntry* e : r.entries_in_data_order()) names.push_back(e->info.name);
   return names;
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(Extract, SelectAndRenameScopedNames) {

@@ -42,13 +42,7 @@ namespace {
 using test::graft;
 using test::quote;
 
-fs::path tiny_data(const test::TempDir& dir) {
-  const fs::path data = dir / "data";
-  fs::create_directories(data);
-  test::write_banded_split(data, "train", 3000, 1);
-  test::write_banded_split(data, "t10k", 300, 2);
-  return data;
-}
+fs::path tiny_data(const test::TempDir& dir) { return test::banded_data_dir(dir.path(), 3000, 300); }
 
 // 2700 training rows in batches of 10: 270 steps per epoch, a few ms each.
 std::vector<std::string> train_args(const fs::path& data, int epochs, const std::string& optimizer = "adam",

@@ -58,4 +58,15 @@ inline void write_banded_split(const std::filesystem::path& dir, const std::stri
   write_idx(dir / (stem + "-labels-idx1-ubyte"), {n}, labels);
 }
 
+// parent/data with `train` banded training images and `test` t10k ones, as
+// `graft train --data` expects; returns that folder.
+inline std::filesystem::path banded_data_dir(const std::filesystem::path& parent, uint32_t train,
+                                             uint32_t test) {
+  const std::filesystem::path data = parent / "data";
+  std::filesystem::create_directories(data);
+  write_banded_split(data, "train", train, 1);
+  write_banded_split(data, "t10k", test, 2);
+  return data;
+}
+
 }  // namespace graft::test

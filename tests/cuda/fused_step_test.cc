@@ -70,6 +70,51 @@ std::vector<EpochTotals> train_emulator(FusedEmulator& f, int64_t rows, int64_t 
   return totals;
 }
 
+// Bad settings are errors that name the variable and the value; this needs
+// no device (CudaBackendOptions::from_env only reads the environment).
+TEST(FusedStep, EnvironmentErrorsNameTheVariable) {
+  struct Saved {
+    const char* name;
+    bool set;
+    std::string value;
+  };
+  std::vector<Saved> saved;
+  for (const char* name : {"GRAFT_CUDA_FUSED_BLOCKS", "GRAFT_CUDA_FUSED_SCHEDULE"}) {
+    const char* v = std::getenv(name);
+    saved.push_back({name, v != nullptr, v ? v : ""});
+    unsetenv(name);
+  }
+  auto error_for = [](const char* name, const char* value) {
+    setenv(name, value, 1);
+    std::string message;
+    try {
+      CudaBackendOptions::from_env();
+    } catch (const Error& e) {
+      message = e.what();
+    }
+    unsetenv(name);
+    return message;
+  };
+  for (const char* bad : {"abc", "0", "-3", "12x", "99999999999"}) {
+    EXPECT_EQ(error_for("GRAFT_CUDA_FUSED_BLOCKS", bad),
+              std::string("GRAFT_CUDA_FUSED_BLOCKS=") + bad + ": expected a positive number of blocks");
+  }
+  EXPECT_EQ(error_for("GRAFT_CUDA_FUSED_SCHEDULE", "rowlocal"),
+            "GRAFT_CUDA_FUSED_SCHEDULE=rowlocal: expected auto, row-local or per-layer");
+  setenv("GRAFT_CUDA_FUSED_BLOCKS", "66", 1);
+  setenv("GRAFT_CUDA_FUSED_SCHEDULE", "per-layer", 1);
+  const CudaBackendOptions o = CudaBackendOptions::from_env();
+  EXPECT_EQ(o.fused_blocks, 66);
+  EXPECT_EQ(o.fused_schedule, "per-layer");
+  for (const Saved& s : saved) {
+    if (s.set) {
+      setenv(s.name, s.value.c_str(), 1);
+    } else {
+      unsetenv(s.name);
+    }
+  }
+}
+
 TEST(FusedStep, RunsWhenAskedAndSaysWhyNotOtherwise) {
   GRAFT_REQUIRE_CUDA();
   const Net net = test::make_net({13, 33, 7, 5}, {kRelu, kRelu, kIdentity}, 4);
@@ -99,8 +144,10 @@ TEST(FusedStep, RunsWhenAskedAndSaysWhyNotOtherwise) {
     EXPECT_NE(st.fused_error.find("global norm"), std::string::npos) << st.fused_error;
     EXPECT_EQ(g->read_scalars().step, 8);
   }
+  CudaBackendOptions bad = CudaBackendOptions::from_env();
+  bad.fused_schedule = "rowlocal";  // set in code: the constructor checks it too
   try {
-    fused_gpu("rowlocal");
+    make_cuda_backend(bad);
     ADD_FAILURE() << "an unknown schedule was accepted";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("GRAFT_CUDA_FUSED_SCHEDULE=rowlocal"), std::string::npos)
@@ -240,7 +287,7 @@ TEST(FusedStep, GridSizeDoesNotChangeResults) {
     std::vector<std::vector<std::vector<float>>> results;
     std::vector<EpochTotals> totals;
     for (const char* blocks : {"1", "5", ""}) {
-      setenv("GRAFT_CUDA_FUSED_BLOCKS", blocks, 1);  // read when the first program is made
+      setenv("GRAFT_CUDA_FUSED_BLOCKS", blocks, 1);  // read by from_env
       auto g = fused_gpu(schedule);
       test::load(*g, net, config, 16);
       auto d = g->upload(data.x.data(), data.y.data(), data.rows, data.cols);

@@ -31,13 +31,7 @@ namespace {
 using test::graft;
 using test::quote;
 
-fs::path tiny_data(const test::TempDir& dir) {
-  const fs::path data = dir / "data";
-  fs::create_directories(data);
-  test::write_banded_split(data, "train", 400, 1);
-  test::write_banded_split(data, "t10k", 100, 2);
-  return data;
-}
+fs::path tiny_data(const test::TempDir& dir) { return test::banded_data_dir(dir.path(), 400, 100); }
 
 // 300 training rows (100 go to validation) in batches of 50: 6 steps per epoch.
 std::string train_args(const fs::path& data) {

@@ -11,9 +11,12 @@
 #include "checkpoint/error.h"
 #include "host/checkpoint_layers.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/error_of.h"
 
 namespace graft {
 namespace {
+
+using test::error_of;
 
 struct Tensor {
   std::string name;
@@ -44,15 +47,6 @@ std::vector<Tensor> concat(std::vector<std::vector<Tensor>> parts) {
   std::vector<Tensor> all;
   for (auto& p : parts) all.insert(all.end(), p.begin(), p.end());
   return all;
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 TEST(CheckpointLayers, NaturalOrderWithOutputsLast) {

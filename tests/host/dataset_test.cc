@@ -13,9 +13,12 @@
 #include "host/dataset.h"
 #include "host/idx.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/error_of.h"
 
 namespace graft {
 namespace {
+
+using test::error_of;
 
 namespace fs = std::filesystem;
 
@@ -38,15 +41,6 @@ void write_file(const fs::path& path, const std::vector<uint8_t>& bytes, bool gz
     std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
                                                 static_cast<std::streamsize>(bytes.size()));
   }
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 TEST(Idx, ReadsRawAndGzip) {

@@ -17,9 +17,12 @@
 #include "host/restore_plan.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/expect_contains.h"
+#include "tests/common/error_of.h"
 
 namespace graft {
 namespace {
+
+using test::error_of;
 
 namespace fs = std::filesystem;
 
@@ -42,17 +45,6 @@ std::string reason(const RestorePlan& plan, const std::string& key) {
     if (u.key == key) return u.reason;
   }
   return "(used)";
-}
-
-// The message of the graft::Error that fn throws ("" when it does not).
-template <typename Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(RestorePlan, NameOrScopeMatching) {

@@ -29,6 +29,7 @@
 #include "host/interrupt.h"
 #include "host/trainer.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/blobs_training.h"
 #include "tests/common/synthetic_data.h"
 
 namespace fs = std::filesystem;
@@ -36,20 +37,13 @@ namespace fs = std::filesystem;
 namespace graft {
 namespace {
 
-using test::blobs;
 
 // 400 training rows in batches of 32: 13 steps per epoch, the last one short.
-Dataset problem() {
-  Dataset d;
-  d.train = blobs(400, 1);
-  d.validation = blobs(100, 2);
-  d.num_classes = 4;
-  return d;
-}
+Dataset problem() { return test::blobs_problem(400, false); }
 
 constexpr int64_t kBatches = 13;
 
-ModelSpec spec() { return make_mlp_spec(8, {16, 8}, 4, Activation{ActivationKind::kRelu}); }
+ModelSpec spec() { return test::blobs_spec(); }
 
 OptimizerConfig adam() {
   OptimizerConfig o;
@@ -58,13 +52,7 @@ OptimizerConfig adam() {
   return o;
 }
 
-TrainOptions options(int epochs) {
-  TrainOptions t;
-  t.epochs = epochs;
-  t.batch_size = 32;
-  t.seed = 5;
-  return t;
-}
+TrainOptions options(int epochs) { return test::blobs_train_options(epochs); }
 
 std::string read_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

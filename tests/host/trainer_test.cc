@@ -12,6 +12,7 @@
 #include "checkpoint/error.h"
 #include "host/trainer.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/blobs_training.h"
 #include "tests/common/synthetic_data.h"
 
 namespace graft {
@@ -19,16 +20,9 @@ namespace {
 
 using test::blobs;
 
-Dataset problem() {
-  Dataset d;
-  d.train = blobs(400, 1);
-  d.validation = blobs(100, 2);
-  d.test = blobs(100, 3);
-  d.num_classes = 4;
-  return d;
-}
+Dataset problem() { return test::blobs_problem(400); }
 
-ModelSpec spec() { return make_mlp_spec(8, {16, 8}, 4, Activation{ActivationKind::kRelu}); }
+ModelSpec spec() { return test::blobs_spec(); }
 
 OptimizerConfig momentum() {
   OptimizerConfig o;
@@ -37,13 +31,7 @@ OptimizerConfig momentum() {
   return o;
 }
 
-TrainOptions options(int epochs) {
-  TrainOptions t;
-  t.epochs = epochs;
-  t.batch_size = 32;
-  t.seed = 5;
-  return t;
-}
+TrainOptions options(int epochs) { return test::blobs_train_options(epochs); }
 
 TEST(Trainer, LearnsAndReportsEveryEpoch) {
   auto backend = make_cpu_backend(1);

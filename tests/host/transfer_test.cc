@@ -17,35 +17,21 @@
 #include "host/frozen_cache.h"
 #include "host/transfer.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/blobs_training.h"
 #include "tests/common/synthetic_data.h"
 #include "tests/common/tolerance.h"
 #include "tests/common/expect_contains.h"
+#include "tests/common/error_of.h"
 
 namespace graft {
 namespace {
 
-using test::blobs;
+using test::error_of;
+
 
 const Activation kRelu{ActivationKind::kRelu};
 
-template <typename Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-Dataset problem() {
-  Dataset d;
-  d.train = blobs(300, 1);
-  d.validation = blobs(100, 2);
-  d.test = blobs(100, 3);
-  d.num_classes = 4;
-  return d;
-}
+Dataset problem() { return test::blobs_problem(300); }
 
 OptimizerConfig adam() {
   OptimizerConfig o;
@@ -54,13 +40,7 @@ OptimizerConfig adam() {
   return o;
 }
 
-TrainOptions options(int epochs, uint64_t seed = 5) {
-  TrainOptions t;
-  t.epochs = epochs;
-  t.batch_size = 32;
-  t.seed = seed;
-  return t;
-}
+TrainOptions options(int epochs, uint64_t seed = 5) { return test::blobs_train_options(epochs, seed); }
 
 TEST(Transfer, LayerNames) {
   ModelSpec spec = make_mlp_spec(8, {4, 4}, 2, kRelu);

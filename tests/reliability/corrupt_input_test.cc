@@ -41,6 +41,7 @@
 
 #include "checkpoint/file_io.h"
 #include "checkpoint/sstable.h"
+#include "checkpoint/varint.h"
 #include "tests/checkpoint/independent_reader.h"
 #include "tests/checkpoint/index_rewrite.h"
 #include "tests/common/fixtures.h"
@@ -101,11 +102,7 @@ std::string gzip(const std::string& bytes) {
 // --- protobuf wire format by hand, so values can be malformed at will ---
 std::string varint(uint64_t v) {
   std::string s;
-  while (v >= 0x80) {
-    s.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  s.push_back(static_cast<char>(v));
+  put_varint64(s, v);
   return s;
 }
 std::string fvarint(int field, uint64_t v) { return varint(static_cast<uint64_t>(field) << 3) + varint(v); }
@@ -138,16 +135,6 @@ struct RawEntry {
   }
 };
 
-bool get_varint(const std::string& s, std::size_t& pos, uint64_t& v) {
-  v = 0;
-  for (int shift = 0; shift <= 63 && pos < s.size(); shift += 7) {
-    const auto b = static_cast<unsigned char>(s[pos++]);
-    v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (!(b & 0x80)) return true;
-  }
-  return false;
-}
-
 // Where things are in a fixture's .index.
 struct IndexLayout {
   struct Region {
@@ -166,11 +153,11 @@ IndexLayout layout_of(const fs::path& index) {
   IndexLayout l;
   const std::string footer = bytes.substr(bytes.size() - 48);
   std::size_t pos = 0;
-  get_varint(footer, pos, l.meta_offset);
-  get_varint(footer, pos, l.meta_size);
+  get_varint64(footer, pos, l.meta_offset);
+  get_varint64(footer, pos, l.meta_size);
   l.footer_meta_end = bytes.size() - 48 + pos;
-  get_varint(footer, pos, l.index_offset);
-  get_varint(footer, pos, l.index_size);
+  get_varint64(footer, pos, l.index_offset);
+  get_varint64(footer, pos, l.index_size);
   l.footer_handles_end = bytes.size() - 48 + pos;
   l.data_blocks = test::read_index_independently(index.string()).data_blocks;
   for (std::size_t i = 0; i < l.data_blocks.size(); ++i) {
@@ -398,15 +385,15 @@ void block_family(Corpus& corpus, const Checkpoint& c) {
   {
     std::size_t pos = ib;
     uint64_t shared, non_shared, value_len;
-    get_varint(good, pos, shared);
-    get_varint(good, pos, non_shared);
-    get_varint(good, pos, value_len);
+    get_varint64(good, pos, shared);
+    get_varint64(good, pos, non_shared);
+    get_varint64(good, pos, value_len);
     const std::size_t handle = pos + non_shared;
     std::size_t p = handle;
     uint64_t off, size;
-    get_varint(good, p, off);
+    get_varint64(good, p, off);
     const std::size_t size_at = p;
-    get_varint(good, p, size);
+    get_varint64(good, p, size);
     const std::size_t size_len = p - size_at;
     run("index block: data block size past the end (same varint length)", [&](std::string& s) {
       for (std::size_t i = 0; i + 1 < size_len; ++i) s[size_at + i] = '\xff';
@@ -421,8 +408,8 @@ void block_family(Corpus& corpus, const Checkpoint& c) {
   run("footer: index handle past the end", [&](std::string& s) {
     std::size_t p = s.size() - 48;
     uint64_t v;
-    get_varint(s, p, v);
-    get_varint(s, p, v);
+    get_varint64(s, p, v);
+    get_varint64(s, p, v);
     s[p] = '\x7f';  // index offset, 1st byte: far past a file this small
   });
   run("footer: overflowing varints", [&](std::string& s) {

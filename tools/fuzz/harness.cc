@@ -19,6 +19,7 @@
 #include "checkpoint/state_file.h"
 #include "checkpoint/string_tensor.h"
 #include "checkpoint/summary.h"
+#include "checkpoint/varint.h"
 #include "host/idx.h"
 #include "tensor_bundle.pb.h"
 
@@ -99,16 +100,6 @@ void exercise(const std::string& prefix) {
   }
 }
 
-bool get_varint(std::string_view in, std::size_t& pos, uint64_t& v) {
-  v = 0;
-  for (int shift = 0; shift <= 63 && pos < in.size(); shift += 7) {
-    const auto b = static_cast<unsigned char>(in[pos++]);
-    v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (!(b & 0x80)) return true;
-  }
-  return false;
-}
-
 // Rewrites the trailer crc of block (offset, size); false when it does not fit.
 bool fix_block(std::string& file, uint64_t offset, uint64_t size) {
   if (offset > file.size() || size > file.size() - offset || file.size() - offset - size < 5) return false;
@@ -124,8 +115,8 @@ std::string with_fixed_block_crcs(std::string file) {
   const std::string_view footer = std::string_view(file).substr(file.size() - 48, 40);
   std::size_t pos = 0;
   uint64_t meta_off, meta_size, index_off, index_size;
-  if (!get_varint(footer, pos, meta_off) || !get_varint(footer, pos, meta_size) ||
-      !get_varint(footer, pos, index_off) || !get_varint(footer, pos, index_size)) {
+  if (!get_varint64(footer, pos, meta_off) || !get_varint64(footer, pos, meta_size) ||
+      !get_varint64(footer, pos, index_off) || !get_varint64(footer, pos, index_size)) {
     return file;
   }
   fix_block(file, meta_off, meta_size);
@@ -139,8 +130,8 @@ std::string with_fixed_block_crcs(std::string file) {
   pos = 0;
   while (pos < entries.size()) {
     uint64_t shared, non_shared, value_len;
-    if (!get_varint(entries, pos, shared) || !get_varint(entries, pos, non_shared) ||
-        !get_varint(entries, pos, value_len) || non_shared > entries.size() - pos ||
+    if (!get_varint64(entries, pos, shared) || !get_varint64(entries, pos, non_shared) ||
+        !get_varint64(entries, pos, value_len) || non_shared > entries.size() - pos ||
         value_len > entries.size() - pos - non_shared) {
       break;
     }
@@ -148,7 +139,7 @@ std::string with_fixed_block_crcs(std::string file) {
     const std::string_view value = entries.substr(pos, value_len);
     std::size_t vpos = 0;
     uint64_t off, size;
-    if (get_varint(value, vpos, off) && get_varint(value, vpos, size)) fix_block(file, off, size);
+    if (get_varint64(value, vpos, off) && get_varint64(value, vpos, size)) fix_block(file, off, size);
     pos += value_len;
   }
   return file;
