@@ -2,7 +2,7 @@
 #   bin/graft                                   the CLI
 #   include/graft/{checkpoint,host,cuda}/*.h    the public C++ API (internal
 #                                               include style kept:
-#                                               #include "host/trainer.h")
+#                                               #include "host/train/trainer.h")
 #   include/graft/version.h                     #include "graft/version.h"
 #   lib/libgraft_*.a                            the static libraries
 #   lib/cmake/graft/                            graftConfig.cmake,
@@ -48,10 +48,11 @@ install(TARGETS ${GRAFT_EXPORTED_LIBRARIES} EXPORT graftTargets
 # Public headers. None includes a generated .pb.h (the protos stay inside
 # the library); host/nvtx_range.h and host/cpu/ are implementation details.
 file(GLOB GRAFT_PUBLIC_CHECKPOINT_HEADERS ${PROJECT_SOURCE_DIR}/checkpoint/*.h)
-file(GLOB GRAFT_PUBLIC_HOST_HEADERS ${PROJECT_SOURCE_DIR}/host/*.h)
-list(REMOVE_ITEM GRAFT_PUBLIC_HOST_HEADERS ${PROJECT_SOURCE_DIR}/host/nvtx_range.h)
 install(FILES ${GRAFT_PUBLIC_CHECKPOINT_HEADERS} DESTINATION ${GRAFT_INSTALL_INCLUDEDIR}/checkpoint)
-install(FILES ${GRAFT_PUBLIC_HOST_HEADERS} DESTINATION ${GRAFT_INSTALL_INCLUDEDIR}/host)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/host/ DESTINATION ${GRAFT_INSTALL_INCLUDEDIR}/host
+  FILES_MATCHING PATTERN "*.h"
+  PATTERN "cpu" EXCLUDE
+  PATTERN "nvtx_range.h" EXCLUDE)
 install(FILES ${PROJECT_SOURCE_DIR}/cuda/cuda_backend.h DESTINATION ${GRAFT_INSTALL_INCLUDEDIR}/cuda)
 install(FILES ${CMAKE_BINARY_DIR}/generated/graft/version.h DESTINATION ${GRAFT_INSTALL_INCLUDEDIR})
 

@@ -1,5 +1,5 @@
 #pragma once
-// Device versions of TensorFlow's activations (host/activation.h) and their
+// Device versions of TensorFlow's activations (host/model/activation.h) and their
 // derivatives as functions of the activation's *output* (TF's
 // ReluGrad/EluGrad/SeluGrad/TanhGrad/SigmoidGrad). Written with the same
 // operation order as the definitions, and compiled with -fmad=false (see
@@ -7,7 +7,7 @@
 // tanhf differ from glibc by at most a couple of ulps.
 #include <cuda_runtime.h>
 
-#include "host/activation.h"
+#include "host/model/activation.h"
 
 namespace graft::cuda {
 

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "host/activation.h"
+#include "host/model/activation.h"
 
 namespace graft::cuda {
 

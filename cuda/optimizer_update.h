@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "cuda/device_state.h"
-#include "host/optimizer_config.h"
+#include "host/model/optimizer_config.h"
 
 namespace graft::cuda {
 

@@ -8,7 +8,7 @@
 
 #include "checkpoint/error.h"
 #include "cuda/cuda_check.h"
-#include "host/shuffle_key.h"
+#include "host/data/shuffle_key.h"
 
 namespace graft::cuda {
 namespace {

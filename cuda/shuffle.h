@@ -1,6 +1,6 @@
 #pragma once
 // The per-epoch row order on the device: the permutation that sorts row
-// indices by shuffle_key(seed, epoch, i) (host/shuffle_key.h), ties broken by
+// indices by shuffle_key(seed, epoch, i) (host/data/shuffle_key.h), ties broken by
 // index. CUB's radix sort is stable, so this is exactly the order that
 // std::stable_sort gives on the CPU (and what thrust::stable_sort_by_key would
 // give: for 64-bit keys Thrust dispatches to this same CUB radix sort; calling

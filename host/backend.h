@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "host/activation.h"
-#include "host/optimizer_config.h"
+#include "host/model/activation.h"
+#include "host/model/optimizer_config.h"
 
 namespace graft {
 
@@ -63,7 +63,7 @@ class Backend {
   virtual std::string description() const = 0;
 
   // Where upload() and forward_prefix() put data sets, and how much of it
-  // there is: sizes the frozen-layer cache (host/frozen_cache.h). The
+  // there is: sizes the frozen-layer cache (host/train/frozen_cache.h). The
   // default is host_memory(); the CUDA backend reports its device's.
   virtual BackendMemory memory() const { return host_memory(); }
 
@@ -99,7 +99,7 @@ class Backend {
   virtual std::unique_ptr<DeviceDataset> forward_prefix(const DeviceDataset& data, int k) = 0;
 
   // Sets the row order of `data` to the permutation that sorts row indices
-  // by shuffle_key(seed, epoch, i) (host/shuffle_key.h), identical on every
+  // by shuffle_key(seed, epoch, i) (host/data/shuffle_key.h), identical on every
   // backend, so CPU and GPU see the same batches.
   virtual void shuffle(DeviceDataset& data, uint64_t seed, uint64_t epoch) = 0;
 

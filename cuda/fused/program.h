@@ -45,8 +45,8 @@
 #include <cstdint>
 
 #include "cuda/device_state.h"
-#include "host/activation.h"
-#include "host/optimizer_config.h"
+#include "host/model/activation.h"
+#include "host/model/optimizer_config.h"
 
 #if defined(__CUDACC__)
 #define GRAFT_FUSED_FN __host__ __device__ inline

@@ -9,10 +9,10 @@
 #include <exception>
 
 #include "checkpoint/bundle_reader.h"
-#include "host/dataset.h"
+#include "host/data/dataset.h"
 #include "host/device_select.h"
-#include "host/frozen_cache.h"
-#include "host/transfer.h"
+#include "host/train/frozen_cache.h"
+#include "host/restore/transfer.h"
 
 int main(int argc, char** argv) try {
   if (argc != 4) {

@@ -32,7 +32,7 @@
 #include "host/cpu/reference_kernels.h"
 #include "host/cpu/sgemm.h"
 #include "host/cpu/thread_team.h"
-#include "host/shuffle_key.h"
+#include "host/data/shuffle_key.h"
 
 namespace graft {
 namespace {

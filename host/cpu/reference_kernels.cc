@@ -11,7 +11,7 @@
 namespace graft::cpu {
 namespace {
 
-// Forward activations, TF's definitions (host/activation.h).
+// Forward activations, TF's definitions (host/model/activation.h).
 struct Identity {
   float operator()(float x) const { return x; }
   float grad(float, float g) const { return g; }

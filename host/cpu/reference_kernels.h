@@ -4,8 +4,8 @@
 // function makes one pass over its data, like the fused kernel it mirrors.
 #include <cstdint>
 
-#include "host/activation.h"
-#include "host/optimizer_config.h"
+#include "host/model/activation.h"
+#include "host/model/optimizer_config.h"
 
 namespace graft::cpu {
 
@@ -36,7 +36,7 @@ double sum_of_squares(const float* g, int64_t n);
 
 // One fused optimizer update of n elements: g' = clamp(g * grad_scale, -T, T)
 // when config.clip_value > 0 (else g * grad_scale), then the rule of
-// config.kind (host/optimizer_config.h). slot0/slot1 may be null when the
+// config.kind (host/model/optimizer_config.h). slot0/slot1 may be null when the
 // optimizer has fewer slots. `scalars` are the values before this step
 // (adam uses scalars.beta1_power and beta2_power as b1^t and b2^t).
 void optimizer_update(const OptimizerConfig& config, const OptimizerScalars& scalars, float* w,

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "checkpoint/bundle_reader.h"
-#include "host/dataset.h"
+#include "host/data/dataset.h"
 #include "tests/cli/cli_util.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/expect_contains.h"

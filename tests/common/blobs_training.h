@@ -4,9 +4,9 @@
 // ReLU network, and batches of 32. Header-only; needs graft_host.
 #include <cstdint>
 
-#include "host/dataset.h"
-#include "host/model_spec.h"
-#include "host/trainer.h"
+#include "host/data/dataset.h"
+#include "host/model/model_spec.h"
+#include "host/train/trainer.h"
 #include "tests/common/synthetic_data.h"
 
 namespace graft::test {

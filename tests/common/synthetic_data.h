@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "host/dataset.h"
+#include "host/data/dataset.h"
 
 namespace graft::test {
 

@@ -34,7 +34,7 @@
 #include "cuda/device_state.h"
 #include "cuda/kernels.h"
 #include "host/cpu/reference_kernels.h"
-#include "host/shuffle_key.h"
+#include "host/data/shuffle_key.h"
 #include "tests/common/tolerance.h"
 #include "tests/cuda/gpu_test_util.h"
 

@@ -1,4 +1,4 @@
-// The metrics sinks (host/metrics_sinks.h) and the trainer's step windows
+// The metrics sinks (host/train/metrics_sinks.h) and the trainer's step windows
 // (TrainOptions::log_every): CSV and JSONL rows, the TensorBoard tags read
 // back with the independent reader, the demo's per-run sub-directories, and
 // windows whose totals add up to the epochs'.
@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "checkpoint/error.h"
-#include "host/metrics_sinks.h"
-#include "host/trainer.h"
+#include "host/train/metrics_sinks.h"
+#include "host/train/trainer.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/synthetic_data.h"
 #include "tests/events/event_reader.h"

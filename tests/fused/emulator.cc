@@ -6,7 +6,7 @@
 #include <numeric>
 #include <stdexcept>
 
-#include "host/shuffle_key.h"
+#include "host/data/shuffle_key.h"
 
 namespace graft::test {
 

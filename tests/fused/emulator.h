@@ -37,7 +37,7 @@ class FusedEmulator {
 
   // One data set (copied), identity order until shuffle().
   void upload(const float* features, const int32_t* labels, int64_t rows, int64_t cols);
-  void shuffle(uint64_t seed, uint64_t epoch);  // host/shuffle_key.h's permutation
+  void shuffle(uint64_t seed, uint64_t epoch);  // host/data/shuffle_key.h's permutation
   void train_step(int64_t begin, int64_t n, int first_layer);
   EpochTotals take_train_totals();
 

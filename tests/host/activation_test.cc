@@ -6,7 +6,7 @@
 #include <cmath>
 #include <vector>
 
-#include "host/activation.h"
+#include "host/model/activation.h"
 #include "host/cpu/reference_kernels.h"
 #include "tests/host/mlp_reference.h"
 

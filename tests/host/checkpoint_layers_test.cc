@@ -9,7 +9,7 @@
 #include "checkpoint/bundle_reader.h"
 #include "checkpoint/bundle_writer.h"
 #include "checkpoint/error.h"
-#include "host/checkpoint_layers.h"
+#include "host/restore/checkpoint_layers.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/error_of.h"
 

@@ -13,7 +13,7 @@
 
 #include "checkpoint/error.h"
 #include "host/backend.h"
-#include "host/shuffle_key.h"
+#include "host/data/shuffle_key.h"
 #include "tests/common/tolerance.h"
 #include "tests/host/mlp_reference.h"
 

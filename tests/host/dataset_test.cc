@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "checkpoint/error.h"
-#include "host/dataset.h"
-#include "host/idx.h"
+#include "host/data/dataset.h"
+#include "host/data/idx.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/error_of.h"
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "host/activation.h"
+#include "host/model/activation.h"
 
 namespace graft::test {
 

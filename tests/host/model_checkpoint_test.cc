@@ -11,9 +11,9 @@
 #include "checkpoint/bundle_reader.h"
 #include "checkpoint/error.h"
 #include "checkpoint/state_file.h"
-#include "host/dataset.h"
-#include "host/model_checkpoint.h"
-#include "host/parameters.h"
+#include "host/data/dataset.h"
+#include "host/train/model_checkpoint.h"
+#include "host/model/parameters.h"
 #include "tests/common/fixtures.h"
 
 namespace graft {

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "checkpoint/error.h"
-#include "host/model_spec.h"
-#include "host/parameters.h"
+#include "host/model/model_spec.h"
+#include "host/model/parameters.h"
 
 namespace graft {
 namespace {

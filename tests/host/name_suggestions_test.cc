@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "host/name_suggestions.h"
-#include "host/rename_rules.h"
+#include "host/restore/name_suggestions.h"
+#include "host/restore/rename_rules.h"
 
 namespace graft {
 namespace {

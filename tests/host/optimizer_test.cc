@@ -1,4 +1,4 @@
-// Each optimizer's update rule (host/optimizer_config.h) against values
+// Each optimizer's update rule (host/model/optimizer_config.h) against values
 // worked out by hand, plus clipping by value and the grad_scale used by
 // clipping by global norm.
 #include <gtest/gtest.h>
@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "host/cpu/reference_kernels.h"
-#include "host/optimizer_config.h"
+#include "host/model/optimizer_config.h"
 
 namespace graft {
 namespace {

@@ -10,7 +10,7 @@
 
 #include "checkpoint/bundle_reader.h"
 #include "checkpoint/error.h"
-#include "host/trainer.h"
+#include "host/train/trainer.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/blobs_training.h"
 #include "tests/common/synthetic_data.h"

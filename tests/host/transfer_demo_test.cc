@@ -8,7 +8,7 @@
 
 #include "checkpoint/bundle_reader.h"
 #include "checkpoint/error.h"
-#include "host/transfer_demo.h"
+#include "tools/graft/demo/transfer_demo.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/expect_contains.h"
 

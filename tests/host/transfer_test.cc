@@ -14,8 +14,8 @@
 
 #include "checkpoint/bundle_reader.h"
 #include "checkpoint/error.h"
-#include "host/frozen_cache.h"
-#include "host/transfer.h"
+#include "host/train/frozen_cache.h"
+#include "host/restore/transfer.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/blobs_training.h"
 #include "tests/common/synthetic_data.h"

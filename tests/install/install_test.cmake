@@ -31,9 +31,9 @@ foreach(f
     ${CMAKE_INSTALL_INCLUDEDIR}/graft/checkpoint/bundle_reader.h
     ${CMAKE_INSTALL_INCLUDEDIR}/graft/checkpoint/bundle_writer.h
     ${CMAKE_INSTALL_INCLUDEDIR}/graft/checkpoint/event_writer.h
-    ${CMAKE_INSTALL_INCLUDEDIR}/graft/host/restore_plan.h
-    ${CMAKE_INSTALL_INCLUDEDIR}/graft/host/trainer.h
-    ${CMAKE_INSTALL_INCLUDEDIR}/graft/host/metrics_sinks.h
+    ${CMAKE_INSTALL_INCLUDEDIR}/graft/host/restore/restore_plan.h
+    ${CMAKE_INSTALL_INCLUDEDIR}/graft/host/train/trainer.h
+    ${CMAKE_INSTALL_INCLUDEDIR}/graft/host/train/metrics_sinks.h
     ${CMAKE_INSTALL_INCLUDEDIR}/graft/cuda/cuda_backend.h
     ${CMAKE_INSTALL_LIBDIR}/libgraft_checkpoint.a
     ${CMAKE_INSTALL_LIBDIR}/libgraft_host.a

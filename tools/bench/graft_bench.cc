@@ -53,12 +53,12 @@
 #include "checkpoint/error.h"
 #include "cuda/cuda_backend.h"
 #include "host/backend.h"
-#include "host/dataset.h"
+#include "host/data/dataset.h"
 #include "host/device_select.h"
-#include "host/idx.h"
-#include "host/model_spec.h"
-#include "host/optimizer_config.h"
-#include "host/trainer.h"
+#include "host/data/idx.h"
+#include "host/model/model_spec.h"
+#include "host/model/optimizer_config.h"
+#include "host/train/trainer.h"
 #include "tools/bench/gpu_peak.h"
 
 namespace fs = std::filesystem;

@@ -20,7 +20,7 @@
 #include "checkpoint/string_tensor.h"
 #include "checkpoint/summary.h"
 #include "checkpoint/varint.h"
-#include "host/idx.h"
+#include "host/data/idx.h"
 #include "tensor_bundle.pb.h"
 
 namespace fs = std::filesystem;

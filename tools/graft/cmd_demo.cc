@@ -1,12 +1,12 @@
 // graft demo: the transfer-learning story on Fashion-MNIST (what `make demo`
-// runs). The workflow is host/transfer_demo.h; this file only parses flags,
+// runs). The workflow is tools/graft/demo/transfer_demo.h; this file only parses flags,
 // picks the device and prints.
 #include <cstdio>
 #include <memory>
 #include <string>
 
 #include "host/device_select.h"
-#include "host/transfer_demo.h"
+#include "tools/graft/demo/transfer_demo.h"
 #include "tools/graft/commands.h"
 
 namespace graft::cli {

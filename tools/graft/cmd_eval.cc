@@ -11,8 +11,8 @@
 
 #include "checkpoint/bundle_reader.h"
 #include "checkpoint/error.h"
-#include "host/checkpoint_layers.h"
-#include "host/dataset.h"
+#include "host/restore/checkpoint_layers.h"
+#include "host/data/dataset.h"
 #include "host/device_select.h"
 #include "tools/graft/commands.h"
 

@@ -1,7 +1,7 @@
 // graft train: flags -> TrainOptions/ModelSpec/DatasetOptions, then the
 // library's Trainer; prints one line per epoch (and a progress bar when
 // stdout is a terminal). SIGINT/SIGTERM stop after the current step with a
-// checkpoint and exit 130/143 (host/interrupt.h).
+// checkpoint and exit 130/143 (host/train/interrupt.h).
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -14,15 +14,15 @@
 
 #include "checkpoint/bundle_reader.h"
 #include "checkpoint/error.h"
-#include "host/dataset.h"
+#include "host/data/dataset.h"
 #include "host/device_select.h"
-#include "host/frozen_cache.h"
-#include "host/initializers.h"
-#include "host/interrupt.h"
-#include "host/metrics_sinks.h"
-#include "host/rename_rules.h"
-#include "host/trainer.h"
-#include "host/transfer.h"
+#include "host/train/frozen_cache.h"
+#include "host/model/initializers.h"
+#include "host/train/interrupt.h"
+#include "host/train/metrics_sinks.h"
+#include "host/restore/rename_rules.h"
+#include "host/train/trainer.h"
+#include "host/restore/transfer.h"
 #include "tools/graft/commands.h"
 
 namespace graft::cli {
@@ -45,7 +45,7 @@ struct TrainFlags {
   float clip_value = 0.0f;
   float clip_norm = 0.0f;
   std::string save;
-  std::string save_every;  // N, Nepochs or Nsteps (host/checkpoint_rotation.h)
+  std::string save_every;  // N, Nepochs or Nsteps (host/train/checkpoint_rotation.h)
   int keep = 5;
   std::string resume;
   // Transfer learning (docs/transfer-learning.md).

@@ -9,9 +9,9 @@
 #include "checkpoint/bundle_writer.h"
 #include "graft/version.h"
 #include "host/backend.h"
-#include "host/model_spec.h"
-#include "host/parameters.h"
-#include "host/restore_plan.h"
+#include "host/model/model_spec.h"
+#include "host/model/parameters.h"
+#include "host/restore/restore_plan.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) {

@@ -1,0 +1,78 @@
+#pragma once
+// The model: a stack of dense layers with TensorFlow's names and layout, and
+// the one table of its parameters (name, shape, trainable, initializer,
+// optimizer slots) that drives allocation, initialisation, restore, save and
+// the tests.
+//
+// Layer NAME owns the variables NAME/kernel [fan_in, fan_out] and NAME/bias
+// [fan_out]; y = act(x·W + b). The last layer's activation is the identity
+// (its outputs are the logits).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "checkpoint/tensor_info.h"
+#include "host/model/activation.h"
+#include "host/backend.h"
+#include "host/model/initializers.h"
+#include "host/model/optimizer_config.h"
+
+namespace graft {
+
+struct LayerSpec {
+  std::string name;  // variable scope: "hidden1", "outputs", "dnn/hidden1"
+  int64_t fan_in = 0;
+  int64_t fan_out = 0;
+  Activation activation;
+  Initializer kernel_initializer = Initializer::kGlorotUniform;
+  Initializer bias_initializer = Initializer::kZeros;
+  bool kernel_trainable = true;  // false = frozen: no update, no slots
+  bool bias_trainable = true;
+};
+
+struct ModelSpec {
+  std::vector<LayerSpec> layers;
+
+  int64_t inputs() const;
+  int64_t outputs() const;
+  // Throws graft::Error when empty, when a shape is not positive, when
+  // consecutive layers disagree (fan_out of one != fan_in of the next) or
+  // when two layers share a name.
+  void validate() const;
+  std::vector<DenseLayerShape> backend_shapes() const;
+  // "784-300-100-10 (relu)"
+  std::string describe() const;
+};
+
+// hidden.size() hidden layers named hidden1..hiddenN with `activation`, then
+// a layer named "outputs" with the identity: tf.layers.dense as in the book.
+ModelSpec make_mlp_spec(int64_t inputs, const std::vector<int64_t>& hidden, int64_t outputs,
+                        const Activation& activation,
+                        Initializer kernel_initializer = Initializer::kGlorotUniform);
+
+// The checkpoint names of a layer's variables.
+std::string kernel_name(const LayerSpec& layer);  // NAME/kernel
+std::string bias_name(const LayerSpec& layer);    // NAME/bias
+
+enum class ParamRole { kKernel, kBias };
+
+struct ParameterSpec {
+  std::string name;  // TF variable name, e.g. "hidden1/kernel"
+  Shape shape;       // [fan_in, fan_out] or [fan_out]
+  int layer = 0;
+  ParamRole role = ParamRole::kKernel;
+  int index = 0;     // Backend parameter index: 2 * layer (+1 for the bias)
+  bool trainable = true;
+  Initializer initializer = Initializer::kGlorotUniform;
+  int64_t fan_in = 0, fan_out = 0;     // of the layer (what the initializer needs)
+  std::vector<std::string> slot_names;  // VAR/suffix in slot order; empty when frozen
+
+  int64_t elements() const;
+};
+
+// One entry per variable in backend order (hidden1/kernel, hidden1/bias, ...).
+std::vector<ParameterSpec> parameter_table(const ModelSpec& spec, OptimizerKind optimizer);
+// The entry named `name`, or null.
+const ParameterSpec* find_parameter(const std::vector<ParameterSpec>& table, const std::string& name);
+
+}  // namespace graft

@@ -1,0 +1,200 @@
+#include "host/train/model_checkpoint.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <map>
+
+#include "checkpoint/bundle_writer.h"
+#include "checkpoint/error.h"
+#include "checkpoint/names.h"
+#include "checkpoint/state_file.h"
+
+namespace graft {
+namespace {
+
+std::string last_component(const std::string& key) {
+  const std::size_t slash = key.rfind('/');
+  return slash == std::string::npos ? key : key.substr(slash + 1);
+}
+
+// One tensor to write: a float view or the int64 step.
+struct Pending {
+  const float* values = nullptr;
+  Shape shape;
+  bool is_step = false;
+};
+
+std::map<std::string, Pending> pending_tensors(const TrainingState& state, const std::vector<ParameterSpec>& table,
+                                               const OptimizerConfig& optimizer, const float* beta_powers) {
+  std::map<std::string, Pending> out;  // std::map: bytewise key order
+  for (const ParameterSpec& p : table) {
+    const auto index = static_cast<std::size_t>(p.index);
+    out[p.name] = {state.params.at(index).data(), p.shape, false};
+    for (std::size_t s = 0; s < p.slot_names.size(); ++s) {
+      out[p.slot_names[s]] = {state.slots.at(index).at(s).data(), p.shape, false};
+    }
+  }
+  if (optimizer.kind == OptimizerKind::kAdam) {
+    out[kBeta1PowerName] = {&beta_powers[0], Shape{}, false};
+    out[kBeta2PowerName] = {&beta_powers[1], Shape{}, false};
+  }
+  out[kGlobalStepName] = {nullptr, Shape{}, true};
+  return out;
+}
+
+// The key holding `wanted` (e.g. beta1_power): exact name first, then any
+// optimizer scalar whose last component is `wanted` (train/beta1_power).
+const BundleEntry* find_scalar(const BundleReader& reader, const std::string& wanted, VariableRole role) {
+  if (const BundleEntry* e = reader.find(wanted)) return e;
+  const BundleEntry* found = nullptr;
+  for (const BundleEntry& e : reader.entries()) {
+    if (last_component(e.info.name) != wanted || classify_name(e.info.name).role != role) continue;
+    if (found) {
+      throw Error(reader.prefix() + ": both " + found->info.name + " and " + e.info.name + " could be " + wanted);
+    }
+    found = &e;
+  }
+  return found;
+}
+
+int64_t read_step(const BundleReader& reader, const BundleEntry& entry) {
+  if (!entry.info.shape.empty()) {
+    throw Error(reader.prefix() + ": " + entry.info.name + " has shape " + shape_string(entry.info.shape) +
+                ", expected a scalar");
+  }
+  const std::string_view bytes = reader.raw_bytes(entry, true);
+  if (entry.info.dtype == DType::kInt64 && bytes.size() == 8) {
+    int64_t v;
+    std::memcpy(&v, bytes.data(), 8);
+    return v;
+  }
+  if (entry.info.dtype == DType::kInt32 && bytes.size() == 4) {
+    int32_t v;
+    std::memcpy(&v, bytes.data(), 4);
+    return v;
+  }
+  throw Error(reader.prefix() + ": " + entry.info.name + " is " + dtype_name(entry.info.dtype) +
+              ", expected an int64 step");
+}
+
+}  // namespace
+
+std::vector<std::string> checkpoint_keys(const std::vector<ParameterSpec>& table, const OptimizerConfig& optimizer) {
+  TrainingState empty;
+  empty.params.resize(table.size());
+  empty.slots.resize(table.size(), std::vector<std::vector<float>>(2));
+  const float powers[2] = {0, 0};
+  std::vector<std::string> keys;
+  for (const auto& [key, _] : pending_tensors(empty, table, optimizer, powers)) keys.push_back(key);
+  return keys;
+}
+
+void save_checkpoint(const std::string& prefix, const TrainingState& state, const std::vector<ParameterSpec>& table,
+                     const OptimizerConfig& optimizer) {
+  const std::filesystem::path parent = std::filesystem::path(prefix).parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) throw Error("cannot create " + parent.string() + " for checkpoint " + prefix + ": " + ec.message());
+  }
+  const float powers[2] = {state.scalars.beta1_power, state.scalars.beta2_power};
+  BundleWriter writer(prefix);
+  for (const auto& [key, t] : pending_tensors(state, table, optimizer, powers)) {
+    if (t.is_step) {
+      const int64_t step = state.scalars.step;
+      writer.add(TensorInfo{key, DType::kInt64, Shape{}}, &step, sizeof step);
+    } else {
+      writer.add_float(key, t.shape, t.values);
+    }
+  }
+  writer.finish();
+  record_checkpoint(prefix);
+}
+
+void save_checkpoint(const std::string& prefix, Backend& backend, const std::vector<ParameterSpec>& table,
+                     const OptimizerConfig& optimizer) {
+  const int slots = static_cast<int>(optimizer_slot_suffixes(optimizer.kind).size());
+  save_checkpoint(prefix, capture_state(backend, table, slots), table, optimizer);
+}
+
+std::vector<float> read_tensor(const BundleReader& reader, const std::string& key, const Shape& shape) {
+  const BundleEntry* e = reader.find(key);
+  if (!e) throw Error(reader.prefix() + ": no tensor " + key);
+  if (e->info.shape != shape) {
+    throw Error(reader.prefix() + ": " + key + " has shape " + shape_string(e->info.shape) + ", the model needs " +
+                shape_string(shape));
+  }
+  return reader.read_float(*e);
+}
+
+std::string ResumeReport::describe() const {
+  std::string text = "resumed at step " + std::to_string(step);
+  if (!missing.empty()) {
+    text += "; not in the checkpoint, left at initial values:";
+    for (const std::string& m : missing) text += " " + m;
+  }
+  return text;
+}
+
+ResumeReport resume_from_checkpoint(Backend& backend, const BundleReader& reader,
+                                    const std::vector<ParameterSpec>& table, const OptimizerConfig& optimizer) {
+  ResumeReport report;
+  // Resuming continues the same model: a checkpoint variable the model does
+  // not have means the architecture flags do not match it.
+  std::vector<std::string> extra;
+  for (const BundleEntry& e : reader.entries()) {
+    if (classify_name(e.info.name).role == VariableRole::kModel && !find_parameter(table, e.info.name)) {
+      extra.push_back(e.info.name);
+    }
+  }
+  if (!extra.empty()) {
+    std::string list;
+    for (std::size_t i = 0; i < extra.size() && i < 6; ++i) list += (i ? ", " : "") + extra[i];
+    if (extra.size() > 6) list += ", ... (" + std::to_string(extra.size()) + " in all)";
+    throw Error(reader.prefix() + ": the checkpoint has variables the model lacks: " + list +
+                " (the model's layers must match the checkpoint's to resume)");
+  }
+  for (const ParameterSpec& p : table) {
+    if (!reader.find(p.name)) {
+      throw Error(reader.prefix() + ": no variable " + p.name + " to resume from (the model's layers must match "
+                  "the checkpoint's)");
+    }
+    backend.write_param(p.index, read_tensor(reader, p.name, p.shape).data());
+    for (std::size_t s = 0; s < p.slot_names.size(); ++s) {
+      if (!reader.find(p.slot_names[s])) {
+        report.missing.push_back(p.slot_names[s]);
+        continue;
+      }
+      backend.write_slot(p.index, static_cast<int>(s), read_tensor(reader, p.slot_names[s], p.shape).data());
+    }
+  }
+
+  OptimizerScalars scalars = backend.read_scalars();
+  if (const BundleEntry* step = find_scalar(reader, kGlobalStepName, VariableRole::kGlobalStep)) {
+    scalars.step = read_step(reader, *step);
+  } else {
+    report.missing.push_back(kGlobalStepName);
+    scalars.step = 0;
+  }
+  if (optimizer.kind == OptimizerKind::kAdam) {
+    const char* names[2] = {kBeta1PowerName, kBeta2PowerName};
+    float* values[2] = {&scalars.beta1_power, &scalars.beta2_power};
+    const float betas[2] = {optimizer.beta1, optimizer.beta2};
+    for (int i = 0; i < 2; ++i) {
+      if (const BundleEntry* e = find_scalar(reader, names[i], VariableRole::kOptimizerScalar)) {
+        *values[i] = read_tensor(reader, e->info.name, Shape{}).at(0);
+      } else {
+        // The value the next update uses: beta^(step + 1).
+        *values[i] = static_cast<float>(std::pow(static_cast<double>(betas[i]), static_cast<double>(scalars.step + 1)));
+        report.missing.push_back(std::string(names[i]) + " (derived from the step)");
+      }
+    }
+  }
+  backend.write_scalars(scalars);
+  report.step = scalars.step;
+  return report;
+}
+
+}  // namespace graft
