@@ -6,6 +6,7 @@
 #include "checkpoint/bundle_writer.h"
 #include "checkpoint/convert.h"
 #include "checkpoint/error.h"
+#include "checkpoint/names.h"
 #include "checkpoint/object_graph.h"
 
 namespace graft {
@@ -72,8 +73,11 @@ std::vector<ExtractedTensor> plan_extract(const BundleReader& reader, const Extr
   std::vector<ExtractedTensor> plan;
   std::map<std::string, std::string> source_of;  // output name -> source name
   for (const BundleEntry* e : reader.entries_in_data_order()) {
-    if (!selected(e->info.name)) continue;
-    ExtractedTensor t{e->info.name, renamed(e->info.name, rules)};
+    // graft's model description is metadata, not a variable: it travels
+    // with every copy under its own name (extract_checkpoint rewrites it).
+    const bool description = e->info.name == kModelDescriptionKey;
+    if (!description && !selected(e->info.name)) continue;
+    ExtractedTensor t{e->info.name, description ? e->info.name : renamed(e->info.name, rules)};
     if (t.name.empty()) throw Error("--rename turns '" + t.source + "' into an empty name");
     auto [it, inserted] = source_of.emplace(t.name, t.source);
     if (!inserted) {
@@ -107,10 +111,26 @@ ExtractResult extract_checkpoint(const std::string& src, const std::string& dst_
   result.resolution_note = reader.resolution_note();
   result.tensors = plan_extract(reader, options);
 
+  std::optional<std::string> model_description;  // the rewritten text, when keys changed
   std::map<std::string, std::string> new_name;
   for (const auto& t : result.tensors) new_name[t.source] = t.name;
   bool keys_changed = new_name.size() != reader.entries().size();
   for (const auto& [from, to] : new_name) keys_changed = keys_changed || from != to;
+
+  if (keys_changed) {
+    // The model description names variables: rewrite it, or leave it out.
+    for (auto it = result.tensors.begin(); it != result.tensors.end(); ++it) {
+      if (it->source != kModelDescriptionKey) continue;
+      const BundleEntry& e = *reader.find(it->source);
+      const auto values = e.info.dtype == DType::kString ? reader.read_strings(e) : std::vector<std::string>{};
+      if (values.size() == 1 && options.rewrite_model_description) {
+        model_description = options.rewrite_model_description(values[0], new_name);
+      }
+      result.model_description = model_description ? "rewritten" : "left out";
+      if (!model_description) result.tensors.erase(it);
+      break;
+    }
+  }
 
   BundleWriter writer(dst_prefix);
   std::string swapped;
@@ -128,6 +148,7 @@ ExtractResult extract_checkpoint(const std::string& src, const std::string& dst_
         });
         result.object_graph_rewritten = true;
       }
+      if (t.source == kModelDescriptionKey && model_description) values = {*model_description};
       writer.add_strings(info.name, info.shape, values);
       continue;
     }

@@ -2,6 +2,9 @@
 // Copying a checkpoint, optionally keeping only some variables and renaming
 // them. Data order is the source's (TF1: key order; TF2: object-graph order,
 // graph last), so with no selection or renames the copy is byte-identical.
+#include <functional>
+#include <map>
+#include <optional>
 #include <regex>
 #include <string>
 #include <vector>
@@ -26,6 +29,14 @@ struct ExtractOptions {
   // "REGEX=REPLACEMENT" rules; the first rule whose regex occurs in a name
   // renames it (std::regex_replace), later rules are not tried.
   std::vector<std::string> rename;
+  // graft's model description (names.h: kModelDescriptionKey) names
+  // variables, so a copy that selects or renames keys must rewrite it: given
+  // the stored text and the map source key -> output key, return the new
+  // text, or nullopt when the copy no longer holds that model (the
+  // description is then left out). Without a rewriter it is left out.
+  std::function<std::optional<std::string>(const std::string& text,
+                                           const std::map<std::string, std::string>& new_names)>
+      rewrite_model_description;
 };
 
 struct ExtractedTensor {
@@ -43,6 +54,9 @@ struct ExtractResult {
   std::string resolution_note;
   std::vector<ExtractedTensor> tensors;
   bool object_graph_rewritten = false;  // TF2 keys dropped or renamed in the graph too
+  // What happened to graft's model description when keys changed: "" (none,
+  // or copied as it was), "rewritten" or "left out".
+  std::string model_description;
 };
 
 // Writes the selection to dst_prefix (atomically, see BundleWriter).

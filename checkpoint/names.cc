@@ -38,6 +38,10 @@ NameInfo classify_name(const std::string& key) {
     info.role = VariableRole::kObjectGraph;
     return info;
   }
+  if (key == kModelDescriptionKey) {
+    info.role = VariableRole::kModelDescription;
+    return info;
+  }
   if (const auto marker = key.find(kSlotMarker); marker != std::string::npos) {
     return classify_tf2_slot(key, marker);
   }
@@ -85,6 +89,7 @@ const char* role_name(VariableRole role) {
     case VariableRole::kOptimizerScalar: return "optimizer scalar";
     case VariableRole::kGlobalStep: return "global step";
     case VariableRole::kObjectGraph: return "object graph";
+    case VariableRole::kModelDescription: return "graft model description";
   }
   return "unknown";
 }

@@ -12,7 +12,14 @@ enum class VariableRole {
   kOptimizerScalar,  // beta1_power, train/beta2_power, optimizer/iter, optimizer/learning_rate
   kGlobalStep,       // global_step
   kObjectGraph,      // _CHECKPOINTABLE_OBJECT_GRAPH
+  kModelDescription, // _graft_model_description (graft's own metadata; TF ignores it)
 };
+
+// The string tensor in which graft stores a checkpoint's model description
+// (host/model/model_io.h). Not a variable: tf.train.Saver restores only the
+// variables it is given, and TF2's object-based restore only the keys its
+// object graph names, so TensorFlow reads graft's checkpoints as before.
+inline constexpr const char* kModelDescriptionKey = "_graft_model_description";
 
 struct NameInfo {
   VariableRole role = VariableRole::kModel;

@@ -111,6 +111,7 @@ CheckpointSummary summarize(const BundleReader& reader) {
         s.step_counters.push_back(e.info.name);
         break;
       case VariableRole::kObjectGraph:
+      case VariableRole::kModelDescription:
         break;
     }
   }

@@ -123,7 +123,12 @@ Dataset load_dataset(const DatasetOptions& options) {
   if (options.classes.empty()) {
     for (int c = 0; c < 256; ++c) label_of[c] = c;
   } else {
-    for (std::size_t i = 0; i < options.classes.size(); ++i) label_of[options.classes[i]] = static_cast<int32_t>(i);
+    if (!options.relabel_to.empty() && options.relabel_to.size() != options.classes.size()) {
+      throw Error("DatasetOptions::relabel_to needs one label per class");
+    }
+    for (std::size_t i = 0; i < options.classes.size(); ++i) {
+      label_of[options.classes[i]] = options.relabel_to.empty() ? static_cast<int32_t>(i) : options.relabel_to[i];
+    }
     out.original_labels = options.classes;
   }
 
@@ -160,6 +165,9 @@ Dataset load_dataset(const DatasetOptions& options) {
   }
 
   out.num_classes = options.classes.empty() ? max_label + 1 : static_cast<int>(options.classes.size());
+  if (!options.relabel_to.empty()) {
+    out.num_classes = 1 + *std::max_element(options.relabel_to.begin(), options.relabel_to.end());
+  }
   if (out.original_labels.empty()) {
     for (int c = 0; c < out.num_classes; ++c) out.original_labels.push_back(c);
   }

@@ -29,6 +29,9 @@ struct DatasetOptions {
   // Original labels to keep, in the order that defines the new labels
   // (classes[i] becomes label i); empty keeps every class unchanged.
   std::vector<int> classes;
+  // The new label of classes[i] (default: i). Evaluation uses it to label
+  // images with the model output that stands for their class.
+  std::vector<int> relabel_to;
   int64_t per_class = 0;     // 0 = no cap
   int64_t validation = 5000;
   bool load_train = true;    // false: only the test split (evaluation)

@@ -141,6 +141,41 @@ CheckpointModel model_from_checkpoint(const BundleReader& reader, const Checkpoi
   return model;
 }
 
+CheckpointModel model_from_description(const BundleReader& reader, const ModelDescription& description) {
+  description.validate();
+  CheckpointModel model;
+  for (std::size_t i = 0; i < description.nodes.size(); ++i) {
+    const ModelNode& n = description.nodes[i];
+    if (n.kind != NodeKind::kDense) {
+      throw Error(reader.prefix() + ": the recorded model's node " + n.name + " is a " + node_kind_name(n.kind) +
+                  " node, which the backends cannot run yet");
+    }
+    CheckpointDenseLayer c;
+    c.kernel_key = n.variables.at("kernel");
+    c.bias_key = n.variables.at("bias");
+    for (const std::string* key : {&c.kernel_key, &c.bias_key}) {
+      if (!reader.find(*key)) {
+        throw Error(reader.prefix() + ": the recorded model needs " + *key + ", which the checkpoint lacks");
+      }
+    }
+    complete(reader, n.name, c);
+    if (c.fan_in != description.node_inputs(i) || c.fan_out != n.units) {
+      throw Error(reader.prefix() + ": " + c.kernel_key + " is [" + std::to_string(c.fan_in) + ", " +
+                  std::to_string(c.fan_out) + "] but the recorded model's " + n.name + " is [" +
+                  std::to_string(description.node_inputs(i)) + ", " + std::to_string(n.units) + "]");
+    }
+    LayerSpec layer;
+    layer.name = n.name;
+    layer.fan_in = c.fan_in;
+    layer.fan_out = c.fan_out;
+    layer.activation = n.activation;
+    model.layers.push_back(c);
+    model.spec.layers.push_back(layer);
+  }
+  model.spec.validate();
+  return model;
+}
+
 void load_checkpoint_weights(Backend& backend, const BundleReader& reader, const CheckpointModel& model) {
   for (std::size_t l = 0; l < model.layers.size(); ++l) {
     const CheckpointDenseLayer& c = model.layers[l];

@@ -11,6 +11,7 @@
 #include "checkpoint/bundle_reader.h"
 #include "host/model/activation.h"
 #include "host/backend.h"
+#include "host/model/model_description.h"
 #include "host/model/model_spec.h"
 #include "host/restore/rename_rules.h"
 
@@ -44,6 +45,11 @@ std::vector<CheckpointDenseLayer> find_dense_layers(const BundleReader& reader,
 // (without an explicit layer list) some model variable belongs to no dense
 // layer: ignoring it silently would evaluate a different model.
 CheckpointModel model_from_checkpoint(const BundleReader& reader, const CheckpointModelOptions& options);
+
+// The model a checkpoint's own description records (host/model/model_io.h):
+// its layer order, names, variables and activations, with every variable
+// checked against the checkpoint (present, and the recorded shape).
+CheckpointModel model_from_description(const BundleReader& reader, const ModelDescription& description);
 
 // Writes every layer's kernel and bias into a backend built for model.spec.
 void load_checkpoint_weights(Backend& backend, const BundleReader& reader, const CheckpointModel& model);

@@ -374,6 +374,7 @@ RestorePlan plan_restore(const std::vector<ParameterSpec>& table, const BundleRe
         break;
       case VariableRole::kGlobalStep: reason = "step counter (a transfer run starts at step 0)"; break;
       case VariableRole::kObjectGraph: reason = "object graph (TF2 metadata)"; break;
+      case VariableRole::kModelDescription: reason = "graft's model description of the source model"; break;
       case VariableRole::kModel: {
         const std::string model_name = strip_tf2_suffix(apply_renames(options.renames, e.info.name));
         const std::string renamed =

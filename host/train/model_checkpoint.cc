@@ -5,11 +5,13 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include "checkpoint/bundle_writer.h"
 #include "checkpoint/error.h"
 #include "checkpoint/names.h"
 #include "checkpoint/state_file.h"
+#include "host/model/model_io.h"
 
 namespace graft {
 namespace {
@@ -19,15 +21,18 @@ std::string last_component(const std::string& key) {
   return slash == std::string::npos ? key : key.substr(slash + 1);
 }
 
-// One tensor to write: a float view or the int64 step.
+// One tensor to write: a float view, the int64 step, or the model
+// description's JSON.
 struct Pending {
   const float* values = nullptr;
   Shape shape;
   bool is_step = false;
+  const std::string* text = nullptr;
 };
 
 std::map<std::string, Pending> pending_tensors(const TrainingState& state, const std::vector<ParameterSpec>& table,
-                                               const OptimizerConfig& optimizer, const float* beta_powers) {
+                                               const OptimizerConfig& optimizer, const float* beta_powers,
+                                               const std::string* description = nullptr) {
   std::map<std::string, Pending> out;  // std::map: bytewise key order
   for (const ParameterSpec& p : table) {
     const auto index = static_cast<std::size_t>(p.index);
@@ -41,6 +46,7 @@ std::map<std::string, Pending> pending_tensors(const TrainingState& state, const
     out[kBeta2PowerName] = {&beta_powers[1], Shape{}, false};
   }
   out[kGlobalStepName] = {nullptr, Shape{}, true};
+  if (description) out[kModelDescriptionKey] = {nullptr, Shape{}, false, description};
   return out;
 }
 
@@ -92,7 +98,7 @@ std::vector<std::string> checkpoint_keys(const std::vector<ParameterSpec>& table
 }
 
 void save_checkpoint(const std::string& prefix, const TrainingState& state, const std::vector<ParameterSpec>& table,
-                     const OptimizerConfig& optimizer) {
+                     const OptimizerConfig& optimizer, const ModelDescription* model) {
   const std::filesystem::path parent = std::filesystem::path(prefix).parent_path();
   if (!parent.empty()) {
     std::error_code ec;
@@ -100,9 +106,12 @@ void save_checkpoint(const std::string& prefix, const TrainingState& state, cons
     if (ec) throw Error("cannot create " + parent.string() + " for checkpoint " + prefix + ": " + ec.message());
   }
   const float powers[2] = {state.scalars.beta1_power, state.scalars.beta2_power};
+  const std::string description = model ? model_to_json(*model) : std::string();
   BundleWriter writer(prefix);
-  for (const auto& [key, t] : pending_tensors(state, table, optimizer, powers)) {
-    if (t.is_step) {
+  for (const auto& [key, t] : pending_tensors(state, table, optimizer, powers, model ? &description : nullptr)) {
+    if (t.text) {
+      writer.add_strings(key, Shape{}, {*t.text});
+    } else if (t.is_step) {
       const int64_t step = state.scalars.step;
       writer.add(TensorInfo{key, DType::kInt64, Shape{}}, &step, sizeof step);
     } else {
@@ -114,9 +123,9 @@ void save_checkpoint(const std::string& prefix, const TrainingState& state, cons
 }
 
 void save_checkpoint(const std::string& prefix, Backend& backend, const std::vector<ParameterSpec>& table,
-                     const OptimizerConfig& optimizer) {
+                     const OptimizerConfig& optimizer, const ModelDescription* model) {
   const int slots = static_cast<int>(optimizer_slot_suffixes(optimizer.kind).size());
-  save_checkpoint(prefix, capture_state(backend, table, slots), table, optimizer);
+  save_checkpoint(prefix, capture_state(backend, table, slots), table, optimizer, model);
 }
 
 std::vector<float> read_tensor(const BundleReader& reader, const std::string& key, const Shape& shape) {
@@ -127,6 +136,22 @@ std::vector<float> read_tensor(const BundleReader& reader, const std::string& ke
                 shape_string(shape));
   }
   return reader.read_float(*e);
+}
+
+std::string ResumeReport::resumed() const {
+  std::string text = "resumed " + std::to_string(resumed_variables) + " variables";
+  text += ", " + std::to_string(resumed_slots) + " optimizer slots";
+  if (!slot_kinds.empty()) {
+    text += " (";
+    for (std::size_t i = 0; i < slot_kinds.size(); ++i) text += (i ? ", " : "") + slot_kinds[i];
+    text += ")";
+  }
+  for (const std::string& s : resumed_scalars) text += ", " + s;
+  if (!unused_slots.empty()) {
+    text += "; not used by this optimizer: " + std::to_string(unused_slots.size()) + " slots (" + unused_slots.front() +
+            (unused_slots.size() > 1 ? ", ..." : "") + ")";
+  }
+  return text;
 }
 
 std::string ResumeReport::describe() const {
@@ -156,6 +181,17 @@ ResumeReport resume_from_checkpoint(Backend& backend, const BundleReader& reader
     throw Error(reader.prefix() + ": the checkpoint has variables the model lacks: " + list +
                 " (the model's layers must match the checkpoint's to resume)");
   }
+  // Slots the checkpoint holds for the model's variables that this
+  // optimizer does not use: never dropped without the caller knowing.
+  std::set<std::string> used_slots;
+  for (const ParameterSpec& p : table) used_slots.insert(p.slot_names.begin(), p.slot_names.end());
+  for (const BundleEntry& e : reader.entries()) {
+    const NameInfo n = classify_name(e.info.name);
+    if (n.role == VariableRole::kOptimizerSlot && find_parameter(table, n.variable) && !used_slots.count(e.info.name)) {
+      report.unused_slots.push_back(e.info.name);
+    }
+  }
+  std::set<std::string> slot_kinds;
   for (const ParameterSpec& p : table) {
     if (!reader.find(p.name)) {
       throw Error(reader.prefix() + ": no variable " + p.name + " to resume from (the model's layers must match "
@@ -168,12 +204,17 @@ ResumeReport resume_from_checkpoint(Backend& backend, const BundleReader& reader
         continue;
       }
       backend.write_slot(p.index, static_cast<int>(s), read_tensor(reader, p.slot_names[s], p.shape).data());
+      ++report.resumed_slots;
+      slot_kinds.insert(last_component(p.slot_names[s]));
     }
+    ++report.resumed_variables;
   }
+  report.slot_kinds.assign(slot_kinds.begin(), slot_kinds.end());
 
   OptimizerScalars scalars = backend.read_scalars();
   if (const BundleEntry* step = find_scalar(reader, kGlobalStepName, VariableRole::kGlobalStep)) {
     scalars.step = read_step(reader, *step);
+    report.resumed_scalars.push_back(step->info.name);
   } else {
     report.missing.push_back(kGlobalStepName);
     scalars.step = 0;
@@ -185,6 +226,7 @@ ResumeReport resume_from_checkpoint(Backend& backend, const BundleReader& reader
     for (int i = 0; i < 2; ++i) {
       if (const BundleEntry* e = find_scalar(reader, names[i], VariableRole::kOptimizerScalar)) {
         *values[i] = read_tensor(reader, e->info.name, Shape{}).at(0);
+        report.resumed_scalars.push_back(e->info.name);
       } else {
         // The value the next update uses: beta^(step + 1).
         *values[i] = static_cast<float>(std::pow(static_cast<double>(betas[i]), static_cast<double>(scalars.step + 1)));

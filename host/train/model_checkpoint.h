@@ -11,6 +11,7 @@
 
 #include "checkpoint/bundle_reader.h"
 #include "host/backend.h"
+#include "host/model/model_description.h"
 #include "host/model/model_spec.h"
 #include "host/model/parameters.h"
 
@@ -25,12 +26,13 @@ inline constexpr const char* kBeta2PowerName = "beta2_power";
 std::vector<std::string> checkpoint_keys(const std::vector<ParameterSpec>& table, const OptimizerConfig& optimizer);
 
 // Writes `state` (capture_state) to `prefix` (parent folders are created) and
-// records it in the folder's `checkpoint` file. Throws graft::Error.
+// records it in the folder's `checkpoint` file; with `model`, also the model
+// description (host/model/model_io.h). Throws graft::Error.
 void save_checkpoint(const std::string& prefix, const TrainingState& state, const std::vector<ParameterSpec>& table,
-                     const OptimizerConfig& optimizer);
+                     const OptimizerConfig& optimizer, const ModelDescription* model = nullptr);
 // The same, reading the state from the backend.
 void save_checkpoint(const std::string& prefix, Backend& backend, const std::vector<ParameterSpec>& table,
-                     const OptimizerConfig& optimizer);
+                     const OptimizerConfig& optimizer, const ModelDescription* model = nullptr);
 
 // Reads tensor `key` as float32, checking that its shape is `shape`; errors
 // name the checkpoint and the tensor.
@@ -41,7 +43,18 @@ struct ResumeReport {
   // What was not in the checkpoint and kept its initial value, e.g.
   // "hidden1/kernel/Adam (slot)", "global_step".
   std::vector<std::string> missing;
+  int64_t resumed_variables = 0;
+  int64_t resumed_slots = 0;
+  std::vector<std::string> slot_kinds;       // "Adam", "Adam_1"
+  std::vector<std::string> resumed_scalars;  // keys as stored: "global_step", "train/beta1_power"
+  // Slots in the checkpoint, of the model's variables, that the optimizer
+  // being resumed does not have (another optimizer wrote them). They are not
+  // restored; callers decide whether that is acceptable (graft train refuses
+  // unless told to drop them).
+  std::vector<std::string> unused_slots;
   std::string describe() const;  // "resumed at step 1200" (+ the missing list)
+  // "resumed 12 variables, 24 optimizer slots (Adam, Adam_1), global_step, beta1_power, beta2_power"
+  std::string resumed() const;
 };
 
 // Restores every variable of `table` (required), its optimizer slots, the

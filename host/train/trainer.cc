@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "checkpoint/error.h"
+#include "host/model/model_io.h"
 #include "host/train/divergence.h"
 
 namespace graft {
@@ -25,7 +26,15 @@ void add_totals(EpochTotals& into, const EpochTotals& t) {
 }  // namespace
 
 Trainer::Trainer(Backend& backend, ModelSpec spec, const OptimizerConfig& optimizer, const TrainOptions& options)
-    : backend_(backend), spec_(std::move(spec)), optimizer_(optimizer), options_(options) {
+    : Trainer(backend, model_from_spec(spec, optimizer), options, spec) {}
+
+Trainer::Trainer(Backend& backend, const ModelDescription& model, const TrainOptions& options)
+    : Trainer(backend, model, options, spec_from_model(model)) {}
+
+Trainer::Trainer(Backend& backend, const ModelDescription& model, const TrainOptions& options, ModelSpec spec)
+    : backend_(backend), spec_(std::move(spec)), model_(model), options_(options) {
+  if (!model_.optimizer) throw Error("the model description has no optimizer to train with (ModelDescription::optimizer)");
+  optimizer_ = *model_.optimizer;
   spec_.validate();
   if (options_.batch_size <= 0) throw Error("the batch size must be positive");
   if (options_.epochs < 0) throw Error("the number of epochs must not be negative");
@@ -52,7 +61,7 @@ EpochTotals Trainer::evaluate(const DeviceDataset& data, int first_layer) {
   return backend_.evaluate(data, first_layer);
 }
 
-void Trainer::save(const std::string& prefix) { save_checkpoint(prefix, backend_, table_, optimizer_); }
+void Trainer::save(const std::string& prefix) { save_checkpoint(prefix, backend_, table_, optimizer_, &model_); }
 
 TrainResult Trainer::fit(const Dataset& data, const EpochCallback& on_epoch, const ProgressCallback& on_progress) {
   if (data.train.rows == 0) throw Error("no training rows");
@@ -124,7 +133,7 @@ TrainResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch
     const std::string bad = first_non_finite(state, table_);
     if (!bad.empty()) throw DivergenceError(step, std::nullopt, bad);
     const std::string prefix = numbered ? numbered_prefix(base, step) : base;
-    save_checkpoint(prefix, state, table_, optimizer_);
+    save_checkpoint(prefix, state, table_, optimizer_, &model_);
     if (numbered) {
       rotate_checkpoints(prefix, base, options_.keep);
       last_saved = prefix;

@@ -33,6 +33,7 @@
 #include "host/train/checkpoint_rotation.h"
 #include "host/data/dataset.h"
 #include "host/train/model_checkpoint.h"
+#include "host/model/model_description.h"
 #include "host/model/model_spec.h"
 #include "host/model/parameters.h"
 
@@ -119,8 +120,13 @@ class Trainer {
   // of batch_size and eval_batch), applies the trainable flags and writes
   // every variable's initial value (seeded).
   Trainer(Backend& backend, ModelSpec spec, const OptimizerConfig& optimizer, const TrainOptions& options);
+  // The same for a model description (host/model/model_description.h), which
+  // must name its optimizer; it is saved with every checkpoint, so eval and
+  // resume know the model without being told.
+  Trainer(Backend& backend, const ModelDescription& model, const TrainOptions& options);
 
   const ModelSpec& spec() const { return spec_; }
+  const ModelDescription& model() const { return model_; }
   const std::vector<ParameterSpec>& table() const { return table_; }
   const OptimizerConfig& optimizer() const { return optimizer_; }
   const TrainOptions& options() const { return options_; }
@@ -143,7 +149,10 @@ class Trainer {
 
  private:
   Backend& backend_;
+  Trainer(Backend& backend, const ModelDescription& model, const TrainOptions& options, ModelSpec spec);
+
   ModelSpec spec_;
+  ModelDescription model_;
   OptimizerConfig optimizer_;
   TrainOptions options_;
   std::vector<ParameterSpec> table_;

@@ -230,7 +230,8 @@ TEST(CliReliability, RealSigintSavesAndResumingMatchesAnUninterruptedRunBitwise)
   ASSERT_EQ(u.status, 0) << u.output;
   EXPECT_EQ(step_of(reference), 270 * (done + 2));
   const auto a = tensors(prefix), b = tensors(reference);
-  EXPECT_EQ(a.size(), 15u);  // 2 layers x (kernel, bias) x (variable, Adam, Adam_1), beta powers, global_step
+  // 2 layers x (kernel, bias) x (variable, Adam, Adam_1), beta powers, global_step, the model description
+  EXPECT_EQ(a.size(), 16u);
   EXPECT_TRUE(a == b) << "the resumed run's parameters differ from the uninterrupted run's (stopped at step "
                       << s.step << ")";
 }

@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "checkpoint/bundle_reader.h"
 #include "checkpoint/error.h"
+#include "host/model/model_io.h"
 #include "host/restore/checkpoint_layers.h"
 #include "host/data/dataset.h"
 #include "host/device_select.h"
@@ -29,7 +31,61 @@ struct EvalFlags {
   std::string device = "auto";
   int threads = 0;
   bool json = false;
+  bool activation_given = false;
 };
+
+// Which original labels the model's outputs stand for, and which images to
+// score: the recorded head's labels when the checkpoint records its model,
+// else what --classes and the output count allow without guessing silently.
+struct Scoring {
+  DatasetOptions data;             // classes relabelled to the output that stands for them
+  std::vector<int> output_labels;  // original label of each output (kNoClass: none), empty when unknown
+  std::vector<std::string> notes;  // said on stderr: assumptions and subsets
+};
+
+Scoring scoring_for(const EvalFlags& f, const std::optional<ModelDescription>& recorded, int64_t outputs) {
+  Scoring s;
+  s.data.dir = f.data;
+  s.data.load_train = false;
+  const std::vector<int> asked = f.classes.empty() ? std::vector<int>{} : parse_class_list(f.classes);
+  if (recorded) {
+    s.output_labels = recorded->output.labels;
+    const std::vector<int> chosen = asked.empty() ? trained_classes(*recorded) : asked;
+    for (int c : chosen) {
+      const auto it = std::find(s.output_labels.begin(), s.output_labels.end(), c);
+      if (it == s.output_labels.end()) {
+        throw Error(fmt::format("class {} is not one the model was trained on (its outputs stand for {})", c,
+                                label_list_text(s.output_labels)));
+      }
+      s.data.classes.push_back(c);
+      s.data.relabel_to.push_back(static_cast<int>(it - s.output_labels.begin()));
+    }
+    if (chosen.size() < trained_classes(*recorded).size()) {
+      s.notes.push_back(fmt::format("scoring images of classes {} only, predicted among all {} outputs",
+                                    label_list_text(chosen), outputs));
+    }
+    return s;
+  }
+  if (asked.empty()) return s;  // every class, label i = output i
+  s.data.classes = asked;
+  if (static_cast<int64_t>(asked.size()) == outputs) {
+    s.notes.push_back(fmt::format("assumed: output i stands for the i-th class of --classes ({}); the checkpoint "
+                                  "does not record its labels",
+                                  label_list_text(asked)));
+    return s;  // relabelled 0..k-1, as the head was trained
+  }
+  const int largest = *std::max_element(asked.begin(), asked.end());
+  if (largest < outputs) {
+    s.data.relabel_to = asked;  // keep the original labels: output i = label i
+    s.notes.push_back(fmt::format("assumed: output i stands for label i (the checkpoint does not record its "
+                                  "labels); scoring images of classes {} among all {} outputs",
+                                  label_list_text(asked), outputs));
+    return s;
+  }
+  throw Error(fmt::format("--classes {} names {} classes but the model has {} outputs, and the checkpoint does not "
+                          "record which output stands for which class",
+                          f.classes, asked.size(), outputs));
+}
 
 int run_eval(const EvalFlags& f) {
   const auto activation = parse_activation(f.activation);
@@ -37,17 +93,40 @@ int run_eval(const EvalFlags& f) {
 
   const BundleReader reader = BundleReader::open(f.checkpoint);
   if (!reader.resolution_note().empty()) std::fprintf(stderr, "%s\n", reader.resolution_note().c_str());
-  CheckpointModelOptions model_options;
-  model_options.renames = parse_rename_rules(f.renames);
-  model_options.layers = f.layers;
-  model_options.activation = *activation;
-  const CheckpointModel model = model_from_checkpoint(reader, model_options);
+  const std::optional<ModelDescription> recorded = read_model_description(reader);
+  std::vector<std::string> notes;
+  CheckpointModel model;
+  if (recorded) {
+    // The checkpoint knows its model: flags may only agree with it.
+    if (!f.layers.empty() || !f.renames.empty()) {
+      throw Error(std::string(f.layers.empty() ? "--rename" : "--layers") + " is for checkpoints that do not record "
+                  "their model; " + reader.prefix() + " records it (see graft inspect)");
+    }
+    if (f.activation_given) {
+      for (std::size_t i = 0; i + 1 < recorded->nodes.size(); ++i) {
+        const Activation& a = recorded->nodes[i].activation;
+        if (a.kind != activation->kind || (a.kind == ActivationKind::kLeakyRelu && a.alpha != activation->alpha)) {
+          throw Error("--activation " + f.activation + " contradicts the model recorded in " + reader.prefix() + " (" +
+                      recorded->nodes[i].name + " uses " + activation_name(a) + "): leave --activation out");
+        }
+      }
+    }
+    model = model_from_description(reader, *recorded);
+  } else {
+    CheckpointModelOptions model_options;
+    model_options.renames = parse_rename_rules(f.renames);
+    model_options.layers = f.layers;
+    model_options.activation = *activation;
+    model = model_from_checkpoint(reader, model_options);
+    if (!f.activation_given && model.layers.size() > 1) {
+      notes.push_back("assumed: activation " + f.activation + " for every hidden layer (the checkpoint does not "
+                      "record it; pass --activation)");
+    }
+  }
 
-  DatasetOptions data_options;
-  data_options.dir = f.data;
-  data_options.load_train = false;
-  if (!f.classes.empty()) data_options.classes = parse_class_list(f.classes);
-  const Dataset data = load_dataset(data_options);
+  const Scoring scoring = scoring_for(f, recorded, model.spec.outputs());
+  notes.insert(notes.end(), scoring.notes.begin(), scoring.notes.end());
+  const Dataset data = load_dataset(scoring.data);
   const DataSplit& test = data.test;
   if (test.rows == 0) throw Error(f.data + ": no test images of the chosen classes");
   if (test.cols != model.spec.inputs()) {
@@ -68,9 +147,11 @@ int run_eval(const EvalFlags& f) {
   const double accuracy = static_cast<double>(totals.correct) / static_cast<double>(totals.samples);
   const double loss = totals.loss_sum / static_cast<double>(totals.samples);
 
-  std::fprintf(stderr, "%s\nmodel: %s from %s\ndata: %lld test images from %s\n", selected.note.c_str(),
-               model.spec.describe().c_str(), reader.prefix().c_str(), static_cast<long long>(test.rows),
+  std::fprintf(stderr, "%s\nmodel: %s from %s (%s)\ndata: %lld test images from %s\n", selected.note.c_str(),
+               model.spec.describe().c_str(), reader.prefix().c_str(),
+               recorded ? "as recorded in the checkpoint" : "rebuilt from its variables", static_cast<long long>(test.rows),
                f.data.c_str());
+  for (const std::string& n : notes) std::fprintf(stderr, "%s\n", n.c_str());
   if (f.json) {
     nlohmann::json j;
     j["checkpoint"] = reader.prefix();
@@ -78,11 +159,16 @@ int run_eval(const EvalFlags& f) {
     j["loss"] = loss;
     j["correct"] = totals.correct;
     j["samples"] = totals.samples;
-    j["activation"] = activation_name(*activation);
+    j["activation"] = activation_name(model.spec.layers.front().activation);
+    j["model_recorded"] = recorded.has_value();
+    j["notes"] = notes;
+    if (!scoring.output_labels.empty()) j["output_labels"] = scoring.output_labels;
     j["device"] = backend.description();
-    for (const CheckpointDenseLayer& l : model.layers) {
-      j["layers"].push_back({{"name", l.name}, {"kernel", l.kernel_key}, {"bias", l.bias_key},
-                             {"shape", {l.fan_in, l.fan_out}}});
+    for (std::size_t l = 0; l < model.layers.size(); ++l) {
+      const CheckpointDenseLayer& c = model.layers[l];
+      j["layers"].push_back({{"name", c.name}, {"kernel", c.kernel_key}, {"bias", c.bias_key},
+                             {"shape", {c.fan_in, c.fan_out}},
+                             {"activation", activation_name(model.spec.layers[l].activation)}});
     }
     std::printf("%s\n", j.dump(2).c_str());
   } else {
@@ -103,15 +189,22 @@ void register_eval(CLI::App& app) {
   sub->add_option("--layers", flags->layers, "Layer names in model order (default: all, natural order, outputs last)")
       ->delimiter(',')
       ->allow_extra_args(false);
-  sub->add_option("--activation", flags->activation, "Activation of every layer but the last")->capture_default_str();
-  sub->add_option("--classes", flags->classes, "Evaluate on these classes only, relabelled 0..k-1: 0-4 or 1,3");
+  sub->add_option("--activation", flags->activation,
+                  "Activation of every layer but the last, for checkpoints that do not record their model (default "
+                  "relu, and then said)");
+  sub->add_option("--classes", flags->classes,
+                  "Evaluate on images of these classes only (0-4 or 1,3), each scored against the output that stands "
+                  "for it: as recorded, or for a 5-unit head trained on --classes 5-9, output i = the i-th class");
   sub->add_option("--rename", flags->renames,
                   "REGEX=REPLACEMENT applied to checkpoint names (repeatable; the first matching rule wins)")
       ->allow_extra_args(false);
   sub->add_option("--device", flags->device, "cpu, cuda or auto")->capture_default_str();
   sub->add_option("--threads", flags->threads, "CPU threads (default: all cores)");
   sub->add_flag("--json", flags->json, "Print the result as JSON");
-  sub->callback([flags] { run_guarded("eval", [flags] { return run_eval(*flags); }); });
+  sub->callback([flags, sub] {
+    flags->activation_given = sub->get_option("--activation")->count() > 0;
+    run_guarded("eval", [flags] { return run_eval(*flags); });
+  });
 }
 
 }  // namespace graft::cli

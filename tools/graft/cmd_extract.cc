@@ -9,6 +9,7 @@
 #include "checkpoint/bundle_reader.h"
 #include "checkpoint/error.h"
 #include "checkpoint/extract.h"
+#include "host/model/model_io.h"
 #include "tools/graft/commands.h"
 
 namespace graft::cli {
@@ -47,12 +48,24 @@ int run_extract(const ExtractCliOptions& o) {
     print_plan(plan);
     return 0;
   }
-  const ExtractResult result = extract_checkpoint(o.src, o.dst, o.options);
+  ExtractOptions options = o.options;
+  options.rewrite_model_description = [](const std::string& text, const std::map<std::string, std::string>& names)
+      -> std::optional<std::string> {
+    const auto model = renamed_model(model_from_json(text, "model description"), names);
+    if (!model) return std::nullopt;
+    return model_to_json(*model);
+  };
+  const ExtractResult result = extract_checkpoint(o.src, o.dst, options);
   if (!result.resolution_note.empty()) std::fprintf(stderr, "graft extract: %s\n", result.resolution_note.c_str());
   std::printf("copied %zu variables to %s:\n", result.tensors.size(), o.dst.c_str());
   print_plan(result.tensors);
   if (result.object_graph_rewritten) {
     std::printf("updated _CHECKPOINTABLE_OBJECT_GRAPH to the kept and renamed keys\n");
+  }
+  if (result.model_description == "rewritten") {
+    std::printf("updated graft's model description to the renamed variables\n");
+  } else if (result.model_description == "left out") {
+    std::printf("left out graft's model description: the copy does not hold every variable of the recorded model\n");
   }
   return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "checkpoint/error.h"
 #include "checkpoint/names.h"
 #include "checkpoint/summary.h"
+#include "host/model/model_io.h"
 #include "tools/graft/commands.h"
 #include "tools/graft/tensor_values.h"
 
@@ -198,6 +200,28 @@ std::vector<std::pair<std::string, std::string>> verify_all(const BundleReader& 
   return bad;
 }
 
+// The checkpoint's own record of its model (host/model/model_io.h): the
+// description, or why there is none. A malformed one is reported, not fatal:
+// inspect is how a user finds out what is wrong with a checkpoint.
+struct RecordedModel {
+  std::optional<ModelDescription> model;
+  std::string note;
+};
+
+RecordedModel recorded_model(const BundleReader& r) {
+  RecordedModel m;
+  try {
+    m.model = read_model_description(r);
+    if (!m.model) {
+      m.note = "no model description (not written by graft): layers and their order come from the variable names, "
+               "activations are not recorded";
+    }
+  } catch (const Error& e) {
+    m.note = std::string("model description unreadable: ") + e.what();
+  }
+  return m;
+}
+
 int run_inspect(const InspectOptions& o) {
   const BundleReader r = BundleReader::open(o.path);
   if (!r.resolution_note().empty() && !o.json) std::fprintf(stderr, "graft inspect: %s\n", r.resolution_note().c_str());
@@ -209,6 +233,9 @@ int run_inspect(const InspectOptions& o) {
     } else {
       out["variables"] = variables_json(r);
       out["summary"] = summary_json(summarize(r));
+      const RecordedModel m = recorded_model(r);
+      out["model"] = m.model ? json::parse(model_to_json(*m.model)) : json(nullptr);
+      if (!m.note.empty()) out["model_note"] = m.note;
     }
     int rc = 0;
     if (o.verify) {
@@ -227,6 +254,8 @@ int run_inspect(const InspectOptions& o) {
   } else {
     print_variables(r);
     print_summary(summarize(r));
+    const RecordedModel m = recorded_model(r);
+    std::printf("\n%s", m.model ? m.model->summary().c_str() : (m.note + "\n").c_str());
   }
   if (!o.verify) return 0;
   const auto bad = verify_all(r);

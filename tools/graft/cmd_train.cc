@@ -8,7 +8,10 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,6 +24,8 @@
 #include "host/train/interrupt.h"
 #include "host/train/metrics_sinks.h"
 #include "host/restore/rename_rules.h"
+#include "host/model/model_io.h"
+#include "host/train/resume_model.h"
 #include "host/train/trainer.h"
 #include "host/restore/transfer.h"
 #include "tools/graft/commands.h"
@@ -60,6 +65,8 @@ struct TrainFlags {
   std::string logdir;
   int64_t log_every = 0;
   std::string metrics;
+  bool override_checkpoint = false;
+  std::set<std::string> given;  // the options set on the command line (flag names, "--hidden")
 };
 
 // Where an interrupted run without --save puts its checkpoint.
@@ -139,16 +146,89 @@ bool restore_and_report(const TrainFlags& f, Trainer& trainer, const Dataset& da
   return true;
 }
 
+// The flag that sets each ModelRequest field (for messages).
+const char* flag_of(const std::string& field) {
+  static const std::map<std::string, const char*> flags = {
+      {"hidden", "--hidden"},         {"outputs", "--outputs"},   {"activation", "--activation"},
+      {"names", "--layer-names"},     {"classes", "--classes"},   {"frozen", "--freeze"},
+      {"optimizer", "--optimizer"},   {"learning_rate", "--lr"},  {"momentum", "--momentum"},
+      {"clip_value", "--clip-value"}, {"clip_norm", "--clip-norm"}};
+  const auto it = flags.find(field);
+  return it == flags.end() ? "?" : it->second;
+}
+
+// --resume of a checkpoint that records its model: the record is the model;
+// the flags given are checked against it (host/train/resume_model.h).
+ResolvedModel resumed_model(const TrainFlags& f, const ModelDescription& recorded, const std::string& prefix,
+                            const Activation& activation, const OptimizerConfig& optimizer) {
+  ModelRequest request;
+  if (f.given.count("--hidden")) request.hidden = f.hidden;
+  if (f.given.count("--outputs")) request.outputs = f.outputs;
+  if (f.given.count("--activation")) request.activation = activation;
+  if (f.given.count("--layer-names")) request.names = f.layer_names;
+  if (f.given.count("--classes")) request.classes = parse_class_list(f.classes);
+  if (f.given.count("--optimizer")) request.optimizer = optimizer.kind;
+  if (f.given.count("--lr")) request.learning_rate = optimizer.learning_rate;
+  if (f.given.count("--momentum")) request.momentum = optimizer.momentum;
+  if (f.given.count("--clip-value")) request.clip_value = optimizer.clip_value;
+  if (f.given.count("--clip-norm")) request.clip_norm = optimizer.clip_norm;
+  if (f.given.count("--freeze")) {
+    ModelSpec frozen = spec_from_model(recorded);
+    for (LayerSpec& l : frozen.layers) l.kernel_trainable = l.bias_trainable = true;
+    request.frozen = freeze_variables(frozen, f.freeze);
+  }
+  ResolvedModel r = resolve_resumed_model(recorded, request, f.override_checkpoint);
+  if (!r.contradictions.empty()) {
+    const Contradiction& c = r.contradictions.front();
+    throw Error(fmt::format("{} {} contradicts the model recorded in {} ({} {}): leave {} out to resume the recorded "
+                            "model{}",
+                            flag_of(c.field), c.requested, prefix, c.field, c.recorded, flag_of(c.field),
+                            c.optimizer ? ", or pass --override to train with the new value" : ""));
+  }
+  for (const Contradiction& c : r.overrides) {
+    std::printf("override: %s %s instead of the recorded %s\n", c.field.c_str(), c.requested.c_str(),
+                c.recorded.c_str());
+  }
+  return r;
+}
+
 int run_train(const TrainFlags& f) {
   const auto activation = parse_activation(f.activation);
   if (!activation) throw Error("unknown activation '" + f.activation + "'");
   const auto initializer = parse_initializer(f.initializer);
   if (!initializer) throw Error("unknown initializer '" + f.initializer + "' (glorot_uniform, he_normal, he_uniform)");
-  const OptimizerConfig optimizer = optimizer_from(f);
+  const OptimizerConfig flag_optimizer = optimizer_from(f);
+
+  // --resume: the checkpoint's own description of its model, when it has one.
+  std::optional<BundleReader> resume_reader;
+  std::optional<ModelDescription> recorded;
+  if (!f.resume.empty()) {
+    resume_reader.emplace(BundleReader::open(f.resume));
+    if (!resume_reader->resolution_note().empty()) std::printf("%s\n", resume_reader->resolution_note().c_str());
+    recorded = read_model_description(*resume_reader);
+    if (recorded) {
+      recorded = resumed_model(f, *recorded, resume_reader->prefix(), *activation, flag_optimizer).model;
+      std::printf("resuming the model recorded in %s: %s\n", resume_reader->prefix().c_str(),
+                  recorded->architecture().c_str());
+    } else {
+      std::printf("%s records no model description (written by TensorFlow or an older graft): the model comes "
+                  "from the flags\n",
+                  resume_reader->prefix().c_str());
+    }
+  }
+  const OptimizerConfig optimizer = recorded ? *recorded->optimizer : flag_optimizer;
 
   DatasetOptions data_options;
   data_options.dir = f.data;
-  if (!f.classes.empty()) data_options.classes = parse_class_list(f.classes);
+  if (recorded) {
+    // The recorded head's classes, in output order (relabelled as in training).
+    const std::vector<int> classes = trained_classes(*recorded);
+    bool identity = true;
+    for (std::size_t i = 0; i < classes.size(); ++i) identity = identity && classes[i] == static_cast<int>(i);
+    if (!identity) data_options.classes = classes;
+  } else if (!f.classes.empty()) {
+    data_options.classes = parse_class_list(f.classes);
+  }
   data_options.per_class = f.per_class;
   data_options.validation = f.validation;
   const Dataset data = load_dataset(data_options);
@@ -157,10 +237,27 @@ int run_train(const TrainFlags& f) {
   SelectedBackend selected = select_backend(f.device, f.threads);
   std::printf("%s\n", selected.note.c_str());
 
-  const int64_t outputs = f.outputs > 0 ? f.outputs : data.num_classes;
-  ModelSpec spec = make_mlp_spec(data.train.cols, f.hidden, outputs, *activation, *initializer);
-  if (!f.layer_names.empty()) set_layer_names(spec, f.layer_names);
-  freeze_variables(spec, f.freeze);
+  ModelDescription model;
+  if (recorded) {
+    model = *recorded;
+    if (model.input.features != data.train.cols) {
+      throw Error(fmt::format("the model recorded in {} takes {} features, the data in {} has {}",
+                              resume_reader->prefix(), model.input.features, f.data, data.train.cols));
+    }
+  } else {
+    const int64_t outputs = f.outputs > 0 ? f.outputs : data.num_classes;
+    ModelSpec spec = make_mlp_spec(data.train.cols, f.hidden, outputs, *activation, *initializer);
+    if (!f.layer_names.empty()) set_layer_names(spec, f.layer_names);
+    freeze_variables(spec, f.freeze);
+    // Output i stands for original label original_labels[i]; outputs beyond
+    // the data's classes stand for none.
+    std::vector<int> labels = data.original_labels;
+    if (data_options.classes.empty()) {
+      for (int64_t i = static_cast<int64_t>(labels.size()); i < outputs; ++i) labels.push_back(static_cast<int>(i));
+    }
+    labels.resize(static_cast<std::size_t>(outputs), kNoClass);
+    model = model_from_spec(spec, optimizer, labels);
+  }
   TrainOptions options;
   options.epochs = f.epochs;
   options.batch_size = f.batch_size;
@@ -176,17 +273,24 @@ int run_train(const TrainFlags& f) {
     options.log_every = f.log_every;
     options.on_steps = metrics.step_callback();
   }
-  Trainer trainer(*selected.backend, spec, optimizer, options);
+  Trainer trainer(*selected.backend, model, options);
+  const ModelSpec& spec = trainer.spec();
 
   std::string clip;
   if (optimizer.clip_value > 0) clip = fmt::format(", clip value {}", optimizer.clip_value);
   if (optimizer.clip_norm > 0) clip = fmt::format(", clip norm {}", optimizer.clip_norm);
   std::printf("model: %s, %s lr %g%s, batch %lld\n", spec.describe().c_str(), optimizer_name(optimizer.kind).c_str(),
               static_cast<double>(optimizer.learning_rate), clip.c_str(), static_cast<long long>(f.batch_size));
-  if (!f.resume.empty()) {
-    const BundleReader reader = BundleReader::open(f.resume);
-    if (!reader.resolution_note().empty()) std::printf("%s\n", reader.resolution_note().c_str());
-    std::printf("%s: %s\n", reader.prefix().c_str(), trainer.resume(reader).describe().c_str());
+  if (resume_reader) {
+    const ResumeReport report = trainer.resume(*resume_reader);
+    if (!report.unused_slots.empty() && !f.override_checkpoint) {
+      throw Error(fmt::format("{} holds {} optimizer slots that {} does not use ({}{}): resume with the optimizer "
+                              "that wrote them, or pass --override to drop them",
+                              resume_reader->prefix(), report.unused_slots.size(), optimizer_name(optimizer.kind),
+                              report.unused_slots.front(), report.unused_slots.size() > 1 ? ", ..." : ""));
+    }
+    std::printf("%s: %s\n", resume_reader->prefix().c_str(), report.describe().c_str());
+    std::printf("%s\n", report.resumed().c_str());
   }
   if (restore_and_report(f, trainer, data)) return 0;
   std::fflush(stdout);
@@ -337,7 +441,16 @@ void register_train(CLI::App& app) {
       ->check([](const std::string& path) {
         return is_metrics_file_name(path) ? std::string() : "the metrics file must end in .csv or .jsonl: " + path;
       });
-  sub->callback([flags] { run_guarded("train", [flags] { return run_train(*flags); }); });
+  sub->add_flag("--override", flags->override_checkpoint,
+                "With --resume: train with the optimizer settings given (--optimizer, --lr, --momentum, --clip-*) "
+                "instead of the recorded ones, and drop optimizer slots the new optimizer does not use")
+      ->needs(sub->get_option("--resume"));
+  sub->callback([flags, sub] {
+    for (const CLI::Option* o : sub->get_options()) {
+      if (o->count() > 0) flags->given.insert(o->get_name());
+    }
+    run_guarded("train", [flags] { return run_train(*flags); });
+  });
 }
 
 }  // namespace graft::cli

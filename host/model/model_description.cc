@@ -1,0 +1,416 @@
+#include "host/model/model_description.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "checkpoint/error.h"
+
+namespace graft {
+
+const char* node_kind_name(NodeKind kind) {
+  switch (kind) {
+    case NodeKind::kDense: return "dense";
+  }
+  return "unknown";
+}
+
+std::optional<NodeKind> parse_node_kind(const std::string& text) {
+  if (text == "dense") return NodeKind::kDense;
+  return std::nullopt;
+}
+
+int64_t ModelDescription::node_inputs(std::size_t node) const {
+  return node == 0 ? input.features : nodes[node - 1].units;
+}
+
+int64_t ModelDescription::node_parameters(std::size_t node) const {
+  const ModelNode& n = nodes[node];
+  switch (n.kind) {
+    case NodeKind::kDense: return node_inputs(node) * n.units + n.units;
+  }
+  return 0;
+}
+
+namespace {
+
+void check_finite(double v, const std::string& field) {
+  if (!std::isfinite(v)) throw Error("model description: " + field + " is not finite");
+}
+
+void validate_optimizer(const OptimizerConfig& o) {
+  check_finite(o.learning_rate, "optimizer.learning_rate");
+  check_finite(o.momentum, "optimizer.momentum");
+  check_finite(o.adagrad_initial, "optimizer.adagrad_initial");
+  check_finite(o.rho, "optimizer.rho");
+  check_finite(o.rmsprop_momentum, "optimizer.rmsprop_momentum");
+  check_finite(o.rmsprop_epsilon, "optimizer.rmsprop_epsilon");
+  check_finite(o.beta1, "optimizer.beta1");
+  check_finite(o.beta2, "optimizer.beta2");
+  check_finite(o.adam_epsilon, "optimizer.adam_epsilon");
+  check_finite(o.clip_value, "optimizer.clip_value");
+  check_finite(o.clip_norm, "optimizer.clip_norm");
+}
+
+}  // namespace
+
+void ModelDescription::validate() const {
+  if (input.features <= 0) throw Error("model description: input.features must be positive");
+  check_finite(input.scale, "input.scale");
+  if (!input.mean.empty() || !input.stddev.empty()) {
+    if (static_cast<int64_t>(input.mean.size()) != input.features ||
+        static_cast<int64_t>(input.stddev.size()) != input.features) {
+      throw Error(fmt::format("model description: input.mean and input.stddev need {} values each, not {} and {}",
+                              input.features, input.mean.size(), input.stddev.size()));
+    }
+    for (std::size_t i = 0; i < input.stddev.size(); ++i) {
+      if (!std::isfinite(input.mean[i]) || !std::isfinite(input.stddev[i]) || input.stddev[i] <= 0.0f) {
+        throw Error(fmt::format("model description: input feature {} has mean {} and stddev {}", i, input.mean[i],
+                                input.stddev[i]));
+      }
+    }
+  }
+  if (nodes.empty()) throw Error("model description: no nodes");
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const ModelNode& n = nodes[i];
+    if (n.name.empty()) throw Error(fmt::format("model description: node {} has no name", i));
+    if (!names.insert(n.name).second) throw Error("model description: two nodes are named '" + n.name + "'");
+    if (n.units <= 0) throw Error("model description: node " + n.name + " has no units");
+    if (n.kind == NodeKind::kDense) {
+      for (const char* leaf : {"kernel", "bias"}) {
+        const auto it = n.variables.find(leaf);
+        if (it == n.variables.end() || it->second.empty()) {
+          throw Error("model description: dense node " + n.name + " names no " + leaf + " variable");
+        }
+      }
+    }
+  }
+  if (output.classes != nodes.back().units) {
+    throw Error(fmt::format("model description: output.classes is {} but the last node ({}) has {} units",
+                            output.classes, nodes.back().name, nodes.back().units));
+  }
+  if (static_cast<int64_t>(output.labels.size()) != output.classes) {
+    throw Error(fmt::format("model description: output.labels has {} labels for {} classes", output.labels.size(),
+                            output.classes));
+  }
+  std::set<int> seen;
+  for (int label : output.labels) {
+    if (label == kNoClass) continue;
+    if (label < 0 || !seen.insert(label).second) {
+      throw Error(fmt::format("model description: output label {} is negative or repeated", label));
+    }
+  }
+  if (seen.empty()) throw Error("model description: no output stands for a class");
+  if (optimizer) validate_optimizer(*optimizer);
+}
+
+std::vector<int> trained_classes(const ModelDescription& model) {
+  std::vector<int> out;
+  for (int l : model.output.labels) {
+    if (l != kNoClass) out.push_back(l);
+  }
+  return out;
+}
+
+std::string label_list_text(const std::vector<int>& with_unused) {
+  std::vector<int> labels;
+  for (int l : with_unused) {
+    if (l != kNoClass) labels.push_back(l);
+  }
+  const std::size_t unused = with_unused.size() - labels.size();
+  if (unused > 0) return label_list_text(labels) + fmt::format(" (and {} outputs that stand for no class)", unused);
+  if (labels.empty()) return "";
+  bool run = labels.size() > 2;
+  for (std::size_t i = 1; i < labels.size(); ++i) run = run && labels[i] == labels[i - 1] + 1;
+  if (run) return fmt::format("{}-{}", labels.front(), labels.back());
+  std::string text;
+  for (std::size_t i = 0; i < labels.size(); ++i) text += (i ? "," : "") + std::to_string(labels[i]);
+  return text;
+}
+
+std::string ModelDescription::architecture() const {
+  std::string text = std::to_string(input.features);
+  for (const ModelNode& n : nodes) text += "-" + std::to_string(n.units);
+  if (nodes.size() > 1) text += " (" + activation_name(nodes.front().activation) + ")";
+  return text;
+}
+
+namespace {
+
+std::string activation_text(const Activation& a) {
+  if (a.kind == ActivationKind::kLeakyRelu) return fmt::format("leaky_relu:{}", a.alpha);
+  return activation_name(a);
+}
+
+std::string optimizer_text(const OptimizerConfig& o) {
+  std::string text = fmt::format("{} lr {}", optimizer_name(o.kind), o.learning_rate);
+  switch (o.kind) {
+    case OptimizerKind::kSgd: break;
+    case OptimizerKind::kMomentum:
+    case OptimizerKind::kNesterov: text += fmt::format(" momentum {}", o.momentum); break;
+    case OptimizerKind::kAdagrad: text += fmt::format(" initial accumulator {}", o.adagrad_initial); break;
+    case OptimizerKind::kRmsProp:
+      text += fmt::format(" decay {} momentum {} epsilon {}", o.rho, o.rmsprop_momentum, o.rmsprop_epsilon);
+      break;
+    case OptimizerKind::kAdam:
+      text += fmt::format(" beta1 {} beta2 {} epsilon {}", o.beta1, o.beta2, o.adam_epsilon);
+      break;
+  }
+  if (o.clip_value > 0) text += fmt::format(", clip by value {}", o.clip_value);
+  if (o.clip_norm > 0) text += fmt::format(", clip by global norm {}", o.clip_norm);
+  return text;
+}
+
+std::string thousands(int64_t v) {
+  std::string digits = std::to_string(v);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string ModelDescription::summary() const {
+  const std::set<std::string> frozen_set(frozen.begin(), frozen.end());
+  std::size_t name_width = 5;
+  for (const ModelNode& n : nodes) name_width = std::max(name_width, n.name.size());
+  std::string text = fmt::format("model ({})\n", source.empty() ? "no source recorded" : source);
+  text += fmt::format("  input: {} features", input.features);
+  if (input.scale != 1.0) text += fmt::format(", raw value x {:.6g}", input.scale);
+  if (!input.mean.empty()) text += ", standardized per feature (mean/stddev stored)";
+  text += "\n";
+  text += fmt::format("  {:<{}}  {:<6} {:>7}  {:<15} {:>11}  {}\n", "layer", name_width, "kind", "output",
+                      "activation", "parameters", "trainable");
+  int64_t total = 0, trainable_total = 0;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const ModelNode& n = nodes[i];
+    const int64_t params = node_parameters(i);
+    int frozen_leaves = 0;
+    for (const auto& [leaf, variable] : n.variables) frozen_leaves += frozen_set.count(variable) ? 1 : 0;
+    const char* state = frozen_leaves == 0 ? "trainable"
+                        : frozen_leaves == static_cast<int>(n.variables.size()) ? "frozen"
+                                                                               : "partly frozen";
+    total += params;
+    if (frozen_leaves == 0) trainable_total += params;
+    text += fmt::format("  {:<{}}  {:<6} {:>7}  {:<15} {:>11}  {}\n", n.name, name_width, node_kind_name(n.kind),
+                        n.units, activation_text(n.activation), thousands(params), state);
+  }
+  text += fmt::format("  parameters: {} ({} in fully trainable layers)\n", thousands(total), thousands(trainable_total));
+  text += fmt::format("  output: {} classes, original labels {}\n", output.classes, label_list_text(output.labels));
+  text += "  loss: " + loss + "\n";
+  text += "  optimizer: " + (optimizer ? optimizer_text(*optimizer) : std::string("not recorded")) + "\n";
+  for (const std::string& a : assumptions) text += "  assumed: " + a + "\n";
+  return text;
+}
+
+// ---------------------------------------------------------------------------
+// JSON
+
+namespace {
+
+using nlohmann::json;
+
+json optimizer_to_json(const OptimizerConfig& o) {
+  return json{{"name", optimizer_name(o.kind)},
+              {"learning_rate", o.learning_rate},
+              {"momentum", o.momentum},
+              {"adagrad_initial", o.adagrad_initial},
+              {"rho", o.rho},
+              {"rmsprop_momentum", o.rmsprop_momentum},
+              {"rmsprop_epsilon", o.rmsprop_epsilon},
+              {"beta1", o.beta1},
+              {"beta2", o.beta2},
+              {"adam_epsilon", o.adam_epsilon},
+              {"clip_value", o.clip_value},
+              {"clip_norm", o.clip_norm}};
+}
+
+// Reads fields with their paths in errors ("nodes[2].units: ...").
+class Fields {
+ public:
+  Fields(const json& j, std::string path, const std::string& origin) : j_(j), path_(std::move(path)), origin_(origin) {
+    if (!j_.is_object()) fail("is not an object");
+  }
+  [[noreturn]] void fail(const std::string& what, const std::string& key = "") const {
+    const std::string where = key.empty() ? path_ : (path_.empty() ? key : path_ + "." + key);
+    throw Error(origin_ + ": model description: " + (where.empty() ? "" : where + " ") + what);
+  }
+  bool has(const char* key) const { return j_.contains(key); }
+  const json& at(const char* key) const {
+    if (!j_.contains(key)) fail("is missing", key);
+    return j_.at(key);
+  }
+  std::string str(const char* key) const {
+    const json& v = at(key);
+    if (!v.is_string()) fail("is not a string", key);
+    return v.get<std::string>();
+  }
+  int64_t integer(const char* key) const {
+    const json& v = at(key);
+    if (!v.is_number_integer()) fail("is not an integer", key);
+    return v.get<int64_t>();
+  }
+  double number(const char* key) const {
+    const json& v = at(key);
+    if (!v.is_number()) fail("is not a number", key);
+    return v.get<double>();
+  }
+  float number_or(const char* key, float fallback) const {
+    return has(key) ? static_cast<float>(number(key)) : fallback;
+  }
+  std::vector<std::string> strings(const char* key) const {
+    std::vector<std::string> out;
+    if (!has(key)) return out;
+    const json& v = at(key);
+    if (!v.is_array()) fail("is not an array", key);
+    for (const json& e : v) {
+      if (!e.is_string()) fail("holds a non-string", key);
+      out.push_back(e.get<std::string>());
+    }
+    return out;
+  }
+  std::vector<float> floats(const char* key) const {
+    std::vector<float> out;
+    if (!has(key)) return out;
+    const json& v = at(key);
+    if (!v.is_array()) fail("is not an array", key);
+    for (const json& e : v) {
+      if (!e.is_number()) fail("holds a non-number", key);
+      out.push_back(e.get<float>());
+    }
+    return out;
+  }
+  std::string path(const char* key) const { return path_.empty() ? key : path_ + "." + key; }
+
+ private:
+  const json& j_;
+  std::string path_;
+  const std::string& origin_;
+};
+
+OptimizerConfig optimizer_from_json(const Fields& f) {
+  OptimizerConfig o;
+  const std::string name = f.str("name");
+  const auto kind = parse_optimizer(name);
+  if (!kind) f.fail("names an unknown optimizer '" + name + "'", "name");
+  o.kind = *kind;
+  o.learning_rate = static_cast<float>(f.number("learning_rate"));
+  o.momentum = f.number_or("momentum", o.momentum);
+  o.adagrad_initial = f.number_or("adagrad_initial", o.adagrad_initial);
+  o.rho = f.number_or("rho", o.rho);
+  o.rmsprop_momentum = f.number_or("rmsprop_momentum", o.rmsprop_momentum);
+  o.rmsprop_epsilon = f.number_or("rmsprop_epsilon", o.rmsprop_epsilon);
+  o.beta1 = f.number_or("beta1", o.beta1);
+  o.beta2 = f.number_or("beta2", o.beta2);
+  o.adam_epsilon = f.number_or("adam_epsilon", o.adam_epsilon);
+  o.clip_value = f.number_or("clip_value", 0.0f);
+  o.clip_norm = f.number_or("clip_norm", 0.0f);
+  return o;
+}
+
+}  // namespace
+
+std::string model_to_json(const ModelDescription& m) {
+  json j;
+  j["format"] = "graft-model";
+  j["version"] = ModelDescription::kFormatVersion;
+  j["source"] = m.source;
+  json input{{"features", m.input.features}, {"scale", m.input.scale}};
+  if (!m.input.mean.empty()) {
+    input["mean"] = m.input.mean;
+    input["stddev"] = m.input.stddev;
+  }
+  j["input"] = input;
+  j["nodes"] = json::array();
+  for (const ModelNode& n : m.nodes) {
+    json node{{"kind", node_kind_name(n.kind)},
+              {"name", n.name},
+              {"units", n.units},
+              {"activation", activation_name(n.activation)},
+              {"variables", n.variables}};
+    if (n.activation.kind == ActivationKind::kLeakyRelu) node["alpha"] = n.activation.alpha;
+    j["nodes"].push_back(node);
+  }
+  j["output"] = json{{"classes", m.output.classes}, {"labels", m.output.labels}};
+  j["loss"] = m.loss;
+  if (m.optimizer) j["optimizer"] = optimizer_to_json(*m.optimizer);
+  j["frozen"] = m.frozen;
+  j["assumptions"] = m.assumptions;
+  return j.dump(1);
+}
+
+ModelDescription model_from_json(const std::string& text, const std::string& origin) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    throw Error(origin + ": model description is not valid JSON (" + e.what() + ")");
+  }
+  const Fields top(j, "", origin);
+  if (top.str("format") != "graft-model") top.fail("is not 'graft-model'", "format");
+  const int64_t version = top.integer("version");
+  if (version > ModelDescription::kFormatVersion || version < 1) {
+    top.fail(fmt::format("is {}; this graft reads version {} (a newer graft wrote it?)", version,
+                         ModelDescription::kFormatVersion),
+             "version");
+  }
+  ModelDescription m;
+  if (top.has("source")) m.source = top.str("source");
+  const Fields input(top.at("input"), "input", origin);
+  m.input.features = input.integer("features");
+  m.input.scale = input.number("scale");
+  m.input.mean = input.floats("mean");
+  m.input.stddev = input.floats("stddev");
+
+  const json& nodes = top.at("nodes");
+  if (!nodes.is_array()) top.fail("is not an array", "nodes");
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const Fields f(nodes[i], fmt::format("nodes[{}]", i), origin);
+    ModelNode n;
+    const std::string kind = f.str("kind");
+    const auto parsed_kind = parse_node_kind(kind);
+    if (!parsed_kind) f.fail("is an unknown node kind '" + kind + "'", "kind");
+    n.kind = *parsed_kind;
+    n.name = f.str("name");
+    n.units = f.integer("units");
+    const std::string act = f.str("activation");
+    const auto activation = parse_activation(act);
+    if (!activation) f.fail("is an unknown activation '" + act + "'", "activation");
+    n.activation = *activation;
+    if (n.activation.kind == ActivationKind::kLeakyRelu) n.activation.alpha = f.number_or("alpha", n.activation.alpha);
+    const json& vars = f.at("variables");
+    if (!vars.is_object()) f.fail("is not an object", "variables");
+    for (const auto& [leaf, variable] : vars.items()) {
+      if (!variable.is_string()) f.fail("holds a non-string", "variables." + leaf);
+      n.variables[leaf] = variable.get<std::string>();
+    }
+    m.nodes.push_back(std::move(n));
+  }
+  const Fields output(top.at("output"), "output", origin);
+  m.output.classes = output.integer("classes");
+  const json& labels = output.at("labels");
+  if (!labels.is_array()) output.fail("is not an array", "labels");
+  for (const json& l : labels) {
+    if (!l.is_number_integer()) output.fail("holds a non-integer", "labels");
+    m.output.labels.push_back(l.get<int>());
+  }
+  m.loss = top.str("loss");
+  if (m.loss != "sparse_softmax_cross_entropy") top.fail("is an unknown loss '" + m.loss + "'", "loss");
+  if (top.has("optimizer")) m.optimizer = optimizer_from_json(Fields(top.at("optimizer"), "optimizer", origin));
+  m.frozen = top.strings("frozen");
+  m.assumptions = top.strings("assumptions");
+  try {
+    m.validate();
+  } catch (const Error& e) {
+    throw Error(origin + ": " + e.what());
+  }
+  return m;
+}
+
+}  // namespace graft

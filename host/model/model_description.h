@@ -1,0 +1,102 @@
+#pragma once
+// The model description: what a model *is*, as data. Ordered nodes (today
+// dense layers with their activation; the node kinds are the op table's),
+// each with the TensorFlow variables that hold its leaves; the input (feature
+// count and how raw values are scaled); the output (how many classes, and
+// which original labels they stand for: a head trained on classes 5-9 has
+// labels {5, 6, 7, 8, 9}); the loss; the optimizer with its
+// hyper-parameters; which variables were frozen. Where a fact was not read
+// but assumed, `assumptions` says so in words, and `source` says where the
+// description came from.
+//
+// graft writes it into every checkpoint it saves (host/model/model_io.h) and
+// reads it back for eval, inspect and resume, so no flag has to be repeated
+// and a forgotten flag cannot silently become a default.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "host/model/activation.h"
+#include "host/model/optimizer_config.h"
+
+namespace graft {
+
+enum class NodeKind { kDense };
+
+// "dense"; parse_node_kind is its inverse (nullopt for unknown kinds).
+const char* node_kind_name(NodeKind kind);
+std::optional<NodeKind> parse_node_kind(const std::string& text);
+
+struct ModelNode {
+  NodeKind kind = NodeKind::kDense;
+  std::string name;       // variable scope: "hidden1", "dnn/outputs"
+  int64_t units = 0;      // outputs of the node
+  Activation activation;  // dense: act(x·W + b); the logits node has the identity
+  // The checkpoint variable holding each leaf: {"kernel": "hidden1/kernel",
+  // "bias": "hidden1/bias"}. Keys are the op table's leaf names.
+  std::map<std::string, std::string> variables;
+};
+
+struct ModelInput {
+  int64_t features = 0;
+  // Raw feature values become network inputs as x = raw * scale (IDX pixels:
+  // 1/255), then (x - mean[i]) / stddev[i] when mean is not empty.
+  double scale = 1.0 / 255.0;
+  std::vector<float> mean, stddev;
+};
+
+struct ModelOutput {
+  int64_t classes = 0;
+  // labels[i] is the original label output i stands for, or kNoClass for an
+  // output no class was trained on (--outputs 10 with --classes 5-9); the
+  // same size as `classes`.
+  std::vector<int> labels;
+};
+inline constexpr int kNoClass = -1;
+
+struct ModelDescription {
+  static constexpr int kFormatVersion = 1;
+
+  ModelInput input;
+  std::vector<ModelNode> nodes;
+  ModelOutput output;
+  std::string loss = "sparse_softmax_cross_entropy";
+  std::optional<OptimizerConfig> optimizer;  // absent when unknown
+  std::vector<std::string> frozen;           // variables that get no updates and no slots
+  std::string source;                        // "graft", "TensorFlow graph dir/model.ckpt.meta", ...
+  std::vector<std::string> assumptions;      // facts guessed rather than read, in words
+
+  // Throws graft::Error naming the field: no nodes, a size that is not
+  // positive, an output size that differs from the last node's units,
+  // labels that are repeated or negative or not one per class, a dense node
+  // without its kernel or bias variable, a mean/stddev of the wrong size or
+  // a non-positive stddev, a non-finite hyper-parameter.
+  void validate() const;
+
+  // Parameter count of a node (dense: fan_in * units + units).
+  int64_t node_parameters(std::size_t node) const;
+  int64_t node_inputs(std::size_t node) const;  // input.features, or the previous node's units
+
+  // A Keras-summary()-like table: layer, kind, output, activation,
+  // parameters, trainable/frozen; then input, output labels, loss,
+  // optimizer and any assumptions.
+  std::string summary() const;
+  // "784-300-100-10 (elu)" (the activation of the first hidden node).
+  std::string architecture() const;
+};
+
+// JSON (nlohmann-json), the form stored in checkpoints. from_json throws
+// graft::Error naming `origin` and the field on anything malformed or of a
+// newer format version.
+std::string model_to_json(const ModelDescription& model);
+ModelDescription model_from_json(const std::string& text, const std::string& origin);
+
+// The original labels a head stands for, in output order, without unused outputs.
+std::vector<int> trained_classes(const ModelDescription& model);
+
+// "5-9" for a contiguous run, else "0,2,4"; unused outputs are counted.
+std::string label_list_text(const std::vector<int>& labels);
+
+}  // namespace graft
