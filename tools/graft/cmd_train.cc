@@ -142,6 +142,9 @@ bool restore_and_report(const TrainFlags& f, Trainer& trainer, const Dataset& da
   const int64_t rows = data.train.rows + data.validation.rows + data.test.rows;
   const FrozenCacheDecision cache = decide_frozen_cache(trainer.spec(), rows, cache_options(f), trainer.backend().memory());
   if (!cache.note.empty()) std::printf("%s\n", cache.note.c_str());
+  std::vector<std::string> names;
+  for (const LayerSpec& l : trainer.spec().layers) names.push_back(l.name);
+  std::printf("%s", trainer.step_plan(cache.first_layer).describe(names).c_str());
   std::printf("dry run: nothing trained or saved\n");
   return true;
 }
