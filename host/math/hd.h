@@ -3,7 +3,7 @@
 // device code: __host__ __device__ under nvcc (cuda/*.cu, the fused kernel),
 // nothing in an ordinary C++ build (the CPU backend, the fused emulator).
 // Code under this macro uses only what exists on both sides: plain float
-// arithmetic and the C functions expf, tanhf, sqrtf (no std:: calls).
+// arithmetic and C's <math.h> (expf, tanhf, sqrtf, isfinite; no std:: calls).
 #if defined(__CUDACC__)
 #define GRAFT_HD __host__ __device__
 #else
