@@ -47,11 +47,10 @@
 #include "cuda/device_state.h"
 #include "host/math/activation_math.h"
 #include "host/math/clip_math.h"
+#include "host/math/hd.h"
 #include "host/math/optimizer_math.h"
 #include "host/model/activation.h"
 #include "host/model/optimizer_config.h"
-
-#include "host/math/hd.h"
 
 #define GRAFT_FUSED_FN GRAFT_HD inline
 #if defined(__CUDACC__)
