@@ -19,7 +19,6 @@
 #include <array>
 #include <cmath>
 #include <cstdlib>
-#include <limits>
 #include <map>
 #include <numeric>
 #include <string>
@@ -34,6 +33,8 @@
 #include "host/cpu/sgemm.h"
 #include "host/cpu/thread_team.h"
 #include "host/data/shuffle_key.h"
+#include "host/math/clip_math.h"
+#include "host/math/optimizer_math.h"
 #include "host/step_plan.h"
 
 namespace graft {
@@ -482,10 +483,7 @@ void CpuBackend::train_step(const DeviceDataset& data, int64_t begin, int64_t n,
       if (trainable_[i]) squares += cpu::sum_of_squares(grads_[i].data(), grads_[i].size());
     }
     const double norm = std::sqrt(squares);
-    // tf.clip_by_global_norm: scale = N / max(N, norm); NaN for a non-finite norm.
-    const float scale = std::isfinite(norm)
-                            ? static_cast<float>(optimizer_.clip_norm / std::max<double>(optimizer_.clip_norm, norm))
-                            : std::numeric_limits<float>::quiet_NaN();
+    const float scale = math::global_norm_scale(optimizer_.clip_norm, norm);
     for (int i = 2 * lowest; i < 2 * num_layers; ++i) {
       if (trainable_[i]) update_whole(i, scale);
     }
@@ -493,8 +491,8 @@ void CpuBackend::train_step(const DeviceDataset& data, int64_t begin, int64_t n,
 
   scalars_.step += 1;
   if (optimizer_.kind == OptimizerKind::kAdam) {
-    scalars_.beta1_power *= optimizer_.beta1;
-    scalars_.beta2_power *= optimizer_.beta2;
+    math::advance_beta_powers(math::optimizer_hyper(optimizer_), scalars_.beta1_power,
+                              scalars_.beta2_power);
   }
 }
 
