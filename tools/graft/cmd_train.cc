@@ -24,6 +24,7 @@
 #include "host/jobs/train_job.h"
 #include "host/train/trainer.h"
 #include "tools/graft/commands.h"
+#include "tools/graft/hooks/test_hooks.h"
 
 namespace graft::cli {
 namespace {
