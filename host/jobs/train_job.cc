@@ -167,7 +167,7 @@ TrainJobResult Job::run() {
   const Dataset data = load_dataset(data_options);
   say("data: " + data_options.dir + ": " + data.describe());
 
-  SelectedBackend selected = select_backend(job_.device, job_.threads);
+  SelectedBackend selected = select_backend(job_.device, job_.threads, job_.cuda);
   say(selected.note);
 
   if (recorded) {

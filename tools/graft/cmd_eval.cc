@@ -17,6 +17,7 @@
 #include "host/data/dataset.h"
 #include "host/device_select.h"
 #include "tools/graft/commands.h"
+#include "tools/graft/cuda_flags.h"
 
 namespace graft::cli {
 namespace {
@@ -32,6 +33,7 @@ struct EvalFlags {
   int threads = 0;
   bool json = false;
   bool activation_given = false;
+  CudaFlags cuda;
 };
 
 // Which original labels the model's outputs stand for, and which images to
@@ -138,7 +140,7 @@ int run_eval(const EvalFlags& f) {
                 std::to_string(data.num_classes) + " classes (choose classes with --classes)");
   }
 
-  SelectedBackend selected = select_backend(f.device, f.threads);
+  SelectedBackend selected = select_backend(f.device, f.threads, cuda_options(f.cuda));
   Backend& backend = *selected.backend;
   backend.build(model.spec.backend_shapes(), OptimizerConfig{}, std::min<int64_t>(test.rows, 10000));
   load_checkpoint_weights(backend, reader, model);
@@ -201,6 +203,7 @@ void register_eval(CLI::App& app) {
   sub->add_option("--device", flags->device, "cpu, cuda or auto")->capture_default_str();
   sub->add_option("--threads", flags->threads, "CPU threads (default: all cores)");
   sub->add_flag("--json", flags->json, "Print the result as JSON");
+  add_cuda_flags(*sub, flags->cuda);
   sub->callback([flags, sub] {
     flags->activation_given = sub->get_option("--activation")->count() > 0;
     run_guarded("eval", [flags] { return run_eval(*flags); });

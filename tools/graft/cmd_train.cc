@@ -24,6 +24,7 @@
 #include "host/jobs/train_job.h"
 #include "host/train/trainer.h"
 #include "tools/graft/commands.h"
+#include "tools/graft/cuda_flags.h"
 #include "tools/graft/hooks/test_hooks.h"
 
 namespace graft::cli {
@@ -62,6 +63,7 @@ struct TrainFlags {
   int64_t log_every = 0;
   std::string metrics;
   bool override_checkpoint = false;
+  CudaFlags cuda;
   std::set<std::string> given;  // the options set on the command line (flag names, "--hidden")
 };
 
@@ -171,6 +173,7 @@ TrainJob job_from(const TrainFlags& f) {
   job.cache = cache_options(f);
   job.device = f.device;
   job.threads = f.threads;
+  job.cuda = cuda_options(f.cuda);
   job.logdir = f.logdir;
   job.metrics_file = f.metrics;
   return job;
@@ -322,6 +325,7 @@ void register_train(CLI::App& app) {
                 "With --resume: train with the optimizer settings given (--optimizer, --lr, --momentum, --clip-*) "
                 "instead of the recorded ones, and drop optimizer slots the new optimizer does not use")
       ->needs(sub->get_option("--resume"));
+  add_cuda_flags(*sub, flags->cuda);
   sub->callback([flags, sub] {
     for (const CLI::Option* o : sub->get_options()) {
       if (o->count() > 0) flags->given.insert(o->get_name());
