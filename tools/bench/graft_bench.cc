@@ -469,7 +469,7 @@ int main(int argc, char** argv) {
           cache.reset();
           const double t = seconds([&] {
             cache = s.backend->forward_prefix(*train, kFrozenLayers);
-            graft_bench::device_synchronize();
+            if (gpu) graft_bench::device_synchronize();  // a CPU run never touches CUDA
           });
           if (i >= a.warmup) build_s.push_back(t);
         }
