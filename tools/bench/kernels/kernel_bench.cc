@@ -14,6 +14,9 @@
 // --rounds timed rounds of enough calls to fill --min-ms; the median round.
 //
 // Output, one line per case:
+// BLIS only: --arch NAME (skx, zen3, haswell, ...) overrides its run-time
+// configuration choice.
+//
 //   kernel lib=L kernels=K threads=T op=fwd|dW|dX batch=B layer=IN-OUT m= n= k= us=U gflops=G spread=S max_rel_err=E
 #include <algorithm>
 #include <chrono>
@@ -71,6 +74,17 @@ struct Runner {
 const char* kLib = "blis";
 std::string kernels() { return std::string(bli_arch_string(bli_arch_query_id())) + " (BLIS " + bli_info_get_version_str() + ")"; }
 void set_threads(int t) { bli_thread_set_num_threads(t); }
+// --arch NAME: BLIS_ARCH_TYPE takes the configuration's number, set before
+// BLIS first initialises (bli_arch_string only reads a table).
+bool select_arch(const std::string& name) {
+  for (int id = 0; id < BLIS_NUM_ARCHS; ++id) {
+    if (name == bli_arch_string(static_cast<arch_t>(id))) {
+      setenv("BLIS_ARCH_TYPE", std::to_string(id).c_str(), 1);
+      return true;
+    }
+  }
+  return false;
+}
 struct Runner {
   Gemm g;
   explicit Runner(const Gemm& gemm) : g(gemm) {}
@@ -176,8 +190,16 @@ int main(int argc, char** argv) {
     else if (k == "--rounds") rounds = std::atoi(v.c_str());
     else if (k == "--min-ms") min_ms = std::atof(v.c_str());
     else if (k == "--batches") batches = parse_list(v);
+#if defined(KB_BLIS)
+    else if (k == "--arch") {
+      if (!select_arch(v)) {
+        std::fprintf(stderr, "kernel_bench: BLIS has no configuration '%s'\n", v.c_str());
+        return 2;
+      }
+    }
+#endif
     else {
-      std::fprintf(stderr, "usage: kernel_bench [--threads 2] [--rounds 5] [--min-ms 40] [--batches 50,256,4096]\n");
+      std::fprintf(stderr, "usage: kernel_bench [--threads 2] [--rounds 5] [--min-ms 40] [--batches 50,256,4096] [--arch NAME (BLIS)]\n");
       return 2;
     }
   }
