@@ -9,7 +9,8 @@
 # =Prescott (what OpenBLAS 0.3.21 falls back to on a CPU it does not know)
 # and with the best core type for this CPU's flags; BLIS as it configures
 # itself and with its best configuration; oneDNN matmul.
-# Environment: ROUNDS (3), THREADS ("1 2"), BATCHES (50,256,4096), MIN_MS (40).
+# Environment: ROUNDS (3), THREADS ("1 2"), BATCHES (50,256,4096; "" for none),
+# MIN_MS (40), PEAK (0; N adds the N³ GEMM), KEEP_LOG (a file for the raw lines).
 set -uo pipefail
 cd "$(dirname "$0")/../../.." || exit 1
 BUILD=${GRAFT_BUILD_DIR:-build}
@@ -18,6 +19,7 @@ ROUNDS=${ROUNDS:-3}
 THREADS=${THREADS:-"1 2"}
 BATCHES=${BATCHES:-50,256,4096}
 MIN_MS=${MIN_MS:-40}
+PEAK=${PEAK:-0}  # N > 0: also the N³ GEMM rate of each variant (op=peak)
 cmake --build "$BUILD" --target kernel_bench_openblas >/dev/null || exit 1
 cmake --build "$BUILD" --target kernel_bench_blis >/dev/null 2>&1 || true
 cmake --build "$BUILD" --target kernel_bench_onednn >/dev/null 2>&1 || true
@@ -39,7 +41,7 @@ if [[ -x $BIN/kernel_bench_blis ]]; then
 fi
 [[ -x $BIN/kernel_bench_onednn ]] && variants+=("onednn||kernel_bench_onednn|")
 
-LOG=$(mktemp); trap 'rm -f "$LOG"' EXIT
+if [[ -n ${KEEP_LOG:-} ]]; then LOG=$KEEP_LOG; : >"$LOG"; else LOG=$(mktemp); trap 'rm -f "$LOG"' EXIT; fi
 echo "== cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), flags: $(for f in avx avx2 fma avx512f avx512bw avx512vl avx512dq avx512_bf16 amx_tile; do has $f && printf '%s ' $f; done)"
 echo "== environment: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-unset} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE-unset}; load $(cut -d' ' -f1-3 /proc/loadavg)"
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -47,7 +49,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     for v in "${variants[@]}"; do
       IFS='|' read -r name envs bin args <<<"$v"
       # shellcheck disable=SC2086
-      env $envs "$BIN/$bin" --threads "$t" --rounds 5 --min-ms "$MIN_MS" --batches "$BATCHES" $args |
+      env $envs "$BIN/$bin" --threads "$t" --rounds 5 --min-ms "$MIN_MS" --batches "$BATCHES" --peak "$PEAK" $args |
         sed "s/^kernel /kernel variant=$name round=$r /" >>"$LOG" || { echo "compare_kernels: $name failed" >&2; exit 1; }
     done
   done
@@ -77,7 +79,7 @@ END {
     # One training step of 784-300-50-50-50-50-10: forward and dW of every
     # layer (50-50 three times), dX of all but the first.
     w = f[3] == "50-50" ? 3 : 1
-    if (!(f[3] == "784-300" && f[4] == "dX")) for (i = 1; i <= nv; i++) STEP[V[i], f[1] SUBSEP f[2]] += w * median(U[V[i], S[s]])
+    if (!(f[3] == "784-300" && f[4] == "dX") && f[4] != "peak") for (i = 1; i <= nv; i++) STEP[V[i], f[1] SUBSEP f[2]] += w * median(U[V[i], S[s]])
   }
   printf "\nGEMM time of one training step of 784-300-50-50-50-50-10 (us, medians summed; lower is better)\n"
   printf "| threads | batch |"; for (i = 1; i <= nv; i++) printf " %s |", V[i]; print ""
@@ -85,4 +87,3 @@ END {
   for (s = 1; s <= m; s++) { split(T[s], f, SUBSEP); printf "| %s | %s |", f[1], f[2]
     for (i = 1; i <= nv; i++) printf " %.0f |", STEP[V[i], T[s]]; print "" }
 }' "$LOG"
-if [[ -n ${KEEP_LOG:-} ]]; then cp "$LOG" "$KEEP_LOG"; fi

@@ -12,6 +12,7 @@
 // threading; 1 is how graft's CPU backend calls it, on each of its threads).
 // Each case: a result check against a double-precision product, then
 // --rounds timed rounds of enough calls to fill --min-ms; the median round.
+// --peak N adds C = A·B at N³ (op=peak): the large-GEMM rate.
 //
 // Output, one line per case:
 // BLIS only: --arch NAME (skx, zen3, haswell, ...) overrides its run-time
@@ -182,6 +183,7 @@ std::vector<int64_t> parse_list(const std::string& s) {
 
 int main(int argc, char** argv) {
   int threads = 2, rounds = 5;
+  int64_t peak = 0;  // --peak N: also C = A·B at N³, the large-GEMM rate
   double min_ms = 40;
   std::vector<int64_t> batches = {50, 256, 4096};
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -190,6 +192,7 @@ int main(int argc, char** argv) {
     else if (k == "--rounds") rounds = std::atoi(v.c_str());
     else if (k == "--min-ms") min_ms = std::atof(v.c_str());
     else if (k == "--batches") batches = parse_list(v);
+    else if (k == "--peak") peak = std::atoll(v.c_str());
 #if defined(KB_BLIS)
     else if (k == "--arch") {
       if (!select_arch(v)) {
@@ -199,7 +202,7 @@ int main(int argc, char** argv) {
     }
 #endif
     else {
-      std::fprintf(stderr, "usage: kernel_bench [--threads 2] [--rounds 5] [--min-ms 40] [--batches 50,256,4096] [--arch NAME (BLIS)]\n");
+      std::fprintf(stderr, "usage: kernel_bench [--threads 2] [--rounds 5] [--min-ms 40] [--batches 50,256,4096] [--peak N] [--arch NAME (BLIS)]\n");
       return 2;
     }
   }
@@ -217,6 +220,41 @@ int main(int argc, char** argv) {
     return v;
   };
   const std::string kern = kernels();
+  // One case: check the result (unless told not to: the N^3 peak), then time it.
+  auto measure = [&](const char* op, int64_t batch, int64_t in, int64_t out, const Gemm& g, bool check = true) {
+    const Runner r(g);
+    r.run();
+    const double err = check ? max_rel_err(g) : 0.0;
+    // Calls per round: enough to fill min_ms.
+    const auto t0 = Clock::now();
+    int calls = 0;
+    do {
+      r.run();
+      ++calls;
+    } while (std::chrono::duration<double, std::milli>(Clock::now() - t0).count() < min_ms / 4);
+    const int per_round = std::max(1, calls * 4);
+    std::vector<double> us;
+    for (int k = 0; k < rounds; ++k) {
+      const auto s = Clock::now();
+      for (int i = 0; i < per_round; ++i) r.run();
+      us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - s).count() / per_round);
+    }
+    std::sort(us.begin(), us.end());
+    const double med = us[us.size() / 2];
+    const double gflops = 2.0 * g.m * g.n * g.k / (med * 1e3);
+    std::printf("kernel lib=%s kernels=\"%s\" threads=%d op=%s batch=%lld layer=%lld-%lld m=%lld n=%lld k=%lld "
+                "us=%.2f gflops=%.1f spread=%.3f max_rel_err=%.2e\n",
+                kLib, kern.c_str(), threads, op, static_cast<long long>(batch), static_cast<long long>(in),
+                static_cast<long long>(out), static_cast<long long>(g.m), static_cast<long long>(g.n),
+                static_cast<long long>(g.k), med, gflops, (us.back() - us.front()) / med, err);
+    std::fflush(stdout);
+    if (!(err < 1e-5)) {
+      std::fprintf(stderr, "kernel_bench: %s %s batch %lld: relative error %.2e\n", kLib, op,
+                   static_cast<long long>(batch), err);
+      return false;
+    }
+    return true;
+  };
   for (int64_t batch : batches) {
     for (const auto& [in, out] : layers) {
       const std::vector<float> x = random(batch * in), w = random(in * out), dy = random(batch * out);
@@ -232,38 +270,16 @@ int main(int argc, char** argv) {
           {"dX", Gemm{false, true, batch, in, out, dy.data(), out, w.data(), out, dx.data(), in}},
       };
       for (const Case& c : cases) {
-        const Runner r(c.g);
-        r.run();
-        const double err = max_rel_err(c.g);
-        // Calls per round: enough to fill min_ms.
-        const auto t0 = Clock::now();
-        int calls = 0;
-        do {
-          r.run();
-          ++calls;
-        } while (std::chrono::duration<double, std::milli>(Clock::now() - t0).count() < min_ms / 4);
-        const int per_round = std::max(1, static_cast<int>(calls * 4));
-        std::vector<double> us;
-        for (int k = 0; k < rounds; ++k) {
-          const auto s = Clock::now();
-          for (int i = 0; i < per_round; ++i) r.run();
-          us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - s).count() / per_round);
-        }
-        std::sort(us.begin(), us.end());
-        const double med = us[us.size() / 2];
-        const double gflops = 2.0 * c.g.m * c.g.n * c.g.k / (med * 1e3);
-        std::printf("kernel lib=%s kernels=\"%s\" threads=%d op=%s batch=%lld layer=%lld-%lld m=%lld n=%lld k=%lld "
-                    "us=%.2f gflops=%.1f spread=%.3f max_rel_err=%.2e\n",
-                    kLib, kern.c_str(), threads, c.op, static_cast<long long>(batch), static_cast<long long>(in),
-                    static_cast<long long>(out), static_cast<long long>(c.g.m), static_cast<long long>(c.g.n),
-                    static_cast<long long>(c.g.k), med, gflops, (us.back() - us.front()) / med, err);
-        std::fflush(stdout);
-        if (!(err < 1e-5)) {
-          std::fprintf(stderr, "kernel_bench: %s %s batch %lld: relative error %.2e\n", kLib, c.op,
-                       static_cast<long long>(batch), err);
-          return 1;
-        }
+        if (!measure(c.op, batch, in, out, c.g)) return 1;
       }
+    }
+  }
+  if (peak > 0) {
+    const std::vector<float> a = random(peak * peak), b = random(peak * peak);
+    std::vector<float> c(static_cast<std::size_t>(peak * peak));
+    if (!measure("peak", peak, peak, peak, Gemm{false, false, peak, peak, peak, a.data(), peak, b.data(), peak,
+                                                   c.data(), peak}, false)) {
+      return 1;
     }
   }
   return 0;
