@@ -85,7 +85,7 @@ CoreDecision decide_core(const CpuFeatures& cpu, const BlasState& s) {
   if (!d.older) {
     if (!s.fixed_from.empty()) {
       d.brief = "corrected from " + s.fixed_from;
-      d.advice = "OpenBLAS had picked its " + s.fixed_from + " kernels, older than " + allows +
+      d.advice = "OpenBLAS ran its " + s.fixed_from + " kernels, older than " + allows +
                  "; graft ran itself again with OPENBLAS_CORETYPE=" + s.env_coretype;
     }
     return d;
@@ -117,7 +117,7 @@ CoreDecision decide_core(const CpuFeatures& cpu, const BlasState& s) {
   // Seen only where nobody called use_best_blas_kernels (a program of the
   // library's user), or where its exec failed.
   d.brief = d.target + " would suit this CPU";
-  d.advice = "OpenBLAS picked its " + s.corename + " kernels, older than " + allows +
+  d.advice = "OpenBLAS runs its " + s.corename + " kernels, older than " + allows +
              ": set OPENBLAS_CORETYPE=" + d.target + " (graft's programs do so themselves)";
   return d;
 }
