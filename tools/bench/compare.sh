@@ -205,7 +205,7 @@ echo
 if [[ $MODE == cpu ]]; then echo "== summary (cpu, threads $THREADS, repeats $REPEATS; samples/s, median)"; else echo "== summary (gpu, repeats $REPEATS; samples/s, median)"; fi
 echo "graft: $(grep -m1 '^graft device=' "$GLOG" | cut -d' ' -f2-)"
 echo "graft: $(grep -m1 '^graft openblas_core=' "$GLOG" | cut -d' ' -f2-)"
-grep -m1 '^graft blas=' "$GLOG" | sed 's/^/graft: /' || true
+grep -m1 '^graft blas=' "$GLOG" | cut -d' ' -f2- | sed 's/^/graft: /' || true
 [[ $MODE == cpu ]] && echo "peer environment: ${PEER_ENV[*]}"
 grep -m1 '^graft gpu=' "$GLOG" | sed 's/^/graft: /' || true
 grep -m1 '^graft sgemm_peak' "$GLOG" | sed 's/^/graft: /' || true
