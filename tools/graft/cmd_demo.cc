@@ -44,7 +44,7 @@ void register_demo(CLI::App& app) {
   CLI::App* sub = app.add_subcommand(
       "demo",
       "The transfer-learning story on Fashion-MNIST: train a source network on a coarse labelling of the images "
-      "(tops, bottoms, footwear, bags), reuse its hidden1-3 for the ten classes with few labelled images per class "
+      "(tops, bottoms, footwear, bags), reuse its hidden1 for the ten classes with few labelled images per class "
       "(frozen and cached, fine-tuned, from scratch), and draw the learning curves");
   DemoOptions& o = flags->options;
   sub->add_option("--device", flags->device, "cpu, cuda or auto (the GPU when there is one)")->capture_default_str();

@@ -7,9 +7,10 @@ namespace fs = std::filesystem;
 namespace graft {
 namespace {
 
-// One colour per variant, in variant_keys order (colour-blind safe).
+// One colour per variant, in variant_keys order (Okabe-Ito: blue, vermilion,
+// bluish green; colour-blind safe). tests/host/check_picture.py looks for them.
 void colour(Series& s, std::size_t i) {
-  static const double rgb[][3] = {{0.0, 0.45, 0.70}, {0.84, 0.37, 0.0}, {0.35, 0.35, 0.35}};
+  static const double rgb[][3] = {{0.0, 0.45, 0.70}, {0.84, 0.37, 0.0}, {0.0, 0.62, 0.45}};
   s.r = rgb[i % 3][0];
   s.g = rgb[i % 3][1];
   s.b = rgb[i % 3][2];

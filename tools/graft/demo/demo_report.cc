@@ -209,8 +209,8 @@ std::string format_demo_report(const DemoResult& r) {
   } else {
     for (const CurvePoint& p : r.points) {
       if (p.budget_ran_out > 0) {
-        out += "at " + per_class(p.per_class) + ", " + label_of(r, p.variant) + " was still improving when its budget of " +
-               std::to_string(r.max_epochs) + " epochs ran out (" + std::to_string(p.budget_ran_out) + " of " +
+        out += "at " + per_class(p.per_class) + ", " + label_of(r, p.variant) + " ran out of its budget of " +
+               std::to_string(r.max_epochs) + " epochs before early stopping ended it (" + std::to_string(p.budget_ran_out) + " of " +
                std::to_string(p.epochs.size()) + (p.epochs.size() == 1 ? " seed)\n" : " seeds)\n");
       }
     }
