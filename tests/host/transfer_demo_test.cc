@@ -177,7 +177,9 @@ void expect_picture(const std::string& base, const std::string& colours) {
 constexpr const char* kVariantColours = "0073b2 d65e00 009e73";
 
 TEST(TransferDemo, PicturesDecodeElsewhereAndShowTheCurves) {
-  if (std::system((python3() + " -c '' 2>/dev/null").c_str()) != 0) GTEST_SKIP() << "no python3: pictures not looked at";
+  if (std::system((python3() + " -c '' 2>/dev/null").c_str()) != 0) {
+    GTEST_SKIP() << "no python3: pictures not looked at";
+  }
   test::TempDir dir;
   DemoResult r = table({{10, {{0.70, 0.72}, {0.74, 0.76}, {0.64, 0.66}}},
                         {100, {{0.80, 0.81}, {0.82, 0.84}, {0.81, 0.83}}},
@@ -187,7 +189,8 @@ TEST(TransferDemo, PicturesDecodeElsewhereAndShowTheCurves) {
   for (const std::string& key : r.variant_keys) {
     TrainingCurve c;
     c.variant = key;
-    for (int e = 0; e < 30; ++e) c.validation_accuracy.push_back(0.5 + 0.01 * e + (key == "scratch" ? -0.1 : key == "frozen" ? 0.1 : 0));
+    const double offset = key == "scratch" ? -0.1 : key == "frozen" ? 0.1 : 0;  // three distinct lines
+    for (int e = 0; e < 30; ++e) c.validation_accuracy.push_back(0.5 + 0.01 * e + offset);
     r.curves.push_back(c);
   }
   const std::vector<std::string> lines = write_demo_pictures(r);
@@ -245,6 +248,10 @@ TEST(TransferDemo, QuickRunEndToEnd) {
   }
   const std::string report = format_demo_report(r);
   EXPECT_CONTAINS(report, "restore table of (a) and (b)");
+  // The source's Adam slots are counted on one line, not listed.
+  EXPECT_CONTAINS(report, "  (and 24 optimizer slots of the source's Adam: a transfer run starts a fresh optimizer)\n"
+                          "2 of 6 model variables restored");  // 6 layers x 2 variables x 2 slots
+  EXPECT_EQ(report.find("Adam_1: optimizer slot"), std::string::npos);
   EXPECT_CONTAINS(report, "learning_curve.png");
   EXPECT_CONTAINS(report, summary_sentences(r));
   EXPECT_GT(r.cached_epoch_seconds, 0.0);

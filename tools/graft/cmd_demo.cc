@@ -33,7 +33,8 @@ int run_demo(DemoFlags f) {
     std::printf("%s\n", line.c_str());
     std::fflush(stdout);
   });
-  std::printf("\n%s", format_demo_report(result).c_str());
+  // The header (restore table, cache decision) was logged before the runs.
+  std::printf("\n%s", format_demo_results(result).c_str());
   return 0;
 }
 
@@ -64,7 +65,8 @@ void register_demo(CLI::App& app) {
   sub->add_option("--target-classes", o.target_classes, "Original classes of the new task")
       ->delimiter(',')
       ->capture_default_str();
-  sub->add_option("--reuse", o.reused_layers, "Hidden layers reused from the source network (1: hidden1, 3: hidden1-3)")
+  sub->add_option("--reuse", o.reused_layers,
+                  "Hidden layers reused from the source network (1: hidden1, 3: hidden1-3)")
       ->capture_default_str();
   sub->add_option("--source-epochs", o.source_epochs, "Epochs of the source network")->capture_default_str();
   sub->add_option("--per-class", o.per_class_grid, "Labelled images per class, the learning curve's points")
@@ -84,9 +86,12 @@ void register_demo(CLI::App& app) {
   sub->add_option("--seeds", o.seeds, "Runs of each (N, variant, rate), with seeds SEED, SEED+1, ...")
       ->capture_default_str();
   sub->add_option("--seed", o.seed, "First seed")->capture_default_str();
-  sub->add_option("--curves-at", o.curves_per_class, "The training-curves picture's images per class (default: the smallest)");
+  sub->add_option("--curves-at", o.curves_per_class,
+                  "The training-curves picture's images per class (default: the smallest)");
   sub->add_flag("--quick", flags->quick, "Tiny budgets for a smoke test; the numbers mean nothing");
-  sub->add_flag("--full", flags->full, "The complete grid: 10, 30, 100, 300, 1000 images per class, 3 seeds");
+  sub->add_flag("--full", flags->full,
+                "The complete grid: 10, 30, 100, 300, 1000 images per class, 3 seeds, 1000 validation images "
+                "(many times the default run's time)");
   sub->callback([flags, sub] {
     // Other source classes without their labels: 0, 1, 2, ... (the default
     // coarse labels belong to the default classes).

@@ -64,6 +64,31 @@ std::string per_class(int64_t n) { return std::to_string(n) + (n == 1 ? " image"
 
 }  // namespace
 
+std::string restore_table_text(const RestorePlan& plan) {
+  const std::string table = plan.table();
+  std::string out;
+  int slots = 0;
+  std::size_t start = 0;
+  while (start < table.size()) {
+    std::size_t end = table.find('\n', start);
+    if (end == std::string::npos) end = table.size();
+    const std::string line = table.substr(start, end - start);
+    if (line.find(": optimizer slot (") != std::string::npos) {
+      ++slots;
+    } else {
+      if (slots > 0 && line.rfind("  ", 0) != 0) {
+        out += "  (and " + std::to_string(slots) +
+               " optimizer slots of the source's Adam: a transfer run starts a fresh optimizer)\n";
+        slots = 0;
+      }
+      out += line + "\n";
+    }
+    start = end + 1;
+  }
+  if (slots > 0) out += "  (and " + std::to_string(slots) + " optimizer slots)\n";
+  return out;
+}
+
 std::vector<Comparison> compare_to_scratch(const DemoResult& r) {
   std::vector<Comparison> out;
   for (int64_t n : r.grid()) {
@@ -71,7 +96,10 @@ std::vector<Comparison> compare_to_scratch(const DemoResult& r) {
     const CurvePoint* frozen = r.point(n, "frozen");
     const CurvePoint* finetune = r.point(n, "finetune");
     if (!scratch || (!frozen && !finetune) || scratch->test_accuracy.empty()) continue;
-    const CurvePoint* reuse = !frozen ? finetune : !finetune ? frozen : frozen->mean() >= finetune->mean() ? frozen : finetune;
+    const CurvePoint* reuse = !frozen     ? finetune
+                              : !finetune ? frozen
+                              : frozen->mean() >= finetune->mean() ? frozen
+                                                                   : finetune;
     if (reuse->test_accuracy.empty()) continue;
     Comparison c;
     c.per_class = n;
@@ -142,7 +170,9 @@ std::string summary_sentences(const DemoResult& r) {
   return out;
 }
 
-std::string format_demo_report(const DemoResult& r) {
+std::string format_demo_report(const DemoResult& r) { return format_demo_header(r) + format_demo_results(r); }
+
+std::string format_demo_header(const DemoResult& r) {
   std::string out;
   out += "graft transfer-learning demo on " + r.device_note + "\n";
   if (r.quick) out += "--quick: tiny budgets for a smoke test; these numbers say nothing about transfer learning\n";
@@ -151,9 +181,14 @@ std::string format_demo_report(const DemoResult& r) {
          "): test accuracy " + fixed(r.source_test_accuracy, 4) + " on the source labels after " +
          std::to_string(r.source_epochs) + " epochs (" + fixed(r.source_seconds, 1) + " s)\n";
   out += "new network " + r.target_model + " on " + r.target_data + "\n\n";
-  out += "restore table of (a) and (b):\n" + r.restore_plan.table();
+  out += "restore table of (a) and (b):\n" + restore_table_text(r.restore_plan);
   if (!r.cache_note.empty()) out += "cache of (a): " + r.cache_note + "\n";
   out += "\n";
+  return out;
+}
+
+std::string format_demo_results(const DemoResult& r) {
+  std::string out;
 
   // The learning curve.
   std::vector<std::vector<std::string>> rows;
@@ -164,14 +199,15 @@ std::string format_demo_report(const DemoResult& r) {
     std::vector<std::string> row = {std::to_string(n)};
     for (const std::string& key : r.variant_keys) {
       const CurvePoint* p = r.point(n, key);
-      row.push_back(!p ? "-"
-                       : fixed(p->mean(), 4) +
-                             (r.seeds > 1 ? " (" + fixed(p->min(), 4) + "-" + fixed(p->max(), 4) + ")" : std::string()));
+      std::string cell = !p ? "-" : fixed(p->mean(), 4);
+      if (p && r.seeds > 1) cell += " (" + fixed(p->min(), 4) + "-" + fixed(p->max(), 4) + ")";
+      row.push_back(cell);
     }
     rows.push_back(row);
   }
-  out += "test accuracy" + std::string(r.seeds > 1 ? " (mean and range over " + std::to_string(r.seeds) + " seeds)" : "") +
-         ", at each run's best validation epoch, on the " + "test images of the new task:\n";
+  out += "test accuracy" +
+         std::string(r.seeds > 1 ? " (mean and range over " + std::to_string(r.seeds) + " seeds)" : "") +
+         ", at each run's best validation epoch, on the test images of the new task:\n";
   out += format_table(rows) + "\n";
 
   // How it was measured: rates, epochs, time.
@@ -210,8 +246,9 @@ std::string format_demo_report(const DemoResult& r) {
     for (const CurvePoint& p : r.points) {
       if (p.budget_ran_out > 0) {
         out += "at " + per_class(p.per_class) + ", " + label_of(r, p.variant) + " ran out of its budget of " +
-               std::to_string(r.max_epochs) + " epochs before early stopping ended it (" + std::to_string(p.budget_ran_out) + " of " +
-               std::to_string(p.epochs.size()) + (p.epochs.size() == 1 ? " seed)\n" : " seeds)\n");
+               std::to_string(r.max_epochs) + " epochs before early stopping ended it (" +
+               std::to_string(p.budget_ran_out) + " of " + std::to_string(p.epochs.size()) +
+               (p.epochs.size() == 1 ? " seed)\n" : " seeds)\n");
       }
     }
   }
@@ -219,7 +256,8 @@ std::string format_demo_report(const DemoResult& r) {
     out += "the frozen-layer cache: an epoch of (a) at " + per_class(r.grid().back()) + " takes " +
            fixed(1000 * r.cached_epoch_seconds, 1) + " ms with it and " + fixed(1000 * r.uncached_epoch_seconds, 1) +
            " ms without (" + fixed(r.uncached_epoch_seconds / r.cached_epoch_seconds, 1) + "x, " +
-           std::to_string(r.cache_epochs) + (r.cache_epochs == 1 ? " epoch each" : " epochs each") + "; computing the cache took " +
+           std::to_string(r.cache_epochs) + (r.cache_epochs == 1 ? " epoch each" : " epochs each") +
+           "; computing the cache took " +
            fixed(1000 * r.cache_seconds, 1) + " ms)\n";
   }
   out += "\n" + summary_sentences(r) + "\n";

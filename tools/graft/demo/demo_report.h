@@ -34,7 +34,15 @@ std::vector<Comparison> compare_to_scratch(const DemoResult& result);
 // per class on, scratch catches up: the ranges overlap."
 std::string summary_sentences(const DemoResult& result);
 
-// report.txt.
+// The restore table with the source's optimizer slots (unused by a transfer
+// run, one line each) folded into one line that counts them.
+std::string restore_table_text(const RestorePlan& plan);
+
+// report.txt: the header (device, source and new network, restore table,
+// cache decision; printed before the runs) and the results (the tables,
+// the sentences, the files written; printed at the end).
 std::string format_demo_report(const DemoResult& result);
+std::string format_demo_header(const DemoResult& result);
+std::string format_demo_results(const DemoResult& result);
 
 }  // namespace graft

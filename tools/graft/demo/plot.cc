@@ -211,7 +211,8 @@ void write_chart_png(const Chart& chart, const std::string& path) {
   }
   const cairo_status_t drawn = cairo_status(cr);
   cairo_destroy(cr);
-  const cairo_status_t written = drawn == CAIRO_STATUS_SUCCESS ? cairo_surface_write_to_png(surface, path.c_str()) : drawn;
+  const cairo_status_t written =
+      drawn == CAIRO_STATUS_SUCCESS ? cairo_surface_write_to_png(surface, path.c_str()) : drawn;
   cairo_surface_destroy(surface);
   check(written, path);
 }

@@ -161,6 +161,7 @@ void DemoOptions::make_quick() {
 void DemoOptions::make_full() {
   per_class_grid = {10, 30, 100, 300, 1000};
   seeds = 3;
+  validation = 1000;
 }
 
 double CurvePoint::mean() const { return graft::mean(test_accuracy); }
@@ -208,6 +209,7 @@ DemoResult run_transfer_demo(Backend& backend, const DemoOptions& o, const DemoL
   result.source_description = o.source_description;
   fs::create_directories(o.out_dir);
   result.device_note = backend.description();
+  if (o.quick) say("--quick: tiny budgets for a smoke test; these numbers say nothing about transfer learning");
 
   // Step 1: the source network.
   DatasetOptions src;
@@ -275,15 +277,17 @@ DemoResult run_transfer_demo(Backend& backend, const DemoOptions& o, const DemoL
     result.cache_note = decide_frozen_cache(trainer.spec(), rows, {}, backend.memory()).note;
   }
   say("restore table of (a) and (b):");
-  std::string table = result.restore_plan.table();
+  std::string table = restore_table_text(result.restore_plan);
   while (!table.empty() && table.back() == '\n') table.pop_back();
   say(table);
   say("cache of (a) at " + std::to_string(grid.back()) + " images per class: " + result.cache_note);
   std::string rates;
   for (float lr : o.learning_rates) rates += (rates.empty() ? "" : ", ") + rate_text(lr);
-  say("each variant: Adam with the learning rate (of " + rates + ") that has the best mean validation accuracy; up to " +
+  say("each variant: Adam with the learning rate (of " + rates +
+      ") that has the best mean validation accuracy; up to " +
       std::to_string(o.max_epochs) + " epochs, early stopping after " + std::to_string(o.patience) +
-      " epochs (and at least " + std::to_string(o.patience_steps) + " steps) without a lower validation loss; " + std::to_string(o.seeds) + (o.seeds == 1 ? " seed" : " seeds"));
+      " epochs (and at least " + std::to_string(o.patience_steps) + " steps) without a lower validation loss; " +
+      std::to_string(o.seeds) + (o.seeds == 1 ? " seed" : " seeds"));
 
   result.curves_per_class = o.curves_per_class > 0 ? o.curves_per_class : grid.front();
   if (std::find(grid.begin(), grid.end(), result.curves_per_class) == grid.end()) {
