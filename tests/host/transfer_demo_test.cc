@@ -77,6 +77,10 @@ TEST(TransferDemo, SentencesFollowTheTable) {
   r = table({{10, {{0.90}, {0.80}, {0.60}}}});
   EXPECT_EQ(summary_sentences(r).find("beats scratch"), std::string::npos) << summary_sentences(r);
   EXPECT_CONTAINS(summary_sentences(r), "no range to judge");
+  // Within noise at 10, ahead at 100.
+  r = table({{10, {{0.70, 0.80}, {0.60, 0.62}, {0.66, 0.72}}}, {100, {{0.80, 0.81}, {0.84, 0.85}, {0.81, 0.82}}}});
+  EXPECT_CONTAINS(summary_sentences(r),
+                  "Reuse beats scratch on every seed only at 100 images per class ((b), by 3.0 points).");
   // Ahead at every N.
   r = table({{10, {{0.70, 0.72}, {0.60, 0.61}, {0.50, 0.52}}}, {30, {{0.80, 0.82}, {0.60, 0.61}, {0.70, 0.72}}}});
   EXPECT_CONTAINS(summary_sentences(r), "Reuse still beats scratch at 30 images per class, by 10.0 points.");

@@ -161,9 +161,12 @@ std::string summary_sentences(const DemoResult& r) {
   } else if (catch_up > 0) {
     std::string where;
     for (const Comparison& c : cs) {
-      if (c.verdict == Verdict::kReuseBeats) where += (where.empty() ? "" : ", ") + std::to_string(c.per_class);
+      if (c.verdict == Verdict::kReuseBeats) {
+        where += (where.empty() ? "" : ", ") + per_class(c.per_class) + " (" + short_label(r, c.reuse_variant) +
+                 ", by " + fixed(c.points, 1) + " points)";
+      }
     }
-    out += " Reuse beats scratch on every seed only at " + where + " images per class.";
+    out += " Reuse beats scratch on every seed only at " + where + ".";
   } else {
     out += " Reuse does not beat scratch on every seed at any label count tried.";
   }
