@@ -273,7 +273,8 @@ std::string format_demo_results(const DemoResult& r) {
   for (const std::string& p : r.pictures) out += "  " + p + "\n";
   out += "  " + r.logdir + "  TensorBoard runs (tensorboard --logdir " + r.logdir + ")\n";
   out += "  " + r.report_path + "  this report\n";
-  out += std::to_string(r.runs) + " training runs, total time " + fixed(r.total_seconds, 1) + " s\n";
+  out += "1 source run, " + std::to_string(r.runs) + " runs of the learning curve" +
+         (r.cache_epochs > 0 ? ", 2 of the cache timing" : "") + "; total time " + fixed(r.total_seconds, 1) + " s\n";
   return out;
 }
 
