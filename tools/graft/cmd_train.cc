@@ -29,7 +29,6 @@
 #include "host/train/trainer.h"
 #include "host/restore/transfer.h"
 #include "tools/graft/commands.h"
-#include "tools/graft/epoch_line.h"
 
 namespace graft::cli {
 namespace {
@@ -320,7 +319,9 @@ int run_train(const TrainFlags& f) {
       prepared.view(),
       metrics.epoch_callback([&](const EpochReport& r) {
         bar.clear();
-        std::printf("%s\n", epoch_line(r).c_str());
+        std::printf("epoch %3d  loss %.4f  train acc %.4f  valid acc %s  test acc %s  (%.1f s)%s\n", r.epoch,
+                    r.train_loss, r.train_accuracy, accuracy_text(r.validation_accuracy).c_str(),
+                    accuracy_text(r.test_accuracy).c_str(), r.seconds, r.best ? "  best" : "");
         std::fflush(stdout);
       }),
       [&](int epoch, int64_t batch, int64_t batches) {

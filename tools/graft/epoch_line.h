@@ -1,6 +1,8 @@
 #pragma once
-// The one-line epoch report of `graft train`, shared with `graft demo` so
-// that both print the same format.
+// The one-line epoch report of `graft train` (tools/graft/cmd_train.cc
+// prints the same format; tests/cli's QuickDemo compares the two), for
+// `graft demo`'s source network. cmd_train.cc does not call it yet because
+// it is being reworked on main (TrainJob).
 #include <cstdio>
 #include <optional>
 #include <string>
