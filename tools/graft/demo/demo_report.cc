@@ -148,7 +148,9 @@ std::string summary_sentences(const DemoResult& r) {
   std::size_t catch_up = cs.size();
   while (catch_up > 0 && cs[catch_up - 1].verdict != Verdict::kReuseBeats) --catch_up;
   const Comparison& last = cs.back();
-  if (first.verdict == Verdict::kReuseBeats) {
+  if (cs.size() == 1) {
+    // One label count: nothing to say about where scratch catches up.
+  } else if (first.verdict == Verdict::kReuseBeats) {
     if (catch_up == cs.size()) {
       out += " Reuse still beats scratch at " + per_class(last.per_class) + ", by " + fixed(last.points, 1) +
              " points.";
