@@ -8,6 +8,8 @@ find_package(fmt CONFIG REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)
+# The demo's pictures (PNG and SVG surfaces).
+pkg_check_modules(CAIRO REQUIRED IMPORTED_TARGET cairo)
 if(GRAFT_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()
