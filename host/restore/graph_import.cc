@@ -93,12 +93,10 @@ class Graph {
     fail("a cycle of Identity nodes reaches " + t.node->name());
   }
 
-  std::vector<const tf::NodeDef*> nodes_with_op(std::initializer_list<const char*> ops) const {
+  std::vector<const tf::NodeDef*> nodes_with_op(const std::vector<std::string>& ops) const {
     std::vector<const tf::NodeDef*> out;
     for (const auto& [name, n] : by_name_) {
-      for (const char* op : ops) {
-        if (n->op() == op) out.push_back(n);
-      }
+      if (std::find(ops.begin(), ops.end(), n->op()) != ops.end()) out.push_back(n);
     }
     std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->name() < b->name(); });
     return out;
@@ -350,24 +348,29 @@ std::optional<ActivationMatch> activation_at(const Graph& g, Tensor t) {
   return std::nullopt;
 }
 
-// The logits: what the loss reads, else what InTopK or ArgMax score.
-Tensor find_logits(const Graph& g) {
-  const std::initializer_list<std::initializer_list<const char*>> tiers = {
+// The logits: what the loss reads, else what InTopK or ArgMax score; `reader` is the op that reads them.
+Tensor find_logits(const Graph& g, std::string& reader) {
+  const std::vector<std::vector<std::string>> tiers = {
       {"SparseSoftmaxCrossEntropyWithLogits", "SoftmaxCrossEntropyWithLogits"},
       {"InTopK", "InTopKV2"},
       {"ArgMax"}};
   for (const auto& ops : tiers) {
     std::vector<Tensor> logits;
     std::vector<std::string> readers;
+    std::string reader_op;
     for (const tf::NodeDef* n : g.nodes_with_op(ops)) {
       if (starts_with(n->name(), "gradients")) continue;
       const Tensor t = g.through_identity(g.input(*n, 0));
       if (std::find(logits.begin(), logits.end(), t) == logits.end()) {
         logits.push_back(t);
         readers.push_back(n->name());
+        reader_op = n->op();
       }
     }
-    if (logits.size() == 1) return logits[0];
+    if (logits.size() == 1) {
+      reader = reader_op;
+      return logits[0];
+    }
     if (logits.size() > 1) {
       g.fail(fmt::format("the graph has more than one head ({} and {} read different logits)", readers[0],
                          readers[1]));
@@ -380,7 +383,8 @@ Tensor find_logits(const Graph& g) {
 
 ModelDescription model_from_graph(const tf::GraphDef& graph_def, const std::string& origin) {
   const Graph g(graph_def, origin);
-  Tensor t = find_logits(g);
+  std::string loss_op;
+  Tensor t = find_logits(g, loss_op);
   std::vector<std::pair<DenseLayer, Activation>> layers;  // output layer first
   std::set<const tf::NodeDef*> visited;
   Activation activation{ActivationKind::kIdentity, 0.2f};
@@ -436,6 +440,10 @@ ModelDescription model_from_graph(const tf::GraphDef& graph_def, const std::stri
   }
   m.output.classes = m.nodes.back().units;
   for (int64_t i = 0; i < m.output.classes; ++i) m.output.labels.push_back(static_cast<int>(i));
+  if (loss_op != "SparseSoftmaxCrossEntropyWithLogits") {
+    m.assumptions.push_back("loss: sparse softmax cross-entropy (the graph's logits feed " + loss_op +
+                            ", not that loss)");
+  }
   m.assumptions.push_back("output i stands for label i (the graph does not record which class each output is)");
   m.assumptions.push_back(fmt::format("the input {} takes pixels scaled to [0, 1] (the graph does not say how)",
                                       input->name()));

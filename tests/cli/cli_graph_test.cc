@@ -78,7 +78,8 @@ TEST(CliGraph, RefusalsAndContradictionsAreOneLineErrors) {
            Case{quote(adam) + data + " --classes 0-4 --activation relu",
                 "--activation relu contradicts the graph " + adam + ".meta (hidden1 uses elu)"},
            Case{quote(bn) + data, bn + ".meta: the graph's network uses batch normalization (dnn/batch_normalization"},
-           Case{quote(bn) + data + " --layers hidden1,hidden2,hidden3,outputs", "uses batch normalization"},
+           Case{quote(bn) + data + " --layers hidden1,hidden2,hidden3,outputs",
+                bn + ".meta: the graph's network uses batch normalization"},
            Case{quote(conv) + data, conv + ".meta: the graph's network uses Conv2D (conv2/Conv2D)"},
        }) {
     const auto r = graft("eval " + c.args);

@@ -212,6 +212,25 @@ TEST(GraphImport, SecondInputIsRefused) {
   EXPECT_CONTAINS(error_of([&] { from(g); }), "uses two inputs (");
 }
 
+TEST(GraphImport, LogitsFromArgMaxWhenThereIsNoLossSaySo) {
+  test::GraphBuilder g;
+  g.placeholder("X", {-1, 4});
+  g.node("predict", "ArgMax", {g.dense("outputs", "X", 4, 2), g.constant("axis", 1.0f)});
+  const ModelDescription m = from(g);
+  EXPECT_EQ(m.nodes.size(), 1u);
+  ASSERT_FALSE(m.assumptions.empty());
+  EXPECT_CONTAINS(m.assumptions[0], "the graph's logits feed ArgMax, not that loss");
+}
+
+TEST(GraphImport, TwoHeadsAreRefused) {
+  test::GraphBuilder g;
+  g.placeholder("X", {-1, 4});
+  g.placeholder("y", {-1});
+  g.node("loss_a", "SparseSoftmaxCrossEntropyWithLogits", {g.dense("head_a", "X", 4, 2), "y"});
+  g.node("loss_b", "SparseSoftmaxCrossEntropyWithLogits", {g.dense("head_b", "X", 4, 3), "y"});
+  EXPECT_CONTAINS(error_of([&] { from(g); }), "the graph has more than one head (loss_a and loss_b read different logits)");
+}
+
 TEST(GraphImport, MalformedGraphsGiveOneLineErrors) {
   {
     test::GraphBuilder g;
