@@ -12,7 +12,7 @@ namespace graft {
 
 std::string meta_graph_path(const std::string& prefix) { return prefix + ".meta"; }
 
-std::optional<tf::MetaGraphDef> read_meta_graph(const std::string& path) {
+std::optional<std::string> read_meta_graph_file(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
@@ -25,22 +25,11 @@ std::optional<tf::MetaGraphDef> read_meta_graph(const std::string& path) {
                 std::to_string(kMaxMetaGraphBytes) + ")");
   }
   const file_io::MappedFile file(path);
-  return parse_meta_graph(file.bytes(), path);
-}
-
-tf::MetaGraphDef parse_meta_graph(std::string_view bytes, const std::string& origin) {
-  tf::MetaGraphDef graph;
-  if (bytes.size() > kMaxMetaGraphBytes) {
-    throw Error(origin + ": the graph is " + std::to_string(bytes.size()) + " bytes, more than graft reads (" +
+  if (file.size() > kMaxMetaGraphBytes) {  // it grew since stat
+    throw Error(path + ": the graph is " + std::to_string(file.size()) + " bytes, more than graft reads (" +
                 std::to_string(kMaxMetaGraphBytes) + ")");
   }
-  if (!graph.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    throw Error(origin + ": not a TensorFlow MetaGraphDef (truncated or corrupt)");
-  }
-  if (!graph.has_graph_def() || graph.graph_def().node_size() == 0) {
-    throw Error(origin + ": the MetaGraphDef holds no graph nodes");
-  }
-  return graph;
+  return std::string(file.bytes());
 }
 
 }  // namespace graft

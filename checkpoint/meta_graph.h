@@ -1,13 +1,11 @@
 #pragma once
-// The MetaGraphDef tf.train.Saver writes beside a checkpoint as PREFIX.meta:
-// the graph that names every op of the model (MatMul, BiasAdd, Elu, ...).
-// Only the subset declared in proto/meta_graph.proto is read.
+// The MetaGraphDef file tf.train.Saver writes beside a checkpoint as
+// PREFIX.meta: the graph that names every op of the model (MatMul, BiasAdd,
+// Elu, ...). This reads its bytes safely; host/restore/graph_import.h parses
+// them (proto/meta_graph.proto, kept inside the library like every proto).
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
-
-#include "meta_graph.pb.h"
 
 namespace graft {
 
@@ -18,12 +16,9 @@ inline constexpr std::uint64_t kMaxMetaGraphBytes = 512ull << 20;
 // "PREFIX.meta".
 std::string meta_graph_path(const std::string& prefix);
 
-// The graph in `path`, or nullopt when the file does not exist. Throws
-// graft::Error naming the file when it is larger than kMaxMetaGraphBytes,
-// unreadable, or not a MetaGraphDef.
-std::optional<tf::MetaGraphDef> read_meta_graph(const std::string& path);
-
-// Parses serialized MetaGraphDef bytes; `origin` names them in errors.
-tf::MetaGraphDef parse_meta_graph(std::string_view bytes, const std::string& origin);
+// The bytes of the graph file `path`, or nullopt when it does not exist.
+// Throws graft::Error naming the file when it is not a regular file, is
+// larger than kMaxMetaGraphBytes (naming both sizes), or cannot be read.
+std::optional<std::string> read_meta_graph_file(const std::string& path);
 
 }  // namespace graft

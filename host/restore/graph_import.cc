@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "checkpoint/error.h"
+#include "checkpoint/meta_graph.h"
+#include "meta_graph.pb.h"
 
 namespace graft {
 namespace {
@@ -379,8 +381,6 @@ Tensor find_logits(const Graph& g, std::string& reader) {
   g.fail("the graph has no loss, InTopK or ArgMax that names the network's logits");
 }
 
-}  // namespace
-
 ModelDescription model_from_graph(const tf::GraphDef& graph_def, const std::string& origin) {
   const Graph g(graph_def, origin);
   std::string loss_op;
@@ -451,11 +451,26 @@ ModelDescription model_from_graph(const tf::GraphDef& graph_def, const std::stri
   return m;
 }
 
+}  // namespace
+
+ModelDescription model_from_meta_graph_bytes(std::string_view bytes, const std::string& origin) {
+  tf::MetaGraphDef meta;
+  if (bytes.size() > kMaxMetaGraphBytes) {
+    throw Error(origin + ": the graph is " + std::to_string(bytes.size()) + " bytes, more than graft reads (" +
+                std::to_string(kMaxMetaGraphBytes) + ")");
+  }
+  if (!meta.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    throw Error(origin + ": not a TensorFlow MetaGraphDef (truncated or corrupt)");
+  }
+  if (meta.graph_def().node_size() == 0) throw Error(origin + ": the MetaGraphDef holds no graph nodes");
+  return model_from_graph(meta.graph_def(), origin);
+}
+
 std::optional<ModelDescription> model_from_meta_graph(const std::string& prefix) {
   const std::string path = meta_graph_path(prefix);
-  const std::optional<tf::MetaGraphDef> meta = read_meta_graph(path);
-  if (!meta) return std::nullopt;
-  return model_from_graph(meta->graph_def(), path);
+  const std::optional<std::string> bytes = read_meta_graph_file(path);
+  if (!bytes) return std::nullopt;
+  return model_from_meta_graph_bytes(*bytes, path);
 }
 
 }  // namespace graft

@@ -17,19 +17,20 @@
 // never evaluates an approximation of what the graph computes.
 #include <optional>
 #include <string>
+#include <string_view>
 
-#include "checkpoint/meta_graph.h"
 #include "host/model/model_description.h"
 
 namespace graft {
 
-// The network of `graph`; `origin` (the .meta path) names it in errors and
-// in the description's source ("TensorFlow graph ORIGIN").
-ModelDescription model_from_graph(const tf::GraphDef& graph, const std::string& origin);
+// The network of a serialized MetaGraphDef; `origin` (the .meta path) names
+// it in errors and in the description's source ("TensorFlow graph ORIGIN").
+// Bytes that are not a MetaGraphDef are an error naming `origin`.
+ModelDescription model_from_meta_graph_bytes(std::string_view bytes, const std::string& origin);
 
 // The network the graph beside checkpoint `prefix` defines (PREFIX.meta), or
-// nullopt when there is no such file. Throws as read_meta_graph and
-// model_from_graph do.
+// nullopt when there is no such file. Throws as read_meta_graph_file
+// (checkpoint/meta_graph.h) and model_from_meta_graph_bytes do.
 std::optional<ModelDescription> model_from_meta_graph(const std::string& prefix);
 
 }  // namespace graft

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "checkpoint/meta_graph.h"
+#include "meta_graph.pb.h"
 
 namespace graft::test {
 
@@ -65,13 +65,15 @@ class GraphBuilder {
 
   const tf::GraphDef& graph() const { return graph_; }
 
-  // Writes a MetaGraphDef holding the graph to `path`.
-  void write_meta(const std::string& path) const {
+  // A serialized MetaGraphDef holding the graph, as in a .meta file.
+  std::string serialized() const {
     tf::MetaGraphDef meta;
     *meta.mutable_graph_def() = graph_;
-    std::ofstream out(path, std::ios::binary);
-    out << meta.SerializeAsString();
+    return meta.SerializeAsString();
   }
+
+  // Writes serialized() to `path`.
+  void write_meta(const std::string& path) const { std::ofstream(path, std::ios::binary) << serialized(); }
 
  private:
   tf::GraphDef graph_;

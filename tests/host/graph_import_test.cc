@@ -11,6 +11,7 @@
 
 #include "checkpoint/bundle_reader.h"
 #include "checkpoint/bundle_writer.h"
+#include "checkpoint/meta_graph.h"
 #include "host/restore/checkpoint_layers.h"
 #include "tests/common/error_of.h"
 #include "tests/common/expect_contains.h"
@@ -29,7 +30,7 @@ std::string fixture_prefix(const std::string& rel) {
   return p ? p->string().substr(0, p->string().size() - 5) : "";
 }
 
-ModelDescription from(const GraphBuilder& g) { return model_from_graph(g.graph(), "test.meta"); }
+ModelDescription from(const GraphBuilder& g) { return model_from_meta_graph_bytes(g.serialized(), "test.meta"); }
 
 std::string activations(const ModelDescription& m) {
   std::string s;
