@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <random>
 #include <string>
 
 #include "checkpoint/bundle_reader.h"
@@ -272,6 +273,53 @@ TEST(GraphImport, MalformedGraphsGiveOneLineErrors) {
     g.loss(g.dense("o", "X", 4, 2));
     EXPECT_CONTAINS(error_of([&] { from(g); }), "the input X has shape [-1, 5] but net/o/MatMul takes 4 features");
   }
+}
+
+TEST(GraphImport, CyclesOfIdentityNodesEndInAnError) {
+  test::GraphBuilder g;
+  g.placeholder("X", {-1, 4});
+  g.node("k1", "Identity", {"k2"});
+  g.node("k2", "Identity", {"k1"});
+  g.variable("o/bias", {2});
+  g.node("o/MatMul", "MatMul", {"X", "k1"});
+  g.node("o/BiasAdd", "BiasAdd", {"o/MatMul", "o/bias/read"});
+  g.loss("o/BiasAdd");
+  EXPECT_CONTAINS(error_of([&] { from(g); }), "test.meta: a cycle of Identity nodes reaches k");
+}
+
+// Every truncation and thousands of single-byte changes of a graph end in a
+// description that validates or in a graft::Error: never another exception
+// (which would fail this test), a crash or a hang.
+TEST(GraphImport, DamagedGraphsEndInErrorsOrDescriptions) {
+  std::vector<std::string> graphs{two_layer_graph(4, 3, 2, [](GraphBuilder& b, const std::string& z) {
+                                    b.node("net/hidden1/mul", "Mul", {b.constant("net/hidden1/alpha", 0.1f), z});
+                                    b.node("net/hidden1/Maximum", "Maximum", {"net/hidden1/mul", z});
+                                    return "net/hidden1/Maximum";
+                                  }).serialized()};
+  if (auto seed = test::fixture("tf1/scoped_names/my_model_final.ckpt.meta")) {
+    std::ifstream in(*seed, std::ios::binary);
+    graphs.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  int described = 0, refused = 0;
+  auto check = [&](const std::string& bytes) {
+    try {
+      model_from_meta_graph_bytes(bytes, "damaged.meta").validate();
+      ++described;
+    } catch (const Error&) {
+      ++refused;
+    }
+  };
+  std::mt19937 rng(13);
+  for (const std::string& bytes : graphs) {
+    for (std::size_t n = 0; n < bytes.size(); n += 1 + bytes.size() / 2000) check(bytes.substr(0, n));
+    for (int i = 0; i < 2000; ++i) {
+      std::string b = bytes;
+      b[rng() % b.size()] = static_cast<char>(rng());
+      check(b);
+    }
+  }
+  EXPECT_GT(described, 0);
+  EXPECT_GT(refused, 0);
 }
 
 TEST(GraphImport, UnreadableMetaFilesAreNamed) {
