@@ -217,8 +217,8 @@ void register_eval(CLI::App& app) {
       ->delimiter(',')
       ->allow_extra_args(false);
   sub->add_option("--activation", flags->activation,
-                  "Activation of every layer but the last, for checkpoints that do not record their model (default "
-                  "relu, and then said)");
+                  "Activation of every layer but the last, for checkpoints that record no model and have no .meta "
+                  "graph (default relu, and then said)");
   sub->add_option("--classes", flags->classes,
                   "Evaluate on images of these classes only (0-4 or 1,3), each scored against the output that stands "
                   "for it: as recorded, or for a 5-unit head trained on --classes 5-9, output i = the i-th class");
