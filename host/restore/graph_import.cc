@@ -158,6 +158,8 @@ std::string shape_text(const std::vector<int64_t>& dims) {
 // everything it is computed from: the message names the construct graft
 // lacks (a convolution, batch normalization, ...) rather than just the glue
 // op (Reshape, Merge) where the walk stopped.
+constexpr int kDropoutRank = 4;
+
 [[noreturn]] void refuse(const Graph& g, const tf::NodeDef& at) {
   struct Found {
     int rank;
@@ -198,7 +200,7 @@ std::string shape_text(const std::vector<int64_t>& dims) {
                op == "GRUBlockCell" || op == "BlockLSTM") {
       note(3, "rnn", "a recurrent loop: " + where);
     } else if (op == "RandomUniform" || scope_segment(n.name(), "dropout")) {
-      note(4, "dropout", "dropout (" + n.name() + ")");
+      note(kDropoutRank, "dropout", "dropout (" + n.name() + ")");
     } else if (op == "Placeholder") {
       placeholders.push_back(n.name());
       if (placeholders.size() == 2) note(5, "inputs", "two inputs (" + placeholders[0] + ", " + n.name() + ")");
@@ -210,6 +212,12 @@ std::string shape_text(const std::vector<int64_t>& dims) {
   }
   if (found.empty()) found.push_back({9, at.op() + " (" + at.name() + ")"});
   std::stable_sort(found.begin(), found.end(), [](const Found& a, const Found& b) { return a.rank < b.rank; });
+  // Dropout is named only when it is what stops the walk: beside a construct
+  // graft lacks it may well be one graft evaluates (identity_at_inference).
+  if (found[0].rank != kDropoutRank) {
+    found.erase(std::remove_if(found.begin(), found.end(), [](const Found& f) { return f.rank == kDropoutRank; }),
+                found.end());
+  }
   std::string list = found[0].text;
   for (std::size_t i = 1; i < found.size(); ++i) list += (i + 1 == found.size() ? " and " : ", ") + found[i].text;
   g.fail("the graph's network uses " + list + ", which graft cannot evaluate yet");
@@ -350,6 +358,57 @@ std::optional<ActivationMatch> activation_at(const Graph& g, Tensor t) {
   return std::nullopt;
 }
 
+// A Const scalar bool false (the default of tf.layers' `training` placeholder).
+bool is_false_constant(const Graph& g, Tensor t) {
+  t = g.through_identity(t);
+  if (t.node->op() != "Const") return false;
+  const tf::AttrValue* v = attr(*t.node, "value");
+  if (!v || !v->has_tensor() || v->tensor().dtype() != 10 || v->tensor().tensor_shape().dim_size() != 0) return false;
+  const tf::TensorProto& p = v->tensor();
+  if (p.bool_val_size() == 1) return !p.bool_val(0);
+  return p.bool_val_size() == 0 && p.tensor_content().size() == 1 && p.tensor_content()[0] == 0;
+}
+
+// Whether anything `from` is computed from reads output 1 (the true branch)
+// of a Switch on `pred`.
+bool reads_true_branch(const Graph& g, const tf::NodeDef& from, const tf::NodeDef* pred) {
+  std::set<const tf::NodeDef*> seen{&from};
+  std::vector<const tf::NodeDef*> queue{&from};
+  for (std::size_t q = 0; q < queue.size(); ++q) {
+    for (int i = 0; i < g.data_inputs(*queue[q]); ++i) {
+      const Tensor in = g.input(*queue[q], i);
+      if (in.node->op() == "Switch" && in.output == 1 && g.data_inputs(*in.node) == 2 &&
+          g.through_identity(g.input(*in.node, 1)).node == pred) {
+        return true;
+      }
+      if (seen.insert(in.node).second) queue.push_back(in.node);
+    }
+  }
+  return false;
+}
+
+// A tf.cond on a placeholder that defaults to false (tf.layers.dropout's
+// `training`) whose false branch is its input unchanged: at inference the
+// Merge forwards Switch output 0, so the cond is the identity. Returns that
+// input, or nullopt for any other node.
+std::optional<Tensor> identity_at_inference(const Graph& g, Tensor x) {
+  const tf::NodeDef& merge = *x.node;
+  if (merge.op() != "Merge" || x.output != 0 || g.data_inputs(merge) != 2) return std::nullopt;
+  for (int i = 0; i < 2; ++i) {
+    const Tensor sw = g.through_identity(g.input(merge, i));
+    if (sw.node->op() != "Switch" || sw.output != 0 || g.data_inputs(*sw.node) != 2) continue;
+    const tf::NodeDef* pred = g.through_identity(g.input(*sw.node, 1)).node;
+    if (pred->op() != "PlaceholderWithDefault" || g.data_inputs(*pred) != 1 ||
+        !is_false_constant(g, g.input(*pred, 0))) {
+      return std::nullopt;
+    }
+    // The other input must be the cond's true branch, or Merge could forward it.
+    if (!reads_true_branch(g, *g.input(merge, 1 - i).node, pred)) return std::nullopt;
+    return g.input(*sw.node, 0);
+  }
+  return std::nullopt;
+}
+
 // The logits: what the loss reads, else what InTopK or ArgMax score; `reader` is the op that reads them.
 Tensor find_logits(const Graph& g, std::string& reader) {
   const std::vector<std::vector<std::string>> tiers = {
@@ -389,12 +448,19 @@ ModelDescription model_from_graph(const tf::GraphDef& graph_def, const std::stri
   std::set<const tf::NodeDef*> visited;
   Activation activation{ActivationKind::kIdentity, 0.2f};
   const tf::NodeDef* input = nullptr;
+  std::vector<std::string> inference_identities;  // conds that forward their input at inference (dropout)
   while (!input) {
     const std::optional<DenseLayer> d = dense_layer_at(g, t);
     if (!d) refuse(g, *g.through_identity(t).node);
     if (!visited.insert(d->matmul).second) g.fail("the network's layers form a cycle at " + d->matmul->name());
     layers.emplace_back(*d, activation);
-    const Tensor x = g.through_identity(d->input);
+    Tensor x = g.through_identity(d->input);
+    for (std::size_t steps = 0; steps <= g.size(); ++steps) {
+      const std::optional<Tensor> forwarded = identity_at_inference(g, x);
+      if (!forwarded) break;
+      inference_identities.push_back(x.node->name());
+      x = g.through_identity(*forwarded);
+    }
     if (x.node->op() == "Placeholder") {
       input = x.node;
     } else if (const auto a = activation_at(g, x)) {
@@ -443,6 +509,11 @@ ModelDescription model_from_graph(const tf::GraphDef& graph_def, const std::stri
   if (loss_op != "SparseSoftmaxCrossEntropyWithLogits") {
     m.assumptions.push_back("loss: sparse softmax cross-entropy (the graph's logits feed " + loss_op +
                             ", not that loss)");
+  }
+  std::reverse(inference_identities.begin(), inference_identities.end());
+  for (const std::string& merge : inference_identities) {
+    m.assumptions.push_back(merge + " forwards its input unchanged: its tf.cond takes the false branch while the "
+                            "training placeholder keeps its default (false)");
   }
   m.assumptions.push_back("output i stands for label i (the graph does not record which class each output is)");
   m.assumptions.push_back(fmt::format("the input {} takes pixels scaled to [0, 1] (the graph does not say how)",
