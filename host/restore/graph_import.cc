@@ -57,7 +57,8 @@ class Graph {
     const auto colon = name.rfind(':');
     if (colon != std::string::npos) {
       const std::string digits = name.substr(colon + 1);
-      if (digits.empty() || digits.size() > 6 || !std::all_of(digits.begin(), digits.end(), [](unsigned char c) { return std::isdigit(c) != 0; })) {
+      if (digits.empty() || digits.size() > 6 ||
+          !std::all_of(digits.begin(), digits.end(), [](unsigned char c) { return std::isdigit(c) != 0; })) {
         fail(fmt::format("{} reads '{}', which is not a tensor name", n.name(), n.input(i)));
       }
       output = std::stoi(digits);
@@ -187,17 +188,15 @@ constexpr int kDropoutRank = 4;
     const std::string& op = n.op();
     const std::string where = op + " (" + n.name() + ")";
     if (op == "Conv2D" || op == "Conv3D" || op == "Conv1D" || op == "DepthwiseConv2dNative" ||
-        op == "Conv2DBackpropInput" || op == "MaxPool" || op == "AvgPool" || op == "MaxPool3D" ||
-        op == "AvgPool3D") {
+        op == "Conv2DBackpropInput" || op == "MaxPool" || op == "AvgPool" || op == "MaxPool3D" || op == "AvgPool3D") {
       note(starts_with(op, "Conv") || starts_with(op, "Depthwise") ? 0 : 1, op, where);
     } else if (starts_with(op, "FusedBatchNorm")) {
       note(2, "batchnorm", where);
     } else if (scope_segment(n.name(), "batch_normalization") || scope_segment(n.name(), "BatchNorm") ||
                op == "Rsqrt") {
       note(2, "batchnorm", "batch normalization (" + n.name() + ")");
-    } else if (op == "While" || op == "StatelessWhile" || op == "Enter" || op == "NextIteration" ||
-               op == "LoopCond" || starts_with(op, "TensorArray") || op == "LSTMBlockCell" ||
-               op == "GRUBlockCell" || op == "BlockLSTM") {
+    } else if (op == "While" || op == "StatelessWhile" || op == "Enter" || op == "NextIteration" || op == "LoopCond" ||
+               starts_with(op, "TensorArray") || op == "LSTMBlockCell" || op == "GRUBlockCell" || op == "BlockLSTM") {
       note(3, "rnn", "a recurrent loop: " + where);
     } else if (op == "RandomUniform" || scope_segment(n.name(), "dropout")) {
       note(kDropoutRank, "dropout", "dropout (" + n.name() + ")");
@@ -228,8 +227,7 @@ constexpr int kDropoutRank = 4;
 std::optional<DenseLayer> dense_layer_at(const Graph& g, Tensor t) {
   t = g.through_identity(t);
   const tf::NodeDef& add = *t.node;
-  if (t.output != 0 || (add.op() != "BiasAdd" && add.op() != "Add" && add.op() != "AddV2") ||
-      g.data_inputs(add) != 2) {
+  if (t.output != 0 || (add.op() != "BiasAdd" && add.op() != "Add" && add.op() != "AddV2") || g.data_inputs(add) != 2) {
     return std::nullopt;
   }
   DenseLayer d;
@@ -306,9 +304,10 @@ std::optional<ActivationMatch> handwritten_selu(const Graph& g, const tf::NodeDe
   if (elu.op() != "Elu" || !(g.through_identity(g.input(elu, 0)) == z)) return std::nullopt;
   const double scale = *scalar_constant(g, scaled->first), alpha = *scalar_constant(g, alpha_elu->first);
   if (!close_to(scale, kSeluScale) || !close_to(alpha, kSeluAlpha)) {
-    g.fail(fmt::format("{} computes a SELU with scale {} and alpha {}; graft's selu has TensorFlow's constants "
-                       "({} and {}) only",
-                       n.name(), scale, alpha, kSeluScale, kSeluAlpha));
+    g.fail(
+        fmt::format("{} computes a SELU with scale {} and alpha {}; graft's selu has TensorFlow's constants "
+                    "({} and {}) only",
+                    n.name(), scale, alpha, kSeluScale, kSeluAlpha));
   }
   return ActivationMatch{{ActivationKind::kSelu, 0.2f}, z};
 }
@@ -341,8 +340,9 @@ std::optional<ActivationMatch> activation_at(const Graph& g, Tensor t) {
     g.fail("the graph's network uses " + op + " (" + n.name() + "), which graft cannot evaluate yet");
   }
   static const std::pair<const char*, ActivationKind> kUnary[] = {
-      {"Relu", ActivationKind::kRelu}, {"Elu", ActivationKind::kElu},         {"Selu", ActivationKind::kSelu},
-      {"Tanh", ActivationKind::kTanh}, {"Sigmoid", ActivationKind::kSigmoid}, {"LeakyRelu", ActivationKind::kLeakyRelu}};
+      {"Relu", ActivationKind::kRelu},       {"Elu", ActivationKind::kElu},
+      {"Selu", ActivationKind::kSelu},       {"Tanh", ActivationKind::kTanh},
+      {"Sigmoid", ActivationKind::kSigmoid}, {"LeakyRelu", ActivationKind::kLeakyRelu}};
   for (const auto& [name, kind] : kUnary) {
     if (op != name) continue;
     if (g.data_inputs(n) != 1) g.fail(n.name() + " (" + op + ") does not have one input");
@@ -412,9 +412,7 @@ std::optional<Tensor> identity_at_inference(const Graph& g, Tensor x) {
 // The logits: what the loss reads, else what InTopK or ArgMax score; `reader` is the op that reads them.
 Tensor find_logits(const Graph& g, std::string& reader) {
   const std::vector<std::vector<std::string>> tiers = {
-      {"SparseSoftmaxCrossEntropyWithLogits", "SoftmaxCrossEntropyWithLogits"},
-      {"InTopK", "InTopKV2"},
-      {"ArgMax"}};
+      {"SparseSoftmaxCrossEntropyWithLogits", "SoftmaxCrossEntropyWithLogits"}, {"InTopK", "InTopKV2"}, {"ArgMax"}};
   for (const auto& ops : tiers) {
     std::vector<Tensor> logits;
     std::vector<std::string> readers;
@@ -433,8 +431,7 @@ Tensor find_logits(const Graph& g, std::string& reader) {
       return logits[0];
     }
     if (logits.size() > 1) {
-      g.fail(fmt::format("the graph has more than one head ({} and {} read different logits)", readers[0],
-                         readers[1]));
+      g.fail(fmt::format("the graph has more than one head ({} and {} read different logits)", readers[0], readers[1]));
     }
   }
   g.fail("the graph has no loss, InTopK or ArgMax that names the network's logits");
@@ -512,12 +509,13 @@ ModelDescription model_from_graph(const tf::GraphDef& graph_def, const std::stri
   }
   std::reverse(inference_identities.begin(), inference_identities.end());
   for (const std::string& merge : inference_identities) {
-    m.assumptions.push_back(merge + " forwards its input unchanged: its tf.cond takes the false branch while the "
+    m.assumptions.push_back(merge +
+                            " forwards its input unchanged: its tf.cond takes the false branch while the "
                             "training placeholder keeps its default (false)");
   }
   m.assumptions.push_back("output i stands for label i (the graph does not record which class each output is)");
-  m.assumptions.push_back(fmt::format("the input {} takes pixels scaled to [0, 1] (the graph does not say how)",
-                                      input->name()));
+  m.assumptions.push_back(
+      fmt::format("the input {} takes pixels scaled to [0, 1] (the graph does not say how)", input->name()));
   m.validate();
   return m;
 }

@@ -104,7 +104,8 @@ TEST(CliGraph, InspectPrintsTheRecoveredArchitecture) {
   // A graph graft cannot use is reported, and inspect still lists the variables.
   const auto b = graft("inspect " + quote(bn));
   ASSERT_EQ(b.status, 0) << b.output;
-  EXPECT_CONTAINS(b.output, "its TensorFlow graph cannot be used: " + bn + ".meta: the graph's network uses batch normalization");
+  EXPECT_CONTAINS(b.output,
+                  "its TensorFlow graph cannot be used: " + bn + ".meta: the graph's network uses batch normalization");
   EXPECT_CONTAINS(b.output, "batch_normalization/moving_mean");
 }
 

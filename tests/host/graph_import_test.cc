@@ -132,7 +132,8 @@ TEST(GraphImport, HandWrittenLeakyReluTakesAlphaFromTheConstant) {
   for (bool swapped : {false, true}) {
     const auto g = two_layer_graph(4, 3, 2, [&](GraphBuilder& b, const std::string& z) {
       const std::string alpha = b.constant("net/hidden1/alpha", 0.1f);
-      b.node("net/hidden1/mul", "Mul", swapped ? std::vector<std::string>{z, alpha} : std::vector<std::string>{alpha, z});
+      b.node("net/hidden1/mul", "Mul",
+             swapped ? std::vector<std::string>{z, alpha} : std::vector<std::string>{alpha, z});
       b.node("net/hidden1/Maximum", "Maximum",
              swapped ? std::vector<std::string>{z, "net/hidden1/mul"} : std::vector<std::string>{"net/hidden1/mul", z});
       return "net/hidden1/Maximum";
@@ -152,22 +153,29 @@ TEST(GraphImport, MaximumThatIsNotALeakyReluIsRefused) {
   EXPECT_CONTAINS(error_of([&] { from(g); }), "net/hidden1/Maximum computes max(2·z, z), which is not a leaky ReLU");
 }
 
+// scale * tf.where(z >= 0, z, alpha * tf.nn.elu(z)), as the book writes SELU.
+std::string handwritten_selu(GraphBuilder& b, const std::string& z, float scale) {
+  b.node("net/hidden1/Elu", "Elu", {z});
+  b.node("net/hidden1/mul", "Mul", {b.constant("net/hidden1/alpha", 1.6732632423543772f), "net/hidden1/Elu"});
+  b.node("net/hidden1/GreaterEqual", "GreaterEqual", {z, b.constant("net/hidden1/zero", 0.0f)});
+  b.node("net/hidden1/Select", "Select", {"net/hidden1/GreaterEqual", z, "net/hidden1/mul"});
+  b.node("net/hidden1/mul_1", "Mul", {b.constant("net/hidden1/scale", scale), "net/hidden1/Select"});
+  return "net/hidden1/mul_1";
+}
+
 TEST(GraphImport, HandWrittenSelu) {
-  const auto g = two_layer_graph(4, 3, 2, [](GraphBuilder& b, const std::string& z) {
-    b.node("net/hidden1/Elu", "Elu", {z});
-    b.node("net/hidden1/mul", "Mul", {b.constant("net/hidden1/alpha", 1.6732632423543772f), "net/hidden1/Elu"});
-    b.node("net/hidden1/GreaterEqual", "GreaterEqual", {z, b.constant("net/hidden1/zero", 0.0f)});
-    b.node("net/hidden1/Select", "Select", {"net/hidden1/GreaterEqual", z, "net/hidden1/mul"});
-    b.node("net/hidden1/mul_1", "Mul", {b.constant("net/hidden1/scale", 1.0507009873554805f), "net/hidden1/Select"});
-    return "net/hidden1/mul_1";
-  });
+  const auto g = two_layer_graph(
+      4, 3, 2, [](GraphBuilder& b, const std::string& z) { return handwritten_selu(b, z, 1.0507009873554805f); });
   EXPECT_EQ(from(g).nodes[0].activation.kind, ActivationKind::kSelu);
+  const auto other = two_layer_graph(4, 3, 2, [](GraphBuilder& b, const std::string& z) {
+    return handwritten_selu(b, z, 1.0f);  // not TensorFlow's SELU
+  });
+  EXPECT_CONTAINS(error_of([&] { from(other); }), "net/hidden1/mul_1 computes a SELU with scale 1 and alpha 1.67");
 }
 
 // tf.layers.dropout(x, training=training): a tf.cond on a placeholder whose
 // default is `default_training`; returns its Merge.
-std::string dropout_cond(GraphBuilder& b, const std::string& x, bool default_training,
-                         bool merge_true_branch = true) {
+std::string dropout_cond(GraphBuilder& b, const std::string& x, bool default_training, bool merge_true_branch = true) {
   tf::TensorProto* t = (*b.node("training/input", "Const").mutable_attr())["value"].mutable_tensor();
   t->set_dtype(10);  // DT_BOOL
   t->add_bool_val(default_training);
@@ -273,7 +281,8 @@ TEST(GraphImport, TwoHeadsAreRefused) {
   g.placeholder("y", {-1});
   g.node("loss_a", "SparseSoftmaxCrossEntropyWithLogits", {g.dense("head_a", "X", 4, 2), "y"});
   g.node("loss_b", "SparseSoftmaxCrossEntropyWithLogits", {g.dense("head_b", "X", 4, 3), "y"});
-  EXPECT_CONTAINS(error_of([&] { from(g); }), "the graph has more than one head (loss_a and loss_b read different logits)");
+  EXPECT_CONTAINS(error_of([&] { from(g); }),
+                  "the graph has more than one head (loss_a and loss_b read different logits)");
 }
 
 TEST(GraphImport, MalformedGraphsGiveOneLineErrors) {
@@ -282,7 +291,8 @@ TEST(GraphImport, MalformedGraphsGiveOneLineErrors) {
     g.placeholder("X", {-1, 4});
     g.node("net/MatMul", "MatMul", {"X", "missing/kernel/read"});
     g.loss("net/MatMul");
-    EXPECT_CONTAINS(error_of([&] { from(g); }), "test.meta: net/MatMul reads missing/kernel/read, which the graph lacks");
+    EXPECT_CONTAINS(error_of([&] { from(g); }),
+                    "test.meta: net/MatMul reads missing/kernel/read, which the graph lacks");
   }
   {  // a layer fed by its own output: the walk stops instead of looping
     test::GraphBuilder g;
@@ -308,7 +318,8 @@ TEST(GraphImport, MalformedGraphsGiveOneLineErrors) {
     g.node("o/MatMul", "MatMul", {"X", w});
     g.node("o/BiasAdd", "BiasAdd", {"o/MatMul", b});
     g.loss("o/BiasAdd");
-    EXPECT_CONTAINS(error_of([&] { from(g); }), "the bias o/bias of o/BiasAdd has shape [3] but the kernel o/kernel is [4, 2]");
+    EXPECT_CONTAINS(error_of([&] { from(g); }),
+                    "the bias o/bias of o/BiasAdd has shape [3] but the kernel o/kernel is [4, 2]");
   }
   {  // the placeholder does not fit the first kernel
     test::GraphBuilder g;
