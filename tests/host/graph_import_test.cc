@@ -214,6 +214,43 @@ TEST(GraphImport, DropoutThatCanBeOnIsRefused) {
   }
 }
 
+TEST(GraphImport, ResourceVariablesAreReadThroughReadVariableOp) {
+  test::GraphBuilder g;
+  g.placeholder("X", {-1, 4});
+  for (const char* v : {"dense/kernel", "dense/bias"}) {
+    GraphBuilder::shape_attr(g.node(v, "VarHandleOp"), "shape",
+                             v == std::string("dense/kernel") ? std::vector<int64_t>{4, 2} : std::vector<int64_t>{2});
+  }
+  g.node("dense/MatMul/ReadVariableOp", "ReadVariableOp", {"dense/kernel"});
+  g.node("dense/BiasAdd/ReadVariableOp", "ReadVariableOp", {"dense/bias"});
+  g.node("dense/MatMul", "MatMul", {"X", "dense/MatMul/ReadVariableOp"});
+  g.node("dense/BiasAdd", "BiasAdd", {"dense/MatMul", "dense/BiasAdd/ReadVariableOp"});
+  g.loss("dense/BiasAdd");
+  const ModelDescription m = from(g);
+  ASSERT_EQ(m.nodes.size(), 1u);
+  EXPECT_EQ(m.nodes[0].name, "dense");
+  EXPECT_EQ(m.nodes[0].variables.at("kernel"), "dense/kernel");
+  EXPECT_EQ(m.nodes[0].variables.at("bias"), "dense/bias");
+}
+
+TEST(GraphImport, ACheckpointThatLacksTheGraphsVariablesIsNamed) {
+  test::TempDir dir;
+  const std::string prefix = (dir / "model.ckpt").string();
+  test::GraphBuilder g;
+  g.placeholder("X", {-1, 4});
+  g.loss(g.dense("outputs", "X", 4, 2));
+  g.write_meta(prefix + ".meta");
+  {
+    BundleWriter w(prefix);
+    const std::vector<float> k(8, 1.f);
+    w.add_float("outputs/kernel", {4, 2}, k.data());
+    w.finish();
+  }
+  const BundleReader reader = BundleReader::open(prefix);
+  EXPECT_CONTAINS(error_of([&] { model_from_description(reader, *model_from_meta_graph(prefix)); }),
+                  ": the graph's model needs outputs/bias, which the checkpoint lacks");
+}
+
 TEST(GraphImport, LayerOrderFollowsTheDataFlowNotTheNames) {
   test::GraphBuilder g;
   g.placeholder("X", {-1, 6});
