@@ -227,6 +227,11 @@ void idx_one(const uint8_t* data, std::size_t size) {
 }
 
 void meta_graph_one(const uint8_t* data, std::size_t size) {
+  static const bool quiet = [] {
+    google::protobuf::SetLogHandler(nullptr);  // as the CLI does: errors are graft::Error only
+    return true;
+  }();
+  (void)quiet;
   try {
     const ModelDescription m =
         model_from_meta_graph_bytes(std::string_view(reinterpret_cast<const char*>(data), size), "fuzz.meta");
