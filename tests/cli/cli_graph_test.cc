@@ -8,6 +8,7 @@
 #include <ostream>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "checkpoint/bundle_writer.h"
@@ -155,6 +156,44 @@ TEST(CliGraph, HandWrittenLeakyReluAndCorruptGraph) {
   EXPECT_EQ(bad.status, 1) << bad.output;
   EXPECT_CONTAINS(bad.output, "graft eval: error: " + prefix + ".meta: not a TensorFlow MetaGraphDef");
   EXPECT_EQ(test::line_count(bad.output), 1) << bad.output;
+}
+
+// Per-layer activations from the graph; with --layers (the variables route)
+// one activation must serve every hidden layer, so mixed ones are an error.
+TEST(CliGraph, MixedActivationsComeFromTheGraph) {
+  auto mnist = test::fixture("mnist");
+  if (!mnist) GTEST_SKIP() << "fixture mnist not found";
+  test::TempDir dir;
+  const std::string prefix = (dir / "model.ckpt").string();
+  test::GraphBuilder g;
+  g.placeholder("X", {-1, 784});
+  g.node("net/hidden1/Tanh", "Tanh", {g.dense("hidden1", "X", 784, 8)});
+  g.node("net/hidden2/Sigmoid", "Sigmoid", {g.dense("hidden2", "net/hidden1/Tanh", 8, 6)});
+  g.loss(g.dense("outputs", "net/hidden2/Sigmoid", 6, 10));
+  g.write_meta(prefix + ".meta");
+  {
+    std::mt19937 rng(3);
+    std::normal_distribution<float> normal(0.f, 0.1f);
+    BundleWriter w(prefix);
+    for (const auto& [name, in, out] : {std::tuple{"hidden1", 784, 8}, {"hidden2", 8, 6}, {"outputs", 6, 10}}) {
+      std::vector<float> k(static_cast<std::size_t>(in * out)), b(static_cast<std::size_t>(out), 0.f);
+      for (float& v : k) v = normal(rng);
+      w.add_float(std::string(name) + "/kernel", {in, out}, k.data());
+      w.add_float(std::string(name) + "/bias", {out}, b.data());
+    }
+    w.finish();
+  }
+  const std::string data = " --data " + quote(mnist->string()) + " --device cpu";
+  const auto r = test::graft_stdout("eval " + quote(prefix) + data + " --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  ASSERT_EQ(j["layers"].size(), 3u);
+  EXPECT_EQ(j["layers"][0]["activation"], "tanh");
+  EXPECT_EQ(j["layers"][1]["activation"], "sigmoid");
+  EXPECT_EQ(j["layers"][2]["activation"], "identity");
+  const auto layers = graft("eval " + quote(prefix) + data + " --layers hidden1,hidden2,outputs");
+  EXPECT_EQ(layers.status, 1) << layers.output;
+  EXPECT_CONTAINS(layers.output, "the graph " + prefix + ".meta uses tanh and sigmoid in different layers");
 }
 
 }  // namespace
