@@ -7,18 +7,16 @@
 #include <set>
 
 #include "checkpoint/error.h"
+#include "host/model/op_table.h"
 
 namespace graft {
 
-const char* node_kind_name(NodeKind kind) {
-  switch (kind) {
-    case NodeKind::kDense: return "dense";
-  }
-  return "unknown";
-}
+const char* node_kind_name(NodeKind kind) { return op_info(kind).name.data(); }
 
 std::optional<NodeKind> parse_node_kind(const std::string& text) {
-  if (text == "dense") return NodeKind::kDense;
+  for (const OpInfo& op : kOpTable) {
+    if (op.name == text) return op.kind;
+  }
   return std::nullopt;
 }
 
@@ -79,12 +77,21 @@ void ModelDescription::validate() const {
     if (n.name.empty()) throw Error(fmt::format("model description: node {} has no name", i));
     if (!names.insert(n.name).second) throw Error("model description: two nodes are named '" + n.name + "'");
     if (n.units <= 0) throw Error("model description: node " + n.name + " has no units");
-    if (n.kind == NodeKind::kDense) {
-      for (const char* leaf : {"kernel", "bias"}) {
-        const auto it = n.variables.find(leaf);
-        if (it == n.variables.end() || it->second.empty()) {
-          throw Error("model description: dense node " + n.name + " names no " + leaf + " variable");
-        }
+    const OpInfo& op = op_info(n.kind);
+    for (std::size_t l = 0; l < op.leaf_count; ++l) {
+      const std::string leaf(op.leaves[l].name);
+      const auto it = n.variables.find(leaf);
+      if (it == n.variables.end() || it->second.empty()) {
+        throw Error(std::string("model description: ") + node_kind_name(n.kind) + " node " + n.name + " names no " +
+                    leaf + " variable");
+      }
+    }
+    for (const auto& [leaf, variable] : n.variables) {
+      bool known = false;
+      for (std::size_t l = 0; l < op.leaf_count; ++l) known = known || op.leaves[l].name == leaf;
+      if (!known) {
+        throw Error(std::string("model description: ") + node_kind_name(n.kind) + " node " + n.name +
+                    " has no leaf named '" + leaf + "'");
       }
     }
   }

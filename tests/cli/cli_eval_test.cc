@@ -2,9 +2,11 @@
 // on MNIST t10k; JSON output; errors as one line with exit code 1.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
+#include <utility>
 
 #include "tests/cli/cli_util.h"
 #include "tests/common/fixtures.h"
@@ -101,6 +103,32 @@ TEST(CliEval, ErrorsAreOneLine) {
     EXPECT_EQ(r.status, 1) << c.args << "\n" << r.output;
     EXPECT_CONTAINS(r.output, "graft eval: error: " );
     EXPECT_CONTAINS(r.output, c.message);
+  }
+}
+
+// Choosing the dense layers by name must not drop the batch normalization
+// the network needs (following that hint printed 0.8340 for a 0.9130 network).
+TEST(CliEval, LayersCannotLeaveOutBatchNormalization) {
+  auto bn = test::fixture("tf1/batchnorm");
+  auto mnist = test::fixture("mnist");
+  if (!bn || !mnist) GTEST_SKIP() << "fixtures tf1/batchnorm and mnist not found";
+  // With its graph (.meta) the graph refuses the batch normalization it
+  // holds; without it (a copy of the bundle alone), the variables do.
+  test::TempDir dir;
+  for (const char* suffix : {".index", ".data-00000-of-00001"}) {
+    std::filesystem::copy_file(*bn / ("my_model_final.ckpt" + std::string(suffix)),
+                               dir / ("my_model_final.ckpt" + std::string(suffix)));
+  }
+  for (const auto& [ckpt, message] :
+       {std::pair{bn->string(), std::string("the graph's network uses batch normalization")},
+        std::pair{(dir / "my_model_final.ckpt").string(), std::string("cannot be left out")}}) {
+    for (const std::string layers : {"", " --layers hidden1,hidden2,hidden3,outputs"}) {
+      const auto r = graft("eval " + quote(ckpt) + " --data " + quote(mnist->string()) + " --device cpu" + layers);
+      EXPECT_EQ(r.status, 1) << layers << "\n" << r.output;
+      EXPECT_CONTAINS(r.output, "batch normalization");
+      EXPECT_CONTAINS(r.output, message);
+      EXPECT_EQ(r.output.find("accuracy"), std::string::npos) << r.output;
+    }
   }
 }
 

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <regex>
 #include <string>
 #include <vector>
@@ -28,7 +30,7 @@ using test::quote;
 
 // The last number after `label` in `out` ("test acc 0.8125" -> "0.8125").
 std::string last_value(const std::string& out, const std::string& label) {
-  const std::regex re(label + " ([0-9.]+)");
+  const std::regex re(label + " ?([0-9.e-]+)");
   std::string last;
   for (auto it = std::sregex_iterator(out.begin(), out.end(), re); it != std::sregex_iterator(); ++it) last = (*it)[1];
   return last;
@@ -49,7 +51,7 @@ void train_head(Trained& t, const std::string& activation, const std::string& ex
   t.prefix = (t.dir / "run/model.ckpt").string();
   const auto r = graft("train --hidden 16,8 --classes 2,3 --validation 40 --epochs 2 --device cpu --threads 1 "
                        "--activation " + activation + " " + extra + " --data " + quote(t.data.string()) +
-                       " --save " + quote(t.prefix));
+                       " --save " + quote(t.prefix) + " --metrics " + quote((t.dir / "metrics.jsonl").string()));
   t.output = r.output;
   t.status = r.status;
 }
@@ -80,6 +82,17 @@ TEST_P(ModelDescriptionRoundTrip, SaveInspectEvalResume) {
   EXPECT_CONTAINS(eval.output, "as recorded in the checkpoint");
   EXPECT_CONTAINS(eval.output, "accuracy: " + trained_test_acc + "\n");
   EXPECT_EQ(eval.output.find("assumed"), std::string::npos) << eval.output;
+  // The test loss, in full precision, is the one training measured: the same
+  // activations, labels and weights (accuracy alone can saturate).
+  const auto json = test::graft_stdout("eval " + quote(t.prefix) + " --json --device cpu --data " + quote(t.data.string()));
+  ASSERT_EQ(json.status, 0) << json.output;
+  std::ifstream metrics(t.dir / "metrics.jsonl");
+  const std::string rows((std::istreambuf_iterator<char>(metrics)), std::istreambuf_iterator<char>());
+  const std::string trained_loss = last_value(rows, "\"test_loss\":");
+  const std::string eval_loss = last_value(json.output, "\"loss\":");
+  ASSERT_FALSE(trained_loss.empty()) << rows;
+  ASSERT_FALSE(eval_loss.empty()) << json.output;
+  EXPECT_DOUBLE_EQ(std::stod(eval_loss), std::stod(trained_loss));
 
   const std::string resumed = (t.dir / "resumed/model.ckpt").string();
   const auto resume = graft("train --resume " + quote(t.prefix) + " --epochs 1 --validation 40 --device cpu "

@@ -81,6 +81,9 @@ TEST(ModelDescription, ValidateRefusesInconsistentDescriptions) {
   m.nodes[1].variables.erase("bias");
   EXPECT_CONTAINS(test::error_of([&] { m.validate(); }), "dense node hidden2 names no bias variable");
   m = sample();
+  m.nodes[0].variables["gamma"] = "hidden1/gamma";  // the op table's dense row has no such leaf
+  EXPECT_CONTAINS(test::error_of([&] { m.validate(); }), "dense node hidden1 has no leaf named 'gamma'");
+  m = sample();
   m.input.mean = {0.0f};
   EXPECT_CONTAINS(test::error_of([&] { m.validate(); }), "input.mean and input.stddev need 784 values each");
   m = sample();
