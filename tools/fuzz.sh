@@ -6,18 +6,18 @@
 # build-fuzz/corpus/TARGET (reused by the next run); crashing inputs go to
 # build-fuzz/crashes/TARGET/. Prints each target's executions and the crash
 # count; exits 1 when any target crashed.
-#   TARGET: fuzz_index fuzz_entry_proto fuzz_state_file fuzz_idx (default: all)
+#   TARGET: fuzz_index fuzz_entry_proto fuzz_state_file fuzz_idx fuzz_meta_graph (default: all)
 #   env: GRAFT_FUZZ_BUILD_DIR (build-fuzz), JOBS (2), GRAFT_FUZZ_ARGS (extra
 #   libFuzzer flags). Run it under `nice -n 19` on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: tools/fuzz.sh SECONDS [fuzz_index|fuzz_entry_proto|fuzz_state_file|fuzz_idx ...]" >&2; exit 2; }
+usage() { echo "usage: tools/fuzz.sh SECONDS [fuzz_index|fuzz_entry_proto|fuzz_state_file|fuzz_idx|fuzz_meta_graph ...]" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 seconds=$1
 shift
 [[ $seconds =~ ^[0-9]+$ ]] || usage
-all=(fuzz_index fuzz_entry_proto fuzz_state_file fuzz_idx)
+all=(fuzz_index fuzz_entry_proto fuzz_state_file fuzz_idx fuzz_meta_graph)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 for t in "${targets[@]}"; do
@@ -35,13 +35,15 @@ cmake --build "$build" -j "${JOBS:-2}" --target "${targets[@]}" fuzz_seed_entrie
 fixtures=${GRAFT_FIXTURES:-../shared/fixtures}
 seeds=$build/seeds
 rm -rf "$seeds"
-mkdir -p "$seeds"/{fuzz_index,fuzz_entry_proto,fuzz_state_file,fuzz_idx}
+mkdir -p "$seeds"/{fuzz_index,fuzz_entry_proto,fuzz_state_file,fuzz_idx,fuzz_meta_graph}
 if [ -d "$fixtures" ]; then
   n=0
   for f in "$fixtures"/tf*/*/*.index; do cp "$f" "$seeds/fuzz_index/$n.index"; n=$((n + 1)); done
   "$build/fuzz/fuzz_seed_entries" "$fixtures"/tf*/*/*.index "$seeds/fuzz_entry_proto" >/dev/null
   n=0
   for f in "$fixtures"/tf*/*/checkpoint; do cp "$f" "$seeds/fuzz_state_file/$n"; n=$((n + 1)); done
+  n=0
+  for f in "$fixtures"/tf1/*/*.meta; do cp "$f" "$seeds/fuzz_meta_graph/$n.meta"; n=$((n + 1)); done
   # Small IDX files cut from the MNIST test set: 2 images (rank 3), 20 labels
   # (rank 1), raw and gzip'd; plus the real (4.5 KB) gzip'd label file.
   imgs=$fixtures/mnist/t10k-images-idx3-ubyte.gz
@@ -83,6 +85,7 @@ max_len() {
     fuzz_entry_proto) echo 512 ;;
     fuzz_state_file) echo 1024 ;;
     fuzz_idx) echo 4096 ;;
+    fuzz_meta_graph) echo 1048576 ;;  # the fixtures' graphs are 30-570 KB
   esac
 }
 
