@@ -107,6 +107,19 @@ std::string name_in_folder(const fs::path& dir, const std::string& entry) {
 }  // namespace
 
 CheckpointState read_state_file(const std::string& path) {
+  // TF's state files are a few hundred bytes per entry; refuse a huge (or
+  // sparse) file before reading it, and a FIFO before blocking on it.
+  constexpr std::uintmax_t kMaxStateFileBytes = 1 << 20;
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (!ec && fs::exists(st) && !fs::is_regular_file(st)) {
+    throw Error("cannot read checkpoint state file " + path + ": not a regular file");
+  }
+  const std::uintmax_t bytes = fs::file_size(path, ec);
+  if (!ec && bytes > kMaxStateFileBytes) {
+    throw Error("checkpoint state file " + path + " has " + std::to_string(bytes) + " bytes, more than the " +
+                std::to_string(kMaxStateFileBytes) + " a state file may have");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("cannot read checkpoint state file " + path);
   std::stringstream text;
