@@ -297,7 +297,8 @@ void register_train(CLI::App& app) {
                   "Stop after this many epochs without a lower validation loss; keep the best");
   sub->add_option("--seed", flags->seed, "Seed for initial values and shuffling")->capture_default_str();
   sub->add_option("--device", flags->device, "cpu, cuda or auto")->capture_default_str();
-  sub->add_option("--threads", flags->threads, "CPU threads (default: all cores)");
+  sub->add_option("--threads", flags->threads, "CPU threads (default: all cores)")
+      ->check(CLI::Range(0, max_cpu_threads()));
   // Transfer learning.
   auto* init_from = sub->add_option("--init-from", flags->init_from,
                                     "After initialising, restore variables from this TF checkpoint (TF1 or TF2)");

@@ -6,6 +6,7 @@
 #include <google/protobuf/stubs/logging.h>
 
 #include "checkpoint/error.h"
+#include "checkpoint/printable.h"
 #include "cuda/cuda_backend.h"
 #include "graft/version.h"
 #include "tools/graft/commands.h"
@@ -60,8 +61,19 @@ int main(int argc, char** argv) {
   graft::cli::register_demo(app);
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // Like every other error: one line naming the subcommand, exit 1 (CLI11
+    // would print two lines and exit with its own code, 104-114).
+    std::string where = "graft";
+    for (const CLI::App* sub : app.get_subcommands()) where += std::string(" ") + sub->get_name();
+    std::fprintf(stderr, "%s: error: %s (see --help)\n", where.c_str(), graft::printable(e.what()).c_str());
+    return 1;
   }
   return graft::cli::exit_code();
 }
