@@ -26,6 +26,10 @@ TEST(CliFlags, EveryParseErrorIsOneLineAndExit1) {
       {"train --keep -1 --save x --save-every 1", "graft train: error: --keep"},
       {"train --threads 100000", "graft train: error: --threads: Value 100000 not in range"},
       {"eval x --threads 100000", "graft eval: error: --threads: Value 100000 not in range"},
+      {"train --lr nan", "graft train: error: --lr: must be a finite number, got 'nan'"},
+      {"train --lr inf", "graft train: error: --lr: must be a finite number, got 'inf'"},
+      {"train --momentum -inf", "graft train: error: --momentum: must be a finite number"},
+      {"train --clip-norm nan", "graft train: error: --clip-norm: must be a finite number"},
       {"nosuchcommand", "graft: error: A subcommand is required"},
   };
   for (const auto& [args, message] : cases) {

@@ -24,6 +24,7 @@
 #include "host/train/trainer.h"
 #include "host/restore/transfer.h"
 #include "tools/graft/commands.h"
+#include "tools/graft/flag_checks.h"
 
 namespace graft::cli {
 namespace {
@@ -269,10 +270,10 @@ void register_train(CLI::App& app) {
   sub->add_option("--batch-size", flags->batch_size, "Mini-batch size")->capture_default_str();
   sub->add_option("--optimizer", flags->optimizer, "sgd, momentum, nesterov, adagrad, rmsprop, adam")
       ->capture_default_str();
-  sub->add_option("--lr", flags->lr, "Learning rate")->capture_default_str();
-  sub->add_option("--momentum", flags->momentum, "Momentum (momentum, nesterov)")->capture_default_str();
-  auto* clip_value = sub->add_option("--clip-value", flags->clip_value, "Clip gradients to [-T, T]");
-  auto* clip_norm = sub->add_option("--clip-norm", flags->clip_norm, "Clip gradients by global norm N");
+  sub->add_option("--lr", flags->lr, "Learning rate")->capture_default_str()->check(finite_number());
+  sub->add_option("--momentum", flags->momentum, "Momentum (momentum, nesterov)")->capture_default_str()->check(finite_number());
+  auto* clip_value = sub->add_option("--clip-value", flags->clip_value, "Clip gradients to [-T, T]")->check(finite_number());
+  auto* clip_norm = sub->add_option("--clip-norm", flags->clip_norm, "Clip gradients by global norm N")->check(finite_number());
   clip_value->excludes(clip_norm);
   sub->add_option("--save", flags->save, "Save a TF checkpoint at this prefix at the end (the best one with early stopping) and on SIGINT/SIGTERM");
   auto* save_every = sub->add_option(
