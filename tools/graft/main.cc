@@ -1,5 +1,8 @@
 // graft: transfer learning with TensorFlow checkpoints, without TensorFlow.
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <string>
 
@@ -22,7 +25,7 @@ void run_guarded(const char* sub, const std::function<int()>& fn) {
   try {
     exit_code() = fn();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "graft %s: error: %s\n", sub, e.what());
+    std::fprintf(stderr, "graft %s: error: %s\n", sub, graft::printable(e.what()).c_str());
     exit_code() = 1;
   }
 }
@@ -45,6 +48,9 @@ std::string version_text() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A closed stdout (`graft train | head -1`) makes writes fail with EPIPE
+  // instead of killing the process before it saves.
+  std::signal(SIGPIPE, SIG_IGN);
   // protobuf logs some parse failures itself (e.g. a string field that is
   // not UTF-8 in a corrupt entry); graft reports them as one error line.
   google::protobuf::SetLogHandler(nullptr);
@@ -73,6 +79,17 @@ int main(int argc, char** argv) {
     std::string where = "graft";
     for (const CLI::App* sub : app.get_subcommands()) where += std::string(" ") + sub->get_name();
     std::fprintf(stderr, "%s: error: %s (see --help)\n", where.c_str(), graft::printable(e.what()).c_str());
+    return 1;
+  }
+  // A report that could not be written is an error (inspect --json >
+  // /dev/full). Not for train and demo: they ignore SIGPIPE and a failed
+  // write of their progress lines, keep training and save (`graft train |
+  // head -1` must not lose the checkpoint; docs/reliability.md).
+  const std::string sub = app.get_subcommands().empty() ? "" : app.get_subcommands().front()->get_name();
+  if ((std::fflush(stdout) != 0 || std::ferror(stdout)) && sub != "train" && sub != "demo") {
+    const int err = errno;
+    std::fprintf(stderr, "graft %s: error: cannot write the output to standard output: %s\n", sub.c_str(),
+                 std::strerror(err ? err : EIO));
     return 1;
   }
   return graft::cli::exit_code();

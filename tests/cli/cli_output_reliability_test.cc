@@ -1,0 +1,77 @@
+// Issue 15, output: `graft train | head -1` died of SIGPIPE before saving;
+// `inspect --json > /dev/full` exited 0 without a word; inspect printed
+// tensor names raw, so an ANSI escape reached the terminal and a newline in a
+// name could print a fake "verify: all tensors match" line.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "checkpoint/bundle_reader.h"
+#include "checkpoint/bundle_writer.h"
+#include "tests/cli/cli_util.h"
+#include "tests/common/expect_contains.h"
+#include "tests/common/fixtures.h"
+#include "tests/common/synthetic_data.h"
+
+namespace fs = std::filesystem;
+
+namespace graft {
+namespace {
+
+using test::graft;
+using test::quote;
+
+TEST(CliOutput, TrainIntoAClosedPipeKeepsTrainingAndSaves) {
+  test::TempDir tmp;
+  const fs::path data = test::banded_data_dir(tmp.path(), 600, 100);
+  const std::string prefix = (tmp / "out/model.ckpt").string();
+  // head exits after the first line; the later lines meet a closed pipe.
+  const auto r = test::run_command("bash -c " +
+                                   quote("'" + test::graft_executable() + "' train --data " + quote(data.string()) +
+                                         " --hidden 8 --epochs 6 --validation 50 --device cpu --save " +
+                                         quote(prefix) + " | head -1 >/dev/null; exit ${PIPESTATUS[0]}"));
+  EXPECT_EQ(r.status, 0) << r.output;  // 141 = killed by SIGPIPE
+  ASSERT_TRUE(fs::exists(prefix + ".index")) << r.output;
+  const BundleReader reader = BundleReader::open(prefix);
+  for (const auto& e : reader.entries()) reader.verify(e);
+}
+
+TEST(CliOutput, InspectIntoAFullDeviceIsAnError) {
+  if (!fs::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
+  GRAFT_REQUIRE_FIXTURE(seed, "tf1/seed_original");
+  const std::string ckpt = (seed / "my_model_final.ckpt").string();
+  for (const std::string flags : {"--json", "", "--verify"}) {
+    SCOPED_TRACE(flags);
+    const auto r = test::run_command("{ '" + test::graft_executable() + "' inspect " + flags + " " + quote(ckpt) +
+                                     " >/dev/full; }");
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_CONTAINS(r.output, "graft inspect: error: cannot write the output to standard output: No space left");
+    EXPECT_EQ(test::line_count(r.output), 1) << r.output;
+  }
+}
+
+TEST(CliOutput, InspectEscapesNamesForTheTerminal) {
+  test::TempDir tmp;
+  const std::string prefix = (tmp / "names").string();
+  {
+    BundleWriter w(prefix);
+    const float v = 1;
+    w.add_float("red\x1b[31mname", {}, &v);
+    w.add_float("x\nverify: all 9 tensors match their checksums", {}, &v);
+    w.finish();
+  }
+  for (const std::string& flags : std::vector<std::string>{"", "--verify", "--tensor " + quote("red\x1b[31mname")}) {
+    SCOPED_TRACE(flags);
+    const auto r = graft("inspect " + flags + " " + quote(prefix));
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(r.output.find('\x1b'), std::string::npos) << r.output;
+    EXPECT_CONTAINS(r.output, "red\\x1b[31mname");
+    EXPECT_EQ(r.output.find("\nverify: all 9"), std::string::npos) << r.output;
+  }
+  EXPECT_CONTAINS(graft("inspect " + quote(prefix)).output, "x\\nverify: all 9 tensors");
+}
+
+}  // namespace
+}  // namespace graft
