@@ -8,6 +8,7 @@
 
 #include "checkpoint/error.h"
 #include "host/train/divergence.h"
+#include "host/train/memory_check.h"
 
 namespace graft {
 namespace {
@@ -55,6 +56,8 @@ Trainer::Trainer(Backend& backend, ModelSpec spec, const OptimizerConfig& optimi
     throw Error("clip by value and clip by global norm are exclusive");
   }
   table_ = parameter_table(spec_, optimizer_.kind);
+  check_training_memory(spec_.backend_shapes(), static_cast<int>(optimizer_slot_suffixes(optimizer_.kind).size()),
+                        std::max(options_.batch_size, options_.eval_batch), backend_.memory());
   backend_.build(spec_.backend_shapes(), optimizer_, std::max(options_.batch_size, options_.eval_batch));
   apply_trainable(backend_, table_);
   initialize_parameters(backend_, table_, options_.seed);
