@@ -7,6 +7,7 @@
 #include <set>
 
 #include "checkpoint/error.h"
+#include "host/backend.h"
 #include "host/data/idx.h"
 
 namespace graft {
@@ -48,6 +49,14 @@ RawSplit read_split(const std::string& dir, const std::string& stem) {
 // Rows of `raw` (by index) into a split, pixels scaled like the book's
 // X.astype(np.float32) / 255.
 DataSplit make_split(const RawSplit& raw, const std::vector<int64_t>& rows, const std::vector<int32_t>& label_of) {
+  // The float32 features take 4 bytes per pixel byte of the IDX file.
+  const long double bytes = 4.0L * static_cast<long double>(rows.size()) * static_cast<long double>(raw.cols());
+  const BackendMemory ram = host_memory();
+  if (ram.available_bytes > 0 && bytes > static_cast<long double>(ram.available_bytes)) {
+    throw Error(raw.images_path + ": " + std::to_string(rows.size()) + " rows of " + std::to_string(raw.cols()) +
+                " pixels need " + std::to_string(static_cast<int64_t>(bytes)) + " bytes as float32, more than the " +
+                std::to_string(ram.available_bytes) + " bytes of RAM available");
+  }
   DataSplit split;
   split.rows = static_cast<int64_t>(rows.size());
   split.cols = raw.cols();
@@ -165,6 +174,11 @@ Dataset load_dataset(const DatasetOptions& options) {
                   test.images_path + " has " + std::to_string(test.cols()));
     }
     std::vector<int64_t> rows = kept_rows(train, label_of);
+    if (rows.empty()) {
+      std::string list;
+      for (int c : options.classes) list += (list.empty() ? "" : ", ") + std::to_string(c);
+      throw Error(train.labels_path + ": no row has any of the chosen classes (" + list + ")");
+    }
     if (options.validation >= static_cast<int64_t>(rows.size())) {
       throw Error("--validation " + std::to_string(options.validation) + " leaves no training rows: " +
                   train.images_path + " has " + std::to_string(rows.size()) + " rows of the chosen classes");

@@ -190,6 +190,19 @@ TEST(Dataset, StrayLabelIsAnErrorNamingFileAndRow) {
   EXPECT_EQ(load_dataset(o).num_classes, 4);
 }
 
+// Issue 15: `--classes 11-12` on a 0-3 data set blamed --validation.
+TEST(Dataset, ClassesThatNeverOccurAreNamed) {
+  test::TempDir dir;
+  write_dataset(dir.path(), 40, 12, false);
+  DatasetOptions o;
+  o.dir = dir.path().string();
+  o.validation = 5;
+  o.classes = {11, 12};
+  const std::string msg = error_of([&] { load_dataset(o); });
+  EXPECT_NE(msg.find("train-labels-idx1-ubyte: no row has any of the chosen classes (11, 12)"), std::string::npos)
+      << msg;
+}
+
 TEST(Dataset, ParseClassList) {
   EXPECT_EQ(parse_class_list("5-9"), (std::vector<int>{5, 6, 7, 8, 9}));
   EXPECT_EQ(parse_class_list("0,2,4"), (std::vector<int>{0, 2, 4}));
