@@ -290,7 +290,7 @@ void register_train(CLI::App& app) {
       });
   sub->add_option("--keep", flags->keep, "Numbered checkpoints to keep (like TF's max_to_keep; 0 = all)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative())
       ->needs(save_every);
   sub->add_option("--resume", flags->resume,
                   "Resume variables, optimizer slots and step from a checkpoint (also one saved on SIGINT/SIGTERM)");
@@ -334,7 +334,7 @@ void register_train(CLI::App& app) {
                                  "file in DIR");
   sub->add_option("--log-every", flags->log_every, "Also log the training loss over every N steps (with --logdir)")
       ->needs(logdir)
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   sub->add_option("--metrics", flags->metrics, "Write one row per epoch to FILE.csv or FILE.jsonl")
       ->check([](const std::string& path) {
         return is_metrics_file_name(path) ? std::string() : "the metrics file must end in .csv or .jsonl: " + path;
