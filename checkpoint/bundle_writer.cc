@@ -122,14 +122,16 @@ void BundleWriter::Impl::commit() {
   auto drop_backups = [&]() noexcept {
     for (const std::string& f : backups) file_io::remove_quietly(f);  // the index first
   };
-  // The entries standing for this prefix: itself, or a backup a killed
-  // save left the state file naming.
-  std::vector<std::string> names_of_prefix;
+  // The entries standing for this prefix: itself, or a backup a killed save
+  // left the state file naming. Only the prefix itself is switched to the
+  // new backup: after such a kill the prefix's own files may be the broken
+  // pair, while the old backup is complete and stays named until the commit.
+  bool names_prefix = false;
+  std::vector<std::string> names_after_commit = {backup_base};
   for (const std::string& n : state_entries_in_folder(prefix)) {
     std::string staged_name;
-    if (n == base || (is_save_temporary(base, n + ".index", &staged_name) && staged_name == n)) {
-      names_of_prefix.push_back(n);
-    }
+    if (n == base) names_prefix = true;
+    if (is_save_temporary(base, n + ".index", &staged_name) && staged_name == n) names_after_commit.push_back(n);
   }
   bool switched = false;
   try {
@@ -142,9 +144,7 @@ void BundleWriter::Impl::commit() {
       backups.push_back(backup_data);
     }
     file_io::sync_directory(dir);  // the staged bundle and the backup are durable
-    if (!names_of_prefix.empty() && had_index && had_data) {
-      switched = replace_state_entries(prefix, names_of_prefix, backup_base);
-    }
+    if (names_prefix && had_index && had_data) switched = replace_state_entries(prefix, {base}, backup_base);
   } catch (...) {
     drop_backups();
     throw;
@@ -177,7 +177,7 @@ void BundleWriter::Impl::commit() {
   }
   try {
     file_io::sync_directory(dir);  // the new files are durable before the state file names them
-    if (switched) replace_state_entries(prefix, {backup_base}, base);
+    if (switched || names_after_commit.size() > 1) replace_state_entries(prefix, names_after_commit, base);
   } catch (...) {
     if (!switched) drop_backups();  // else the state file still names the backup: keep it
     throw;

@@ -188,6 +188,36 @@ TEST(SaveKill, EveryStepLeavesTheStateFileNamingCompleteCheckpoints) {
   }
 }
 
+// Two kills in a row: after a kill that left the state file naming the
+// backup (the prefix's own files may then be new data beside the old index),
+// a second save dying at any step must not trade that complete backup for
+// the prefix's broken files.
+TEST(SaveKill, ASecondKillAfterTheFirstKeepsANamedCompleteCheckpoint) {
+  const Scenario& sc = kScenarios[0];
+  int64_t pairs = 0;
+  for (int64_t k = 1; k < 400; ++k) {
+    ScratchDir first;
+    sc.prepare(first.path());
+    if (run_killed_at(k, [&] { sc.save_new(first.path()); }) == 0) break;
+    const std::string named = read_state_file((first.path() / "checkpoint").string()).model_checkpoint_path;
+    if (named.find("tempstate") == std::string::npos) continue;  // not the case of interest
+    for (int64_t j = 1; j < 400; ++j) {
+      ScratchDir tmp;
+      fs::copy(first.path(), tmp.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+      const int rc = run_killed_at(j, [&] { save((tmp.path() / "model.ckpt").string(), 3); });
+      ASSERT_TRUE(rc == kKilled || rc == 0);
+      SCOPED_TRACE("killed before step " + std::to_string(k) + ", then before step " + std::to_string(j));
+      expect_state_names_complete_checkpoints(tmp.path(), {1.0f, 2.0f, 3.0f});
+      ++pairs;
+      if (rc == 0 || HasFailure()) break;
+    }
+    if (HasFailure()) break;
+  }
+  EXPECT_GT(pairs, 0) << "no kill left the state file naming the backup";
+  std::printf("%lld pairs of kills, the state file named complete checkpoints after each\n",
+              static_cast<long long>(pairs));
+}
+
 TEST(SaveKill, SecondConcurrentSaverIsRefused) {
   test::TempDir tmp;
   const std::string prefix = (tmp / "model.ckpt").string();
