@@ -368,6 +368,14 @@ TEST(BadPaths, StateFilePathWithNewlineOrNulStaysOneLine) {
   EXPECT_CONTAINS(msg, "a\\nverify: all tensors match\\0x");
 }
 
+TEST(BadPaths, HugeIndexIsRefusedBeforeReading) {
+  test::TempDir tmp;
+  const std::string prefix = (tmp / "huge").string();
+  std::ofstream(prefix + ".index") << "x";
+  fs::resize_file(prefix + ".index", std::uintmax_t{3} << 30);  // sparse
+  EXPECT_CONTAINS(open_error(prefix), prefix + ".index: 3221225472 bytes, more than the 1073741824 an index may have");
+}
+
 TEST(BadPaths, HugeStateFileIsRefusedBeforeReading) {
   test::TempDir tmp;
   const std::string path = (tmp / "checkpoint").string();
