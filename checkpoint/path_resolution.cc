@@ -81,7 +81,7 @@ ResolvedPrefix from_directory(const std::string& dir) {
     throw Error(state_path + " names checkpoint " + printable(p) + ", but " + printable(index_file_name(p)) +
                 " does not exist");
   }
-  return {p, "using checkpoint prefix " + p + " (from " + state_path + ")"};
+  return {p, "using checkpoint prefix " + printable(p) + " (from " + state_path + ")"};
 }
 
 }  // namespace
