@@ -38,19 +38,6 @@ void check_finite(double v, const std::string& field) {
   if (!std::isfinite(v)) throw Error("model description: " + field + " is not finite");
 }
 
-void validate_optimizer(const OptimizerConfig& o) {
-  check_finite(o.learning_rate, "optimizer.learning_rate");
-  check_finite(o.momentum, "optimizer.momentum");
-  check_finite(o.adagrad_initial, "optimizer.adagrad_initial");
-  check_finite(o.rho, "optimizer.rho");
-  check_finite(o.rmsprop_momentum, "optimizer.rmsprop_momentum");
-  check_finite(o.rmsprop_epsilon, "optimizer.rmsprop_epsilon");
-  check_finite(o.beta1, "optimizer.beta1");
-  check_finite(o.beta2, "optimizer.beta2");
-  check_finite(o.adam_epsilon, "optimizer.adam_epsilon");
-  check_finite(o.clip_value, "optimizer.clip_value");
-  check_finite(o.clip_norm, "optimizer.clip_norm");
-}
 
 }  // namespace
 
@@ -111,7 +98,7 @@ void ModelDescription::validate() const {
     }
   }
   if (seen.empty()) throw Error("model description: no output stands for a class");
-  if (optimizer) validate_optimizer(*optimizer);
+  if (optimizer) check_finite_hyperparameters(*optimizer);
 }
 
 std::vector<int> trained_classes(const ModelDescription& model) {

@@ -1,5 +1,10 @@
 #include "host/model/optimizer_config.h"
 
+#include <cmath>
+#include <utility>
+
+#include "checkpoint/error.h"
+
 namespace graft {
 
 std::string optimizer_name(OptimizerKind kind) {
@@ -45,6 +50,19 @@ std::vector<float> optimizer_slot_initial_values(const OptimizerConfig& config) 
     case OptimizerKind::kAdam: return {0.0f, 0.0f};
   }
   return {};
+}
+
+void check_finite_hyperparameters(const OptimizerConfig& o) {
+  const std::pair<const char*, float> values[] = {
+      {"learning_rate", o.learning_rate}, {"momentum", o.momentum},         {"adagrad_initial", o.adagrad_initial},
+      {"rho", o.rho},                     {"rmsprop_momentum", o.rmsprop_momentum},
+      {"rmsprop_epsilon", o.rmsprop_epsilon}, {"beta1", o.beta1},           {"beta2", o.beta2},
+      {"adam_epsilon", o.adam_epsilon},   {"clip_value", o.clip_value},     {"clip_norm", o.clip_norm}};
+  for (const auto& [name, v] : values) {
+    if (!std::isfinite(v)) {
+      throw Error(std::string("OptimizerConfig::") + name + " is " + std::to_string(v) + ", not a finite number");
+    }
+  }
 }
 
 }  // namespace graft

@@ -54,6 +54,10 @@ std::optional<OptimizerKind> parse_optimizer(const std::string& text);
 // TF1 slot suffixes, in slot order: {"Momentum"}, {"Adagrad"}, {"RMSProp", "RMSProp_1"},
 // {"Adam", "Adam_1"}, {} for sgd. A slot variable is named VAR + "/" + suffix.
 std::vector<std::string> optimizer_slot_suffixes(OptimizerKind kind);
+// Throws graft::Error naming the field ("OptimizerConfig::learning_rate is
+// nan, not a finite number"): a non-finite hyper-parameter would show up
+// only as a divergence many steps later, blamed on the learning rate.
+void check_finite_hyperparameters(const OptimizerConfig& config);
 // Initial value of each slot (adagrad 0.1 by default, rmsprop rms 1.0, others 0).
 std::vector<float> optimizer_slot_initial_values(const OptimizerConfig& config);
 

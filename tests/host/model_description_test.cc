@@ -88,7 +88,7 @@ TEST(ModelDescription, ValidateRefusesInconsistentDescriptions) {
   EXPECT_CONTAINS(test::error_of([&] { m.validate(); }), "input.mean and input.stddev need 784 values each");
   m = sample();
   m.optimizer->learning_rate = std::nanf("");
-  EXPECT_CONTAINS(test::error_of([&] { m.validate(); }), "optimizer.learning_rate is not finite");
+  EXPECT_CONTAINS(test::error_of([&] { m.validate(); }), "OptimizerConfig::learning_rate is nan, not a finite number");
   m = sample();
   m.output.labels = {kNoClass, kNoClass, kNoClass, kNoClass, kNoClass};
   EXPECT_CONTAINS(test::error_of([&] { m.validate(); }), "no output stands for a class");

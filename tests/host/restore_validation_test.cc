@@ -64,6 +64,8 @@ struct Fixture {
     for (const BundleEntry* e : r.entries_in_data_order()) {
       if (e->info.name == name) {
         w.add(info, bytes, size);
+      } else if (e->info.dtype == DType::kString) {  // the model description
+        w.add_strings(e->info.name, e->info.shape, r.read_strings(*e));
       } else {
         const std::string_view raw = r.raw_bytes(*e, true);
         w.add(e->info, raw.data(), raw.size());
