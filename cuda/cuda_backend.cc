@@ -47,16 +47,11 @@ namespace graft {
 namespace cuda {
 namespace {
 
-// Tensors in the flat buffers start on 256-byte boundaries (cuBLAS and the
-// 16-byte vector paths like aligned operands).
-constexpr int64_t kAlignElems = 64;
 // cuBLAS workspace per handle (NVIDIA's recommendation for Hopper); set
 // explicitly so graph capture never makes cuBLAS allocate.
 constexpr std::size_t kCublasWorkspaceBytes = 32u << 20;
 // Captured step graphs kept (least recently used evicted).
 constexpr std::size_t kMaxGraphs = 32;
-
-int64_t align_up(int64_t v) { return (v + kAlignElems - 1) / kAlignElems * kAlignElems; }
 
 bool env_flag(const char* name, bool fallback) {
   const char* v = std::getenv(name);
@@ -130,7 +125,8 @@ class CudaBackend final : public Backend {
   }
   void build(const std::vector<DenseLayerShape>& layers, const OptimizerConfig& optimizer,
              int64_t max_batch) override;
-  int num_params() const override { return static_cast<int>(2 * layers_.size()); }
+  int num_params() const override { return layout_.size(); }
+  ParameterLayout allocated_layout(ParamBuffer buffer) const override;
   void write_param(int index, const float* src) override;
   void read_param(int index, float* dst) override;
   void set_trainable(int index, bool trainable) override;
@@ -175,8 +171,11 @@ class CudaBackend final : public Backend {
 
   void require_built(const char* what) const;
   void check_index(int index, const char* what) const;
-  float* param_ptr(int index) const { return params_.get() + offset_[index]; }
-  float* grad_ptr(int index) const { return grads_.get() + offset_[index]; }
+  float* param_ptr(int index) const { return params_.get() + layout_[index].offset; }
+  float* grad_ptr(int index) const { return grads_.get() + layout_[index].offset; }
+  float* slot_ptr(int slot, int index) const {
+    return (slot == 0 ? slot0_.get() : slot1_.get()) + layout_[index].offset;
+  }
   void copy_to_device(void* dst, const void* src, std::size_t bytes);
   void copy_to_host(void* dst, const void* src, std::size_t bytes);
   void sync();
@@ -217,11 +216,11 @@ class CudaBackend final : public Backend {
   OptimizerConfig optimizer_;
   int num_slots_ = 0;
   int64_t max_batch_ = 0;
-  std::vector<int64_t> offset_, count_;  // per parameter, in the flat buffers
+  ParameterLayout layout_;  // parameter_layout(layers_): every tensor's place in the flat buffers
   std::vector<bool> trainable_;
   uint64_t trainable_version_ = 0;
 
-  // Device memory. Flat buffers share one layout: parameter i at offset_[i].
+  // Device memory. The flat buffers share layout_: parameter i at layout_[i].offset.
   DeviceBuffer<float> params_, grads_, slot0_, slot1_;
   std::vector<DeviceBuffer<float>> act_;    // [max_batch, fan_out(l)] layer outputs
   std::vector<DeviceBuffer<float>> dgrad_;  // [max_batch, fan_out(l)] d loss / d output(l)
@@ -378,26 +377,17 @@ void CudaBackend::build(const std::vector<DenseLayerShape>& layers,
   num_slots_ = static_cast<int>(optimizer_slot_suffixes(optimizer.kind).size());
   const std::vector<float> slot_init = optimizer_slot_initial_values(optimizer);
 
+  layout_ = parameter_layout(layers_);
   const int np = num_params();
-  offset_.assign(np, 0);
-  count_.assign(np, 0);
-  int64_t flat = 0;
   int64_t max_in = 0, max_out = 0;
-  for (int l = 0; l < static_cast<int>(layers_.size()); ++l) {
-    const auto& s = layers_[l];
-    offset_[2 * l] = flat;
-    count_[2 * l] = s.fan_in * s.fan_out;
-    flat = align_up(flat + count_[2 * l]);
-    offset_[2 * l + 1] = flat;
-    count_[2 * l + 1] = s.fan_out;
-    flat = align_up(flat + count_[2 * l + 1]);
+  for (const auto& s : layers_) {
     max_in = std::max(max_in, s.fan_in);
     max_out = std::max(max_out, s.fan_out);
   }
   trainable_.assign(np, true);
   ++trainable_version_;
 
-  const auto f = static_cast<std::size_t>(flat);
+  const auto f = static_cast<std::size_t>(layout_.total);
   params_ = DeviceBuffer<float>(f, "parameters");
   grads_ = DeviceBuffer<float>(f, "gradients");
   GRAFT_CUDA_CHECK(cudaMemsetAsync(params_.get(), 0, params_.bytes(), stream_));
@@ -439,7 +429,7 @@ void CudaBackend::build(const std::vector<DenseLayerShape>& layers,
   }
 
   std::vector<std::pair<int64_t, int64_t>> all;
-  for (int i = 0; i < np; ++i) all.emplace_back(offset_[i], count_[i]);
+  for (const ParamSlot& p : layout_.params) all.emplace_back(p.offset, p.count);
   norm_partials_ = DeviceBuffer<double>(make_update_chunks(all).size(), "gradient-norm partials");
 
   DeviceState init{};
@@ -453,12 +443,12 @@ void CudaBackend::build(const std::vector<DenseLayerShape>& layers,
 
 void CudaBackend::write_param(int index, const float* src) {
   check_index(index, "write_param");
-  copy_to_device(param_ptr(index), src, count_[index] * sizeof(float));
+  copy_to_device(param_ptr(index), src, layout_[index].count * sizeof(float));
 }
 
 void CudaBackend::read_param(int index, float* dst) {
   check_index(index, "read_param");
-  copy_to_host(dst, param_ptr(index), count_[index] * sizeof(float));
+  copy_to_host(dst, param_ptr(index), layout_[index].count * sizeof(float));
 }
 
 void CudaBackend::set_trainable(int index, bool trainable) {
@@ -484,8 +474,7 @@ void CudaBackend::write_slot(int index, int slot, const float* src) {
     throw Error("cuda backend: write_slot: " + optimizer_name(optimizer_.kind) + " has " +
                 std::to_string(num_slots_) + " slot(s), not slot " + std::to_string(slot));
   }
-  float* base = slot == 0 ? slot0_.get() : slot1_.get();
-  copy_to_device(base + offset_[index], src, count_[index] * sizeof(float));
+  copy_to_device(slot_ptr(slot, index), src, layout_[index].count * sizeof(float));
 }
 
 void CudaBackend::read_slot(int index, int slot, float* dst) {
@@ -494,8 +483,29 @@ void CudaBackend::read_slot(int index, int slot, float* dst) {
     throw Error("cuda backend: read_slot: " + optimizer_name(optimizer_.kind) + " has " +
                 std::to_string(num_slots_) + " slot(s), not slot " + std::to_string(slot));
   }
-  const float* base = slot == 0 ? slot0_.get() : slot1_.get();
-  copy_to_host(dst, base + offset_[index], count_[index] * sizeof(float));
+  copy_to_host(dst, slot_ptr(slot, index), layout_[index].count * sizeof(float));
+}
+
+ParameterLayout CudaBackend::allocated_layout(ParamBuffer buffer) const {
+  require_built("allocated_layout");
+  const int slot = buffer == ParamBuffer::kSlot0 ? 0 : buffer == ParamBuffer::kSlot1 ? 1 : -1;
+  if (slot >= num_slots_) {
+    throw Error("cuda backend: allocated_layout: " + optimizer_name(optimizer_.kind) + " has no slot " +
+                std::to_string(slot));
+  }
+  const DeviceBuffer<float>& base = buffer == ParamBuffer::kParams ? params_
+                                    : buffer == ParamBuffer::kGrads ? grads_
+                                    : slot == 0                     ? slot0_
+                                                                    : slot1_;
+  ParameterLayout out = layout_;
+  out.total = static_cast<int64_t>(base.size());
+  for (int i = 0; i < num_params(); ++i) {
+    const float* p = buffer == ParamBuffer::kParams ? param_ptr(i)
+                     : buffer == ParamBuffer::kGrads ? grad_ptr(i)
+                                                     : slot_ptr(slot, i);
+    out.params[static_cast<std::size_t>(i)].offset = p - base.get();
+  }
+  return out;
 }
 
 void CudaBackend::write_scalars(const OptimizerScalars& scalars) {
@@ -586,8 +596,8 @@ void CudaBackend::enqueue_forward(const float* x, int64_t n, int first_layer, in
   for (int l = first_layer; l <= last_layer; ++l) {
     const auto& s = layers_[l];
     float* out = (l == last_layer && last_out != nullptr) ? last_out : act_[l].get();
-    gemm_forward(blas_, in, param_ptr(2 * l), out, n, s.fan_in, s.fan_out);
-    bias_activation_forward(out, param_ptr(2 * l + 1), n, s.fan_out, s.activation, stream_);
+    gemm_forward(blas_, in, param_ptr(layout_.kernel(l)), out, n, s.fan_in, s.fan_out);
+    bias_activation_forward(out, param_ptr(layout_.bias(l)), n, s.fan_out, s.activation, stream_);
     in = out;
   }
 }
@@ -604,16 +614,16 @@ void CudaBackend::enqueue_backward(const float* x, int64_t n, int first_layer,
     const float* in = (l == first_layer) ? x : act_[l - 1].get();
     // dgrad_[l] *= act'(y); bias gradient (computed even for a frozen bias:
     // it costs nothing extra in this pass, and the update skips it).
-    activation_backward_bias_grad(dgrad_[l].get(), act_[l].get(), grad_ptr(2 * l + 1), n,
+    activation_backward_bias_grad(dgrad_[l].get(), act_[l].get(), grad_ptr(layout_.bias(l)), n,
                                   s.fan_out, s.activation, bias_ws_, stream_);
     if (b.kernel_grad) {
       GRAFT_CUDA_CHECK(cudaEventRecord(fork_, stream_));
       GRAFT_CUDA_CHECK(cudaStreamWaitEvent(side_, fork_, 0));
-      gemm_weight_grad(blas_side_, in, dgrad_[l].get(), grad_ptr(2 * l), n, s.fan_in, s.fan_out);
+      gemm_weight_grad(blas_side_, in, dgrad_[l].get(), grad_ptr(layout_.kernel(l)), n, s.fan_in, s.fan_out);
       forked = true;
     }
     if (b.input_grad) {
-      gemm_input_grad(blas_, dgrad_[l].get(), param_ptr(2 * l), dgrad_[l - 1].get(), n, s.fan_in,
+      gemm_input_grad(blas_, dgrad_[l].get(), param_ptr(layout_.kernel(l)), dgrad_[l - 1].get(), n, s.fan_in,
                       s.fan_out);
     }
   }
@@ -683,8 +693,9 @@ const CudaBackend::ChunkTable& CudaBackend::chunk_table(int first_layer) {
   ChunkTable t;
   t.plan = plan_step(trainable_, first_layer, optimizer_.clip_norm > 0.0f);
   std::vector<std::pair<int64_t, int64_t>> ranges;
-  for (int i = 2 * first_layer; i < num_params(); ++i) {
-    if (trainable_[i]) ranges.emplace_back(offset_[i], count_[i]);
+  for (int i = 0; i < num_params(); ++i) {
+    const ParamSlot& p = layout_[i];
+    if (trainable_[i] && p.node >= first_layer) ranges.emplace_back(p.offset, p.count);
   }
   const std::vector<UpdateChunk> chunks = make_update_chunks(ranges);
   t.count = static_cast<int>(chunks.size());
@@ -819,13 +830,13 @@ fused::Program* CudaBackend::fused_program(int first_layer) {
   std::vector<fused::LayerMemory> memory(layers_.size());
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     fused::LayerMemory& m = memory[l];
-    const int w = static_cast<int>(2 * l), b = w + 1;
+    const int node = static_cast<int>(l);
+    const int w = layout_.kernel(node), b = layout_.bias(node);
     m.w = param_ptr(w);
     m.b = param_ptr(b);
     for (int k = 0; k < num_slots_; ++k) {
-      float* base = k == 0 ? slot0_.get() : slot1_.get();
-      m.w_slot[k] = base + offset_[w];
-      m.b_slot[k] = base + offset_[b];
+      m.w_slot[k] = slot_ptr(k, w);
+      m.b_slot[k] = slot_ptr(k, b);
     }
     m.out = act_[l].get();
     m.dz = dgrad_[l].get();

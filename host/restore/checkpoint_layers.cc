@@ -177,13 +177,15 @@ CheckpointModel model_from_description(const BundleReader& reader, const ModelDe
 }
 
 void load_checkpoint_weights(Backend& backend, const BundleReader& reader, const CheckpointModel& model) {
+  const ParameterLayout layout = parameter_layout(model.spec.backend_shapes());
   for (std::size_t l = 0; l < model.layers.size(); ++l) {
     const CheckpointDenseLayer& c = model.layers[l];
     const BundleEntry* kernel = reader.find(c.kernel_key);
     const BundleEntry* bias = reader.find(c.bias_key);
     if (!kernel || !bias) throw Error(reader.prefix() + ": layer " + c.name + " is not in this checkpoint");
-    backend.write_param(static_cast<int>(2 * l), reader.read_float(*kernel).data());
-    backend.write_param(static_cast<int>(2 * l + 1), reader.read_float(*bias).data());
+    const int node = static_cast<int>(l);
+    backend.write_param(layout.kernel(node), reader.read_float(*kernel).data());
+    backend.write_param(layout.bias(node), reader.read_float(*bias).data());
   }
 }
 

@@ -36,6 +36,7 @@
 #include "cuda/cuda_backend_options.h"
 #include "host/backend.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/layout_check.h"
 #include "tests/common/backend_compare.h"
 #include "tests/common/small_net.h"
 #include "tests/common/tolerance.h"
@@ -97,6 +98,12 @@ TEST(CudaBackend, DescribesDevice) {
   auto b = gpu();
   EXPECT_EQ(b->description().rfind("cuda (", 0), 0u) << b->description();
   EXPECT_THROW(make_cuda_backend(cuda_device_count()), Error);
+}
+
+// The flat buffers are where the parameter table says (parameter_layout).
+TEST(CudaBackend, AllocatesTheTablesLayout) {
+  GRAFT_REQUIRE_CUDA();
+  test::expect_backend_allocates_table_layout([] { return gpu(); });
 }
 
 TEST(CudaBackend, MatchesCpuForEveryOptimizer) {
