@@ -134,6 +134,7 @@ class CudaBackend final : public Backend {
   void write_slot(int index, int slot, const float* src) override;
   void read_slot(int index, int slot, float* dst) override;
   void write_scalars(const OptimizerScalars& scalars) override;
+  void set_learning_rate(float learning_rate) override;
   OptimizerScalars read_scalars() override;
   std::unique_ptr<DeviceDataset> upload(const float* features, const int32_t* labels, int64_t rows,
                                         int64_t cols) override;
@@ -437,6 +438,7 @@ void CudaBackend::build(const std::vector<DenseLayerShape>& layers,
   init.beta1_power = optimizer.beta1;
   init.beta2_power = optimizer.beta2;
   init.norm_scale = 1.0f;
+  init.learning_rate = optimizer.learning_rate;
   copy_to_device(state_.get(), &init, sizeof init);
   train_samples_ = 0;
 }
@@ -515,6 +517,17 @@ void CudaBackend::write_scalars(const OptimizerScalars& scalars) {
   host_state_->beta1_power = scalars.beta1_power;
   host_state_->beta2_power = scalars.beta2_power;
   copy_to_device(state_.get(), host_state_, sizeof(DeviceState));
+}
+
+// One async copy on the step stream, ordered after the steps already
+// enqueued: the next step's update kernels (or the fused step) read it from
+// the device state, so no graph is re-captured and the host does not wait.
+// The source is pageable, so the runtime stages it before returning.
+void CudaBackend::set_learning_rate(float learning_rate) {
+  require_built("set_learning_rate");
+  optimizer_.learning_rate = learning_rate;  // what a rebuilt fused program would bake in; unused by the kernels
+  GRAFT_CUDA_CHECK(cudaMemcpyAsync(&state_.get()->learning_rate, &learning_rate, sizeof(float),
+                                   cudaMemcpyHostToDevice, stream_));
 }
 
 OptimizerScalars CudaBackend::read_scalars() {

@@ -99,6 +99,10 @@ class Backend {
   virtual void write_slot(int index, int slot, const float* src) = 0;
   virtual void read_slot(int index, int slot, float* dst) = 0;
   virtual void write_scalars(const OptimizerScalars& scalars) = 0;
+  // The learning rate of every step from the next one on (a schedule): the
+  // same results as a backend built with it. Never synchronises; the CUDA
+  // backend writes it into its device state, so captured graphs stay valid.
+  virtual void set_learning_rate(float learning_rate) = 0;
   virtual OptimizerScalars read_scalars() = 0;
 
   // Copies a host data set into backend memory once.

@@ -200,6 +200,10 @@ class CpuBackend final : public Backend {
     std::copy(s.data(), s.data() + s.size(), dst);
   }
   void write_scalars(const OptimizerScalars& scalars) override { scalars_ = scalars; }
+  void set_learning_rate(float learning_rate) override {
+    require_built();
+    optimizer_.learning_rate = learning_rate;  // every update reads it (host/math/optimizer_math.h)
+  }
   OptimizerScalars read_scalars() override { return scalars_; }
 
   std::unique_ptr<DeviceDataset> upload(const float* features, const int32_t* labels, int64_t rows,
