@@ -143,7 +143,7 @@ const CudaBackend::ChunkTable& CudaBackend::chunk_table(int first_layer) {
   auto it = chunk_tables_.find(first_layer);
   if (it != chunk_tables_.end()) return it->second;
   ChunkTable t;
-  t.plan = plan_step(trainable_, first_layer, optimizer_.clip_norm > 0.0f);
+  t.plan = plan_step(layout_, trainable_, first_layer, optimizer_.clip_norm > 0.0f);
   std::vector<std::pair<int64_t, int64_t>> ranges;
   for (int i = 0; i < num_params(); ++i) {
     const ParamSlot& p = layout_[i];

@@ -292,7 +292,7 @@ class CpuBackend final : public Backend {
   const StepPlan& step_plan(int first_layer) {
     auto it = plans_.find(first_layer);
     if (it == plans_.end()) {
-      it = plans_.emplace(first_layer, plan_step(trainable_, first_layer, optimizer_.clip_norm > 0.0f)).first;
+      it = plans_.emplace(first_layer, plan_step(layout_, trainable_, first_layer, optimizer_.clip_norm > 0.0f)).first;
     }
     return it->second;
   }
