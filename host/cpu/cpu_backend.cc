@@ -15,6 +15,10 @@
 //                gradients first, the global norm, then a parallel update
 //
 // Nothing allocates inside train_step; every buffer is sized in build().
+//
+// Over 500 lines: one class whose parallel step reads best in one place;
+// it splits by op family (architecture-next.md, host/cpu/) when a second
+// kind of node arrives.
 #include <algorithm>
 #include <array>
 #include <cmath>
