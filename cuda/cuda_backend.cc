@@ -1,24 +1,11 @@
-// The CUDA backend: parameters, gradients, slots and data sets in device
-// memory; cuBLAS GEMMs plus the fused kernels of cuda/*.cu; each training
-// step captured once as a CUDA graph per (data set, batch size, first layer,
-// trainable set) and replayed. Design notes: docs/cuda-backend.md.
-//
-// Streams: everything runs on `stream_`, except the weight-gradient GEMMs,
-// which fork onto `side_` (their own cuBLAS handle and workspace) so they
-// overlap the input-gradient chain; the side stream joins back before the
-// update. Nothing in train_step waits for the device; the host reads device
-// memory only in read_param/read_slot/read_scalars, take_train_totals and
-// evaluate.
+// The CUDA backend's memory and streams: construction, build() (every
+// buffer from the parameter layout), parameter/slot/scalar I/O, data sets,
+// evaluate, and the factories. The class: cuda/cuda_backend_internal.h.
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
 #include <cstddef>
-#include <cstdlib>
-#include <cstring>
-#include <map>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -27,228 +14,19 @@
 
 #include "checkpoint/error.h"
 #include "cuda/bias_activation.h"
-#include "cuda/cuda_backend.h"
-#include "host/step_plan.h"
-#include "cuda/cuda_backend_options.h"
+#include "cuda/cuda_backend_internal.h"
 #include "cuda/cuda_check.h"
-#include "cuda/device_buffer.h"
-#include "cuda/device_state.h"
-#include "cuda/fused/plan.h"
-#include "cuda/fused_step.h"
-#include "cuda/gather.h"
-#include "cuda/gemm.h"
-#include "cuda/optimizer_update.h"
-#include "cuda/reductions.h"
-#include "cuda/shuffle.h"
-#include "cuda/softmax_xent.h"
 #include "host/nvtx_range.h"
 
 namespace graft {
 namespace cuda {
 namespace {
 
-// Tensors in the flat buffers start on 256-byte boundaries (cuBLAS and the
-// 16-byte vector paths like aligned operands).
-constexpr int64_t kAlignElems = 64;
 // cuBLAS workspace per handle (NVIDIA's recommendation for Hopper); set
 // explicitly so graph capture never makes cuBLAS allocate.
 constexpr std::size_t kCublasWorkspaceBytes = 32u << 20;
-// Captured step graphs kept (least recently used evicted).
-constexpr std::size_t kMaxGraphs = 32;
 
-int64_t align_up(int64_t v) { return (v + kAlignElems - 1) / kAlignElems * kAlignElems; }
-
-bool env_flag(const char* name, bool fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  const std::string s(v);
-  if (s == "0" || s == "false" || s == "off" || s == "no") return false;
-  if (s == "1" || s == "true" || s == "on" || s == "yes") return true;
-  return fallback;
-}
-
-// ---------------------------------------------------------------------------
-class CudaDataset final : public DeviceDataset {
- public:
-  CudaDataset(int64_t rows, int64_t cols)
-      : id(next_id()),
-        rows_(rows),
-        cols_(cols),
-        features(static_cast<std::size_t>(rows * cols), "data set features"),
-        labels(static_cast<std::size_t>(rows), "data set labels"),
-        order(static_cast<std::size_t>(rows), "data set row order") {}
-
-  int64_t rows() const override { return rows_; }
-  int64_t cols() const override { return cols_; }
-  int64_t bytes() const override {
-    return static_cast<int64_t>(features.bytes() + labels.bytes() + order.bytes() +
-                                shuffle_ws.keys_in.bytes() + shuffle_ws.keys_out.bytes() +
-                                shuffle_ws.index_in.bytes() + shuffle_ws.temp.bytes());
-  }
-
-  const uint64_t id;  // keys the graph cache (never reused, unlike addresses)
-
- private:
-  static uint64_t next_id() {
-    static std::atomic<uint64_t> counter{1};
-    return counter++;
-  }
-  int64_t rows_;
-  int64_t cols_;
-
- public:
-  DeviceBuffer<float> features;   // [rows, cols]
-  DeviceBuffer<int32_t> labels;   // [rows]
-  DeviceBuffer<uint32_t> order;   // [rows], the epoch's permutation
-  ShuffleWorkspace shuffle_ws;    // allocated on the first shuffle
-};
-
-const CudaDataset& as_cuda(const DeviceDataset& d) {
-  const auto* c = dynamic_cast<const CudaDataset*>(&d);
-  if (c == nullptr) throw Error("cuda backend: the data set was not uploaded by a CUDA backend");
-  return *c;
-}
-
-// ---------------------------------------------------------------------------
-class CudaBackend final : public Backend {
- public:
-  CudaBackend(const CudaBackendOptions& options, int device);
-  ~CudaBackend() override;
-
-  std::string description() const override { return description_; }
-  BackendMemory memory() const override {
-    BackendMemory m;
-    m.kind = "GPU memory";
-    std::size_t free_bytes = 0, total_bytes = 0;
-    if (cudaSetDevice(device_) == cudaSuccess && cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) {
-      m.total_bytes = static_cast<int64_t>(total_bytes);
-      m.available_bytes = static_cast<int64_t>(free_bytes);
-    } else {
-      cudaGetLastError();  // clear it: unknown sizes fall back to the defaults
-    }
-    return m;
-  }
-  void build(const std::vector<DenseLayerShape>& layers, const OptimizerConfig& optimizer,
-             int64_t max_batch) override;
-  int num_params() const override { return static_cast<int>(2 * layers_.size()); }
-  void write_param(int index, const float* src) override;
-  void read_param(int index, float* dst) override;
-  void set_trainable(int index, bool trainable) override;
-  bool trainable(int index) const override;
-  void write_slot(int index, int slot, const float* src) override;
-  void read_slot(int index, int slot, float* dst) override;
-  void write_scalars(const OptimizerScalars& scalars) override;
-  OptimizerScalars read_scalars() override;
-  std::unique_ptr<DeviceDataset> upload(const float* features, const int32_t* labels, int64_t rows,
-                                        int64_t cols) override;
-  std::unique_ptr<DeviceDataset> forward_prefix(const DeviceDataset& data, int k) override;
-  void shuffle(DeviceDataset& data, uint64_t seed, uint64_t epoch) override;
-  void train_step(const DeviceDataset& data, int64_t begin, int64_t n, int first_layer) override;
-  EpochTotals take_train_totals() override;
-  EpochTotals evaluate(const DeviceDataset& data, int first_layer) override;
-
-  CudaBackendStats stats() const { return stats_; }
-
- private:
-  struct StepKey {
-    uint64_t dataset;
-    int64_t n;
-    int first_layer;
-    uint64_t version;
-    bool operator<(const StepKey& o) const {
-      return std::tie(dataset, n, first_layer, version) <
-             std::tie(o.dataset, o.n, o.first_layer, o.version);
-    }
-  };
-  struct StepGraph {
-    cudaGraph_t graph = nullptr;       // kept: gather_node belongs to it
-    cudaGraphExec_t exec = nullptr;
-    cudaGraphNode_t gather_node = nullptr;
-    cudaKernelNodeParams gather_params{};  // the node's function and launch shape
-    uint64_t last_use = 0;
-  };
-  struct ChunkTable {
-    StepPlan plan;  // the step plan this table serves (host/step_plan.h)
-    DeviceBuffer<UpdateChunk> chunks;
-    int count = 0;
-  };
-
-  void require_built(const char* what) const;
-  void check_index(int index, const char* what) const;
-  float* param_ptr(int index) const { return params_.get() + offset_[index]; }
-  float* grad_ptr(int index) const { return grads_.get() + offset_[index]; }
-  void copy_to_device(void* dst, const void* src, std::size_t bytes);
-  void copy_to_host(void* dst, const void* src, std::size_t bytes);
-  void sync();
-  void clear_graphs();
-  const ChunkTable& chunk_table(int first_layer);
-
-  // The step's pieces, enqueued on stream_ (and side_).
-  void enqueue_forward(const float* x, int64_t n, int first_layer, int last_layer,
-                       float* last_out);
-  void enqueue_backward(const float* x, int64_t n, int first_layer, const ChunkTable& table);
-  void enqueue_update(const ChunkTable& table);
-  // The whole step; with capture_node set, also reports the gather node.
-  void enqueue_step(const CudaDataset& d, int64_t begin, int64_t n, int first_layer,
-                    const ChunkTable& table, cudaGraphNode_t* capture_node);
-  GatherArgs gather_args(const CudaDataset& d, int64_t begin, int64_t n) const;
-  bool try_capture(const StepKey& key, const CudaDataset& d, int64_t begin, int64_t n,
-                   int first_layer, const ChunkTable& table);
-  // The fused step's program for first_layer (everything but the batch), or
-  // null when the fused step can't run it (the reason goes to stats_).
-  fused::Program* fused_program(int first_layer);
-
-  CudaBackendOptions options_;
-  int device_ = 0;
-  std::string description_;
-  CudaBackendStats stats_;
-  uint64_t use_clock_ = 0;
-
-  cudaStream_t stream_ = nullptr;
-  cudaStream_t side_ = nullptr;
-  cudaEvent_t fork_ = nullptr;
-  cudaEvent_t join_ = nullptr;
-  cublasHandle_t blas_ = nullptr;
-  cublasHandle_t blas_side_ = nullptr;
-  DeviceBuffer<unsigned char> blas_ws_, blas_side_ws_;
-
-  // Model.
-  std::vector<DenseLayerShape> layers_;
-  OptimizerConfig optimizer_;
-  int num_slots_ = 0;
-  int64_t max_batch_ = 0;
-  std::vector<int64_t> offset_, count_;  // per parameter, in the flat buffers
-  std::vector<bool> trainable_;
-  uint64_t trainable_version_ = 0;
-
-  // Device memory. Flat buffers share one layout: parameter i at offset_[i].
-  DeviceBuffer<float> params_, grads_, slot0_, slot1_;
-  std::vector<DeviceBuffer<float>> act_;    // [max_batch, fan_out(l)] layer outputs
-  std::vector<DeviceBuffer<float>> dgrad_;  // [max_batch, fan_out(l)] d loss / d output(l)
-  DeviceBuffer<float> x_batch_;             // [max_batch, max fan_in] gathered inputs
-  DeviceBuffer<int32_t> y_batch_;           // [max_batch] gathered labels
-  DeviceBuffer<float> bias_partials_;
-  DeviceBuffer<unsigned> bias_arrivals_;
-  DeviceBuffer<double> xent_loss_partials_;
-  DeviceBuffer<long long> xent_correct_partials_;
-  DeviceBuffer<double> norm_partials_;
-  DeviceBuffer<DeviceState> state_;
-  DeviceState* host_state_ = nullptr;  // pinned mirror for read-backs
-  BiasGradWorkspace bias_ws_;
-  XentWorkspace xent_ws_;
-
-  std::map<int, ChunkTable> chunk_tables_;  // by first_layer, for trainable_version_
-  std::map<StepKey, StepGraph> graphs_;
-  std::map<StepKey, int> eager_runs_;  // a key is captured on its second step
-  // Fused step: programs by first_layer (cleared with the trainable set),
-  // per-row-tile loss sums, and the cooperative grid (0: not yet asked).
-  std::map<int, std::unique_ptr<fused::Program>> fused_programs_;  // null: unsupported
-  DeviceBuffer<double> fused_tile_loss_;
-  DeviceBuffer<long long> fused_tile_hits_;
-  int fused_grid_ = 0;
-  fused::Schedule fused_schedule_ = fused::Schedule::kAuto;
-  int64_t train_samples_ = 0;
-};
+}  // namespace
 
 CudaBackend::CudaBackend(const CudaBackendOptions& options, int device)
     : options_(options), device_(device) {
@@ -340,16 +118,6 @@ void CudaBackend::check_index(int index, const char* what) const {
   }
 }
 
-void CudaBackend::clear_graphs() {
-  for (auto& [key, g] : graphs_) {
-    // An executable graph still in flight is freed when it completes.
-    if (g.exec) GRAFT_CUDA_CHECK(cudaGraphExecDestroy(g.exec));
-    if (g.graph) GRAFT_CUDA_CHECK(cudaGraphDestroy(g.graph));
-  }
-  graphs_.clear();
-  eager_runs_.clear();
-}
-
 // ---------------------------------------------------------------------------
 void CudaBackend::build(const std::vector<DenseLayerShape>& layers,
                         const OptimizerConfig& optimizer, int64_t max_batch) {
@@ -378,26 +146,17 @@ void CudaBackend::build(const std::vector<DenseLayerShape>& layers,
   num_slots_ = static_cast<int>(optimizer_slot_suffixes(optimizer.kind).size());
   const std::vector<float> slot_init = optimizer_slot_initial_values(optimizer);
 
+  layout_ = parameter_layout(layers_);
   const int np = num_params();
-  offset_.assign(np, 0);
-  count_.assign(np, 0);
-  int64_t flat = 0;
   int64_t max_in = 0, max_out = 0;
-  for (int l = 0; l < static_cast<int>(layers_.size()); ++l) {
-    const auto& s = layers_[l];
-    offset_[2 * l] = flat;
-    count_[2 * l] = s.fan_in * s.fan_out;
-    flat = align_up(flat + count_[2 * l]);
-    offset_[2 * l + 1] = flat;
-    count_[2 * l + 1] = s.fan_out;
-    flat = align_up(flat + count_[2 * l + 1]);
+  for (const auto& s : layers_) {
     max_in = std::max(max_in, s.fan_in);
     max_out = std::max(max_out, s.fan_out);
   }
   trainable_.assign(np, true);
   ++trainable_version_;
 
-  const auto f = static_cast<std::size_t>(flat);
+  const auto f = static_cast<std::size_t>(layout_.total);
   params_ = DeviceBuffer<float>(f, "parameters");
   grads_ = DeviceBuffer<float>(f, "gradients");
   GRAFT_CUDA_CHECK(cudaMemsetAsync(params_.get(), 0, params_.bytes(), stream_));
@@ -439,7 +198,7 @@ void CudaBackend::build(const std::vector<DenseLayerShape>& layers,
   }
 
   std::vector<std::pair<int64_t, int64_t>> all;
-  for (int i = 0; i < np; ++i) all.emplace_back(offset_[i], count_[i]);
+  for (const ParamSlot& p : layout_.params) all.emplace_back(p.offset, p.count);
   norm_partials_ = DeviceBuffer<double>(make_update_chunks(all).size(), "gradient-norm partials");
 
   DeviceState init{};
@@ -447,18 +206,19 @@ void CudaBackend::build(const std::vector<DenseLayerShape>& layers,
   init.beta1_power = optimizer.beta1;
   init.beta2_power = optimizer.beta2;
   init.norm_scale = 1.0f;
+  init.learning_rate = optimizer.learning_rate;
   copy_to_device(state_.get(), &init, sizeof init);
   train_samples_ = 0;
 }
 
 void CudaBackend::write_param(int index, const float* src) {
   check_index(index, "write_param");
-  copy_to_device(param_ptr(index), src, count_[index] * sizeof(float));
+  copy_to_device(param_ptr(index), src, layout_[index].count * sizeof(float));
 }
 
 void CudaBackend::read_param(int index, float* dst) {
   check_index(index, "read_param");
-  copy_to_host(dst, param_ptr(index), count_[index] * sizeof(float));
+  copy_to_host(dst, param_ptr(index), layout_[index].count * sizeof(float));
 }
 
 void CudaBackend::set_trainable(int index, bool trainable) {
@@ -484,8 +244,7 @@ void CudaBackend::write_slot(int index, int slot, const float* src) {
     throw Error("cuda backend: write_slot: " + optimizer_name(optimizer_.kind) + " has " +
                 std::to_string(num_slots_) + " slot(s), not slot " + std::to_string(slot));
   }
-  float* base = slot == 0 ? slot0_.get() : slot1_.get();
-  copy_to_device(base + offset_[index], src, count_[index] * sizeof(float));
+  copy_to_device(slot_ptr(slot, index), src, layout_[index].count * sizeof(float));
 }
 
 void CudaBackend::read_slot(int index, int slot, float* dst) {
@@ -494,8 +253,29 @@ void CudaBackend::read_slot(int index, int slot, float* dst) {
     throw Error("cuda backend: read_slot: " + optimizer_name(optimizer_.kind) + " has " +
                 std::to_string(num_slots_) + " slot(s), not slot " + std::to_string(slot));
   }
-  const float* base = slot == 0 ? slot0_.get() : slot1_.get();
-  copy_to_host(dst, base + offset_[index], count_[index] * sizeof(float));
+  copy_to_host(dst, slot_ptr(slot, index), layout_[index].count * sizeof(float));
+}
+
+ParameterLayout CudaBackend::allocated_layout(ParamBuffer buffer) const {
+  require_built("allocated_layout");
+  const int slot = buffer == ParamBuffer::kSlot0 ? 0 : buffer == ParamBuffer::kSlot1 ? 1 : -1;
+  if (slot >= num_slots_) {
+    throw Error("cuda backend: allocated_layout: " + optimizer_name(optimizer_.kind) + " has no slot " +
+                std::to_string(slot));
+  }
+  const DeviceBuffer<float>& base = buffer == ParamBuffer::kParams ? params_
+                                    : buffer == ParamBuffer::kGrads ? grads_
+                                    : slot == 0                     ? slot0_
+                                                                    : slot1_;
+  ParameterLayout out = layout_;
+  out.total = static_cast<int64_t>(base.size());
+  for (int i = 0; i < num_params(); ++i) {
+    const float* p = buffer == ParamBuffer::kParams ? param_ptr(i)
+                     : buffer == ParamBuffer::kGrads ? grad_ptr(i)
+                                                     : slot_ptr(slot, i);
+    out.params[static_cast<std::size_t>(i)].offset = p - base.get();
+  }
+  return out;
 }
 
 void CudaBackend::write_scalars(const OptimizerScalars& scalars) {
@@ -505,6 +285,17 @@ void CudaBackend::write_scalars(const OptimizerScalars& scalars) {
   host_state_->beta1_power = scalars.beta1_power;
   host_state_->beta2_power = scalars.beta2_power;
   copy_to_device(state_.get(), host_state_, sizeof(DeviceState));
+}
+
+// One async copy on the step stream, ordered after the steps already
+// enqueued: the next step's update kernels (or the fused step) read it from
+// the device state, so no graph is re-captured and the host does not wait.
+// The source is pageable, so the runtime stages it before returning.
+void CudaBackend::set_learning_rate(float learning_rate) {
+  require_built("set_learning_rate");
+  optimizer_.learning_rate = learning_rate;  // what a rebuilt fused program would bake in; unused by the kernels
+  GRAFT_CUDA_CHECK(cudaMemcpyAsync(&state_.get()->learning_rate, &learning_rate, sizeof(float),
+                                   cudaMemcpyHostToDevice, stream_));
 }
 
 OptimizerScalars CudaBackend::read_scalars() {
@@ -576,267 +367,6 @@ void CudaBackend::shuffle(DeviceDataset& data, uint64_t seed, uint64_t epoch) {
   shuffle_order(d.order.get(), d.rows(), seed, epoch, d.shuffle_ws, stream_);
 }
 
-// ---------------------------------------------------------------------------
-// Forward through layers [first_layer, last_layer] on n rows of x. The last
-// layer writes to last_out when given (forward_prefix), else to act_.
-void CudaBackend::enqueue_forward(const float* x, int64_t n, int first_layer, int last_layer,
-                                  float* last_out) {
-  NvtxRange range("graft.forward");
-  const float* in = x;
-  for (int l = first_layer; l <= last_layer; ++l) {
-    const auto& s = layers_[l];
-    float* out = (l == last_layer && last_out != nullptr) ? last_out : act_[l].get();
-    gemm_forward(blas_, in, param_ptr(2 * l), out, n, s.fan_in, s.fan_out);
-    bias_activation_forward(out, param_ptr(2 * l + 1), n, s.fan_out, s.activation, stream_);
-    in = out;
-  }
-}
-
-// Backward from dgrad_[last] (written by softmax_xent) down to the lowest
-// layer with a trainable parameter. Weight gradients fork onto side_.
-void CudaBackend::enqueue_backward(const float* x, int64_t n, int first_layer,
-                                   const ChunkTable& table) {
-  NvtxRange range("graft.backward");
-  bool forked = false;
-  for (const PlannedBackward& b : table.plan.backward) {
-    const int l = b.node;
-    const auto& s = layers_[l];
-    const float* in = (l == first_layer) ? x : act_[l - 1].get();
-    // dgrad_[l] *= act'(y); bias gradient (computed even for a frozen bias:
-    // it costs nothing extra in this pass, and the update skips it).
-    activation_backward_bias_grad(dgrad_[l].get(), act_[l].get(), grad_ptr(2 * l + 1), n,
-                                  s.fan_out, s.activation, bias_ws_, stream_);
-    if (b.kernel_grad) {
-      GRAFT_CUDA_CHECK(cudaEventRecord(fork_, stream_));
-      GRAFT_CUDA_CHECK(cudaStreamWaitEvent(side_, fork_, 0));
-      gemm_weight_grad(blas_side_, in, dgrad_[l].get(), grad_ptr(2 * l), n, s.fan_in, s.fan_out);
-      forked = true;
-    }
-    if (b.input_grad) {
-      gemm_input_grad(blas_, dgrad_[l].get(), param_ptr(2 * l), dgrad_[l - 1].get(), n, s.fan_in,
-                      s.fan_out);
-    }
-  }
-  if (forked) {
-    GRAFT_CUDA_CHECK(cudaEventRecord(join_, side_));
-    GRAFT_CUDA_CHECK(cudaStreamWaitEvent(stream_, join_, 0));
-  }
-}
-
-void CudaBackend::enqueue_update(const ChunkTable& table) {
-  NvtxRange range("graft.update");
-  const float* scale = nullptr;
-  if (optimizer_.clip_norm > 0.0f) {
-    global_norm_scale(grads_.get(), table.chunks.get(), table.count, optimizer_.clip_norm,
-                      norm_partials_.get(), state_.get(), stream_);
-    scale = &state_.get()->norm_scale;
-  }
-  optimizer_update(optimizer_, params_.get(), grads_.get(), slot0_.get(), slot1_.get(),
-                   table.chunks.get(), table.count, scale, state_.get(), stream_);
-}
-
-GatherArgs CudaBackend::gather_args(const CudaDataset& d, int64_t begin, int64_t n) const {
-  GatherArgs a;
-  a.features = d.features.get();
-  a.labels = d.labels.get();
-  a.order = d.order.get();
-  a.begin = begin;
-  a.n = n;
-  a.cols = d.cols();
-  a.out = x_batch_.get();
-  a.labels_out = y_batch_.get();
-  return a;
-}
-
-void CudaBackend::enqueue_step(const CudaDataset& d, int64_t begin, int64_t n, int first_layer,
-                               const ChunkTable& table, cudaGraphNode_t* capture_node) {
-  gather_batch(gather_args(d, begin, n), stream_);
-  if (capture_node != nullptr) {
-    // The gather is the first captured node, so it is the capture's only
-    // current dependency: that is its handle for later SetParams calls.
-    cudaStreamCaptureStatus status{};
-    const cudaGraphNode_t* deps = nullptr;
-    std::size_t num_deps = 0;
-    GRAFT_CUDA_CHECK(cudaStreamGetCaptureInfo(stream_, &status, nullptr, nullptr, &deps, nullptr,
-                                              &num_deps));
-    if (status != cudaStreamCaptureStatusActive || num_deps != 1 || deps == nullptr) {
-      throw Error("cuda backend: could not find the gather node in the captured step");
-    }
-    *capture_node = deps[0];
-  }
-  const int last = static_cast<int>(layers_.size()) - 1;
-  enqueue_forward(x_batch_.get(), n, first_layer, last, nullptr);
-  softmax_xent(act_[last].get(), y_batch_.get(), dgrad_[last].get(), n, layers_[last].fan_out,
-               1.0f / static_cast<float>(n), &state_.get()->train, &state_.get()->xent_arrivals,
-               xent_ws_, stream_);
-  if (table.count > 0) {
-    enqueue_backward(x_batch_.get(), n, first_layer, table);
-    enqueue_update(table);
-  } else {
-    optimizer_advance_scalars(optimizer_, state_.get(), stream_);  // the step still counts
-  }
-}
-
-const CudaBackend::ChunkTable& CudaBackend::chunk_table(int first_layer) {
-  auto it = chunk_tables_.find(first_layer);
-  if (it != chunk_tables_.end()) return it->second;
-  ChunkTable t;
-  t.plan = plan_step(trainable_, first_layer, optimizer_.clip_norm > 0.0f);
-  std::vector<std::pair<int64_t, int64_t>> ranges;
-  for (int i = 2 * first_layer; i < num_params(); ++i) {
-    if (trainable_[i]) ranges.emplace_back(offset_[i], count_[i]);
-  }
-  const std::vector<UpdateChunk> chunks = make_update_chunks(ranges);
-  t.count = static_cast<int>(chunks.size());
-  if (t.count > 0) {
-    t.chunks = DeviceBuffer<UpdateChunk>(chunks.size(), "update chunk table");
-    // Once per (first_layer, trainable set): a synchronous copy is fine here.
-    copy_to_device(t.chunks.get(), chunks.data(), chunks.size() * sizeof(UpdateChunk));
-  }
-  return chunk_tables_.emplace(first_layer, std::move(t)).first->second;
-}
-
-bool CudaBackend::try_capture(const StepKey& key, const CudaDataset& d, int64_t begin, int64_t n,
-                              int first_layer, const ChunkTable& table) {
-  StepGraph g;
-  GRAFT_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-  try {
-    enqueue_step(d, begin, n, first_layer, table, &g.gather_node);
-  } catch (const std::exception& e) {
-    cudaGraph_t partial = nullptr;
-    (void)cudaStreamEndCapture(stream_, &partial);
-    if (partial != nullptr) (void)cudaGraphDestroy(partial);
-    (void)cudaGetLastError();
-    stats_.graph_error = std::string("capture failed: ") + e.what();
-    options_.use_graphs = false;
-    return false;
-  }
-  cudaError_t err = cudaStreamEndCapture(stream_, &g.graph);
-  if (err == cudaSuccess && cudaGraphKernelNodeGetParams(g.gather_node, &g.gather_params) != cudaSuccess) {
-    (void)cudaGetLastError();  // rebuild the node's launch shape ourselves
-    g.gather_params = gather_batch_launch_params(gather_args(d, begin, n));
-  }
-  if (err == cudaSuccess) err = cudaGraphInstantiate(&g.exec, g.graph, 0);
-  if (err != cudaSuccess) {
-    (void)cudaGetLastError();
-    if (g.graph != nullptr) (void)cudaGraphDestroy(g.graph);
-    stats_.graph_error = std::string("capture failed: ") + cudaGetErrorString(err);
-    options_.use_graphs = false;
-    return false;
-  }
-  if (graphs_.size() >= kMaxGraphs) {
-    auto oldest = std::min_element(graphs_.begin(), graphs_.end(), [](const auto& a, const auto& b) {
-      return a.second.last_use < b.second.last_use;
-    });
-    GRAFT_CUDA_CHECK(cudaGraphExecDestroy(oldest->second.exec));
-    GRAFT_CUDA_CHECK(cudaGraphDestroy(oldest->second.graph));
-    graphs_.erase(oldest);
-  }
-  graphs_.emplace(key, g);
-  ++stats_.graph_captures;
-  return true;
-}
-
-void CudaBackend::train_step(const DeviceDataset& data, int64_t begin, int64_t n,
-                             int first_layer) {
-  require_built("train_step");
-  const CudaDataset& d = as_cuda(data);
-  const int nl = static_cast<int>(layers_.size());
-  if (first_layer < 0 || first_layer >= nl) {
-    throw Error("cuda backend: train_step: first_layer " + std::to_string(first_layer) +
-                " outside [0, " + std::to_string(nl) + ")");
-  }
-  if (d.cols() != layers_[first_layer].fan_in) {
-    throw Error("cuda backend: train_step: data has " + std::to_string(d.cols()) +
-                " columns, layer " + std::to_string(first_layer) + " takes " +
-                std::to_string(layers_[first_layer].fan_in));
-  }
-  if (n <= 0 || n > max_batch_) {
-    throw Error("cuda backend: train_step: batch of " + std::to_string(n) +
-                " rows outside [1, max_batch = " + std::to_string(max_batch_) + "]");
-  }
-  if (begin < 0 || begin + n > d.rows()) {
-    throw Error("cuda backend: train_step: rows [" + std::to_string(begin) + ", " +
-                std::to_string(begin + n) + ") outside the data set's " +
-                std::to_string(d.rows()));
-  }
-  NvtxRange range("graft.train_step");
-  if (options_.fused_step && n <= kFusedMaxBatch) {
-    if (fused::Program* p = fused_program(first_layer)) {
-      fused::set_batch(*p, d.features.get(), d.labels.get(), d.order.get(), d.cols(), begin, n);
-      try {
-        fused_step_launch(*p, fused_grid_, stream_);
-        train_samples_ += n;
-        ++stats_.fused_steps;
-        return;
-      } catch (const Error& e) {
-        // A launch the driver refuses (e.g. the grid cannot be co-resident
-        // under MPS) enqueues nothing: say why and take the graph path from
-        // now on. Faults inside the kernel are not caught here; they surface
-        // at the next synchronising call like any other.
-        (void)cudaGetLastError();
-        stats_.fused_error = std::string("cooperative launch failed: ") + e.what();
-        options_.fused_step = false;
-      }
-    }
-  }
-  const ChunkTable& table = chunk_table(first_layer);
-  train_samples_ += n;
-
-  if (options_.use_graphs) {
-    const StepKey key{d.id, n, first_layer, trainable_version_};
-    auto it = graphs_.find(key);
-    if (it == graphs_.end() && ++eager_runs_[key] >= 2 &&
-        try_capture(key, d, begin, n, first_layer, table)) {
-      it = graphs_.find(key);
-    }
-    if (it != graphs_.end()) {
-      // Only the batch offset changes between replays.
-      gather_batch_update_node(it->second.exec, it->second.gather_node, it->second.gather_params,
-                               gather_args(d, begin, n));
-      GRAFT_CUDA_CHECK(cudaGraphLaunch(it->second.exec, stream_));
-      it->second.last_use = ++use_clock_;
-      ++stats_.graph_launches;
-      return;
-    }
-  }
-  // Eager: the first step of each key (it also warms up cuBLAS, so that no
-  // lazy initialisation happens inside a capture), or graphs off.
-  enqueue_step(d, begin, n, first_layer, table, nullptr);
-  ++stats_.eager_steps;
-}
-
-fused::Program* CudaBackend::fused_program(int first_layer) {
-  auto it = fused_programs_.find(first_layer);
-  if (it != fused_programs_.end()) return it->second.get();
-  std::string why = fused::unsupported_reason(layers_, first_layer, optimizer_, max_batch_);
-  if (why.empty() && fused_grid_ == 0) fused_grid_ = fused_step_grid(device_, options_.fused_blocks, &why);
-  if (!why.empty()) {
-    stats_.fused_error = why;  // decided once per first_layer: these steps take the cuBLAS path
-    fused_programs_.emplace(first_layer, nullptr);
-    return nullptr;
-  }
-  std::vector<fused::LayerMemory> memory(layers_.size());
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
-    fused::LayerMemory& m = memory[l];
-    const int w = static_cast<int>(2 * l), b = w + 1;
-    m.w = param_ptr(w);
-    m.b = param_ptr(b);
-    for (int k = 0; k < num_slots_; ++k) {
-      float* base = k == 0 ? slot0_.get() : slot1_.get();
-      m.w_slot[k] = base + offset_[w];
-      m.b_slot[k] = base + offset_[b];
-    }
-    m.out = act_[l].get();
-    m.dz = dgrad_[l].get();
-  }
-  auto p = std::make_unique<fused::Program>(
-      fused::make_program(layers_, first_layer, trainable_, optimizer_, memory,
-                          fused_tile_loss_.get(), fused_tile_hits_.get(), state_.get(),
-                          fused_schedule_));
-  return fused_programs_.emplace(first_layer, std::move(p)).first->second.get();
-}
-
 EpochTotals CudaBackend::take_train_totals() {
   require_built("take_train_totals");
   copy_to_host(host_state_, state_.get(), sizeof(DeviceState));
@@ -879,35 +409,7 @@ EpochTotals CudaBackend::evaluate(const DeviceDataset& data, int first_layer) {
   return t;
 }
 
-}  // namespace
 }  // namespace cuda
-
-// ---------------------------------------------------------------------------
-CudaBackendOptions CudaBackendOptions::from_env() {
-  CudaBackendOptions o;
-  o.use_graphs = cuda::env_flag("GRAFT_CUDA_GRAPHS", o.use_graphs);
-  o.allow_tf32 = cuda::env_flag("GRAFT_CUDA_TF32", o.allow_tf32);
-  o.fused_step = cuda::env_flag("GRAFT_CUDA_FUSED", o.fused_step);
-  if (const char* v = std::getenv("GRAFT_CUDA_FUSED_SCHEDULE"); v != nullptr && *v != '\0') {
-    o.fused_schedule = v;
-    cuda::fused::Schedule unused{};
-    if (!cuda::fused::parse_schedule(o.fused_schedule, &unused)) {
-      throw Error(std::string("GRAFT_CUDA_FUSED_SCHEDULE=") + v +
-                  ": expected auto, row-local or per-layer");
-    }
-  }
-  if (const char* v = std::getenv("GRAFT_CUDA_FUSED_BLOCKS"); v != nullptr && *v != '\0') {
-    char* end = nullptr;
-    errno = 0;
-    const long blocks = std::strtol(v, &end, 10);
-    if (errno != 0 || *end != '\0' || blocks <= 0 || blocks > 1 << 20) {
-      throw Error(std::string("GRAFT_CUDA_FUSED_BLOCKS=") + v +
-                  ": expected a positive number of blocks");
-    }
-    o.fused_blocks = static_cast<int>(blocks);
-  }
-  return o;
-}
 
 std::unique_ptr<Backend> make_cuda_backend(const CudaBackendOptions& options, int device) {
   return std::make_unique<cuda::CudaBackend>(options, device);

@@ -21,15 +21,17 @@ __global__ void __launch_bounds__(kThreads)
                   float* __restrict__ s1, const UpdateChunk* __restrict__ chunks,
                   const float* __restrict__ grad_scale, DeviceState* __restrict__ state,
                   math::OptimizerHyper h) {
-  __shared__ float s_scale, s_b1p, s_b2p;
+  __shared__ float s_scale, s_b1p, s_b2p, s_lr;
   // Thread 0 reads the step's scalars once, before this block is counted as
   // finished below; the last block may then advance them safely.
   if (threadIdx.x == 0) {
     s_scale = grad_scale != nullptr ? *grad_scale : 1.0f;
     s_b1p = state->beta1_power;
     s_b2p = state->beta2_power;
+    s_lr = state->learning_rate;
   }
   __syncthreads();
+  h.lr = s_lr;  // this step's learning rate (device state), not the captured argument
   const float scale = s_scale;
   float lr_t = 0.0f;
   if constexpr (K == OptimizerKind::kAdam) lr_t = math::adam_lr_t(h, s_b1p, s_b2p);

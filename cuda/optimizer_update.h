@@ -31,7 +31,8 @@ std::vector<UpdateChunk> make_update_chunks(const std::vector<std::pair<int64_t,
 // (the clip-by-global-norm factor), or null for 1. Scalars (step, adam's
 // beta powers) are read from *state before the update; the last block to
 // finish advances them (step += 1; adam: beta powers *= beta), so a replayed
-// graph needs no host involvement. slot0/slot1 may be null when the
+// graph needs no host involvement. The learning rate is state->learning_rate
+// (config.learning_rate is not used), so it can change between replays. slot0/slot1 may be null when the
 // optimizer has fewer slots. With num_chunks == 0 only the scalars advance
 // (a step with every parameter frozen still counts, as on the CPU).
 void optimizer_update(const OptimizerConfig& config, float* w, const float* g, float* slot0,

@@ -6,8 +6,10 @@
 // step path returns data to the host: loss and accuracy accumulate inside the
 // backend and are read once per epoch (take_train_totals).
 //
-// Parameter indexing: parameter 2*l is layer l's kernel, TF layout
-// [fan_in, fan_out] row-major (y = x·W + b); parameter 2*l+1 is its bias
+// Parameter indexing and memory: host/model/parameter_layout.h, the one
+// function that numbers parameters (node, role) and places them in the flat
+// parameter, gradient and slot buffers; both backends allocate from it. A
+// kernel is TF layout [fan_in, fan_out] row-major (y = x·W + b), a bias
 // [fan_out]. Host buffers passed in or out are always float32 in that layout.
 #include <cstdint>
 #include <memory>
@@ -16,6 +18,7 @@
 
 #include "host/model/activation.h"
 #include "host/model/optimizer_config.h"
+#include "host/model/parameter_layout.h"
 
 namespace graft {
 
@@ -52,6 +55,9 @@ struct BackendMemory {
   int64_t available_bytes = 0;  // free now (0 when unknown)
 };
 
+// The flat buffers a backend keeps, all in one ParameterLayout.
+enum class ParamBuffer { kParams, kGrads, kSlot0, kSlot1 };
+
 // The host's physical memory (sysconf; MemAvailable from /proc/meminfo).
 BackendMemory host_memory();
 
@@ -73,7 +79,13 @@ class Backend {
   virtual void build(const std::vector<DenseLayerShape>& layers, const OptimizerConfig& optimizer,
                      int64_t max_batch) = 0;
 
-  virtual int num_params() const = 0;  // 2 * layers
+  virtual int num_params() const = 0;  // parameter_layout(layers).size()
+
+  // The layout build() allocated `buffer` in, measured from the memory
+  // itself (each tensor's address minus the buffer's start, its size): the
+  // test that it equals parameter_layout(layers) fails if a backend lays
+  // memory out on its own. Throws for a slot the optimizer does not have.
+  virtual ParameterLayout allocated_layout(ParamBuffer buffer) const = 0;
   virtual void write_param(int index, const float* src) = 0;
   virtual void read_param(int index, float* dst) = 0;  // synchronises
 
@@ -87,6 +99,10 @@ class Backend {
   virtual void write_slot(int index, int slot, const float* src) = 0;
   virtual void read_slot(int index, int slot, float* dst) = 0;
   virtual void write_scalars(const OptimizerScalars& scalars) = 0;
+  // The learning rate of every step from the next one on (a schedule): the
+  // same results as a backend built with it. Never synchronises; the CUDA
+  // backend writes it into its device state, so captured graphs stay valid.
+  virtual void set_learning_rate(float learning_rate) = 0;
   virtual OptimizerScalars read_scalars() = 0;
 
   // Copies a host data set into backend memory once.

@@ -1,6 +1,7 @@
 #include "host/step_plan.h"
 
 #include "checkpoint/error.h"
+#include "host/backend.h"
 
 namespace graft {
 
@@ -8,8 +9,19 @@ StepPlan plan_step(const std::vector<bool>& trainable, int first_node, bool clip
   if (trainable.empty() || trainable.size() % 2 != 0) {
     throw Error("step plan: " + std::to_string(trainable.size()) + " trainable flags for a dense stack (2 per node)");
   }
+  // Only the numbering (node, role) of the layout is used; the shapes are placeholders.
+  const std::vector<DenseLayerShape> nodes(trainable.size() / 2, DenseLayerShape{1, 1, Activation{}});
+  return plan_step(parameter_layout(nodes), trainable, first_node, clip_by_global_norm);
+}
+
+StepPlan plan_step(const ParameterLayout& layout, const std::vector<bool>& trainable, int first_node,
+                   bool clip_by_global_norm) {
+  if (static_cast<int>(trainable.size()) != layout.size() || layout.num_nodes() == 0) {
+    throw Error("step plan: " + std::to_string(trainable.size()) + " trainable flags for " +
+                std::to_string(layout.size()) + " parameters");
+  }
   StepPlan plan;
-  plan.num_nodes = static_cast<int>(trainable.size() / 2);
+  plan.num_nodes = layout.num_nodes();
   if (first_node < 0 || first_node >= plan.num_nodes) {
     throw Error("step plan: first node " + std::to_string(first_node) + " of " + std::to_string(plan.num_nodes));
   }
@@ -17,13 +29,13 @@ StepPlan plan_step(const std::vector<bool>& trainable, int first_node, bool clip
   plan.global_norm = clip_by_global_norm;
   plan.fused_updates = !clip_by_global_norm;
   for (int n = first_node; n < plan.num_nodes && plan.lowest_trainable < 0; ++n) {
-    if (trainable[2 * n] || trainable[2 * n + 1]) plan.lowest_trainable = n;
+    if (trainable[layout.kernel(n)] || trainable[layout.bias(n)]) plan.lowest_trainable = n;
   }
   for (int n = plan.num_nodes - 1; plan.lowest_trainable >= 0 && n >= plan.lowest_trainable; --n) {
     PlannedBackward b;
     b.node = n;
-    b.kernel_grad = trainable[2 * n];
-    b.bias_grad = trainable[2 * n + 1];
+    b.kernel_grad = trainable[layout.kernel(n)];
+    b.bias_grad = trainable[layout.bias(n)];
     b.input_grad = n > plan.lowest_trainable;
     plan.backward.push_back(b);
   }

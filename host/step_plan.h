@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "host/model/parameter_layout.h"
+
 namespace graft {
 
 struct PlannedBackward {
@@ -42,9 +44,13 @@ struct StepPlan {
   std::string describe(const std::vector<std::string>& node_names) const;
 };
 
-// trainable[2 n] / trainable[2 n + 1]: node n's kernel / bias (the dense
-// stack's parameter numbering). Throws graft::Error for a first_node
+// trainable[i]: parameter i of `layout` (its node and role come from the
+// layout, what the backends walk). Throws graft::Error for a first_node
 // outside [0, nodes) or a trainable list of the wrong size.
+StepPlan plan_step(const ParameterLayout& layout, const std::vector<bool>& trainable, int first_node,
+                   bool clip_by_global_norm);
+// The same for a dense stack known only by its trainable flags (two per
+// node, in parameter_layout's order): the trainer's and the tests' form.
 StepPlan plan_step(const std::vector<bool>& trainable, int first_node, bool clip_by_global_norm);
 
 }  // namespace graft

@@ -108,14 +108,15 @@ inline void plan_phases(Program& p, int lowest, Schedule schedule = Schedule::kA
 }
 
 // The Program for global layers [first_layer, layers.size()), everything but
-// the batch (set_batch). `memory` and `trainable` are indexed by global
-// layer and parameter (2l kernel, 2l+1 bias).
+// the batch (set_batch). `memory` is indexed by global layer, `trainable` by
+// parameter, numbered by parameter_layout (host/model/parameter_layout.h).
 inline Program make_program(const std::vector<DenseLayerShape>& layers, int first_layer,
                             const std::vector<bool>& trainable, const OptimizerConfig& optimizer,
                             const std::vector<LayerMemory>& memory, double* tile_loss,
                             long long* tile_hits, DeviceState* state,
                             Schedule schedule = Schedule::kAuto) {
   Program p;
+  const ParameterLayout layout = parameter_layout(layers);
   p.num_layers = static_cast<int>(layers.size()) - first_layer;
   int lowest = -1;
   for (int i = 0; i < p.num_layers; ++i) {
@@ -135,8 +136,8 @@ inline Program make_program(const std::vector<DenseLayerShape>& layers, int firs
     l.fan_out = static_cast<int>(s.fan_out);
     l.act = s.activation.kind;
     l.alpha = s.activation.alpha;
-    l.train_w = trainable[2 * g];
-    l.train_b = trainable[2 * g + 1];
+    l.train_w = trainable[static_cast<std::size_t>(layout.kernel(g))];
+    l.train_b = trainable[static_cast<std::size_t>(layout.bias(g))];
     if (lowest < 0 && (l.train_w || l.train_b)) lowest = i;
   }
   plan_phases(p, lowest, schedule);

@@ -134,6 +134,7 @@ struct Program {
 struct StepScalars {
   float beta1_power = 0.0f;
   float beta2_power = 0.0f;
+  float learning_rate = 0.0f;  // DeviceState::learning_rate: this step's, not hyper.lr
 };
 
 // ---------------------------------------------------------------------------
@@ -527,6 +528,13 @@ GRAFT_FUSED_FN int64_t phase_items(const Program& p, const Phase& ph) {
   return items;
 }
 
+// The program's hyper-parameters with this step's learning rate.
+GRAFT_FUSED_FN math::OptimizerHyper step_hyper(const Program& p, const StepScalars& sc) {
+  math::OptimizerHyper h = p.hyper;
+  h.lr = sc.learning_rate;
+  return h;
+}
+
 // Item e of the phase: the gradient element (weights: sum over the batch of
 // in[r][k] * dz[r][j], rows in order; biases: sum of dz[r][j]), then the rule.
 GRAFT_FUSED_FN void update_item(const Program& p, const Phase& ph, int64_t e, const StepScalars& sc) {
@@ -545,17 +553,17 @@ GRAFT_FUSED_FN void update_item(const Program& p, const Phase& ph, int64_t e, co
     for (int r = 0; r < n; ++r) {
       g = fmaf(input_row(p, l, r)[k], L.dz[static_cast<int64_t>(r) * L.fan_out + j], g);
     }
-    apply_update(p.hyper, sc, g, L.w, L.w_slot0, L.w_slot1, e);
+    apply_update(step_hyper(p, sc), sc, g, L.w, L.w_slot0, L.w_slot1, e);
   } else {
     const int j = static_cast<int>(e - weights);
     float g = 0.0f;
     for (int r = 0; r < n; ++r) g += L.dz[static_cast<int64_t>(r) * L.fan_out + j];
-    apply_update(p.hyper, sc, g, L.b, L.b_slot0, L.b_slot1, j);
+    apply_update(step_hyper(p, sc), sc, g, L.b, L.b_slot0, L.b_slot1, j);
   }
 }
 
 GRAFT_FUSED_FN StepScalars read_step_scalars(const Program& p) {
-  return {p.state->beta1_power, p.state->beta2_power};
+  return {p.state->beta1_power, p.state->beta2_power, p.state->learning_rate};
 }
 
 // Block 0, thread 0, in the last phase: the step's loss and hits into the

@@ -15,6 +15,10 @@
 //                gradients first, the global norm, then a parallel update
 //
 // Nothing allocates inside train_step; every buffer is sized in build().
+//
+// Over 500 lines: one class whose parallel step reads best in one place;
+// it splits by op family (architecture-next.md, host/cpu/) when a second
+// kind of node arrives.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -56,6 +60,14 @@ constexpr double kParallelGemmFlops = 1.5e6;
 constexpr int64_t kRowSplitRows = 256;
 // Element-wise passes smaller than this stay on one thread.
 constexpr int64_t kParallelElements = 1 << 15;
+
+// A tensor inside one of the flat buffers (parameter_layout's offset and count).
+struct TensorView {
+  float* ptr = nullptr;
+  int64_t count = 0;
+  float* data() const { return ptr; }
+  int64_t size() const { return count; }
+};
 
 int default_threads() {
   for (const char* var : {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"}) {
@@ -105,30 +117,34 @@ class CpuBackend final : public Backend {
     const std::vector<float> slot_init = optimizer_slot_initial_values(optimizer);
     num_slots_ = static_cast<int>(slot_init.size());
 
-    const std::size_t num_layers = layers.size();
+    // One flat buffer per kind, every tensor where the layout puts it.
+    layout_ = parameter_layout(layers);
+    flat_params_ = AlignedBuffer(layout_.total);
+    flat_grads_ = AlignedBuffer(layout_.total);
+    for (int s = 0; s < 2; ++s) {
+      flat_slots_[s] = s < num_slots_ ? AlignedBuffer(layout_.total) : AlignedBuffer();
+      std::fill(flat_slots_[s].data(), flat_slots_[s].data() + flat_slots_[s].size(), s < num_slots_ ? slot_init[s] : 0.0f);
+    }
     params_.clear();
     grads_.clear();
     slots_.clear();
+    for (const ParamSlot& p : layout_.params) {
+      params_.push_back({flat_params_.data() + p.offset, p.count});
+      grads_.push_back({flat_grads_.data() + p.offset, p.count});
+      std::array<TensorView, 2> slots;
+      for (int s = 0; s < num_slots_; ++s) slots[s] = {flat_slots_[s].data() + p.offset, p.count};
+      slots_.push_back(slots);
+    }
     act_.clear();
     delta_.clear();
     int64_t widest_in = 0, widest_out = 0;
     for (const auto& layer : layers) {
-      for (int64_t size : {layer.fan_in * layer.fan_out, layer.fan_out}) {
-        params_.emplace_back(size);
-        grads_.emplace_back(size);
-        std::array<AlignedBuffer, 2> slots;
-        for (int s = 0; s < num_slots_; ++s) {
-          slots[s] = AlignedBuffer(size);
-          std::fill(slots[s].data(), slots[s].data() + size, slot_init[s]);
-        }
-        slots_.push_back(std::move(slots));
-      }
       act_.emplace_back(max_batch * layer.fan_out);
       delta_.emplace_back(max_batch * layer.fan_out);
       widest_in = std::max(widest_in, layer.fan_in);
       widest_out = std::max(widest_out, layer.fan_out);
     }
-    trainable_.assign(2 * num_layers, true);
+    trainable_.assign(params_.size(), true);
     plans_.clear();
     // Input of the first trained layer (any layer, after forward_prefix).
     input_ = AlignedBuffer(max_batch * widest_in);
@@ -141,12 +157,33 @@ class CpuBackend final : public Backend {
 
   int num_params() const override { return static_cast<int>(params_.size()); }
 
+  ParameterLayout allocated_layout(ParamBuffer buffer) const override {
+    require_built();
+    const int slot = buffer == ParamBuffer::kSlot0 ? 0 : buffer == ParamBuffer::kSlot1 ? 1 : -1;
+    if (slot >= num_slots_) {
+      throw Error("cpu backend: optimizer " + optimizer_name(optimizer_.kind) + " has no slot " + std::to_string(slot));
+    }
+    const AlignedBuffer& base = buffer == ParamBuffer::kParams ? flat_params_
+                                : buffer == ParamBuffer::kGrads ? flat_grads_
+                                                                : flat_slots_[slot];
+    ParameterLayout out = layout_;
+    out.total = base.size();
+    for (std::size_t i = 0; i < out.params.size(); ++i) {
+      const TensorView& t = buffer == ParamBuffer::kParams ? params_[i]
+                            : buffer == ParamBuffer::kGrads ? grads_[i]
+                                                            : slots_[i][static_cast<std::size_t>(slot)];
+      out.params[i].offset = t.data() - base.data();
+      out.params[i].count = t.size();
+    }
+    return out;
+  }
+
   void write_param(int index, const float* src) override {
-    AlignedBuffer& p = param(index);
+    const TensorView& p = param(index);
     std::copy(src, src + p.size(), p.data());
   }
   void read_param(int index, float* dst) override {
-    const AlignedBuffer& p = param(index);
+    const TensorView& p = param(index);
     std::copy(p.data(), p.data() + p.size(), dst);
   }
 
@@ -161,14 +198,18 @@ class CpuBackend final : public Backend {
   }
 
   void write_slot(int index, int slot, const float* src) override {
-    AlignedBuffer& s = slot_buffer(index, slot);
+    const TensorView& s = slot_buffer(index, slot);
     std::copy(src, src + s.size(), s.data());
   }
   void read_slot(int index, int slot, float* dst) override {
-    const AlignedBuffer& s = slot_buffer(index, slot);
+    const TensorView& s = slot_buffer(index, slot);
     std::copy(s.data(), s.data() + s.size(), dst);
   }
   void write_scalars(const OptimizerScalars& scalars) override { scalars_ = scalars; }
+  void set_learning_rate(float learning_rate) override {
+    require_built();
+    optimizer_.learning_rate = learning_rate;  // every update reads it (host/math/optimizer_math.h)
+  }
   OptimizerScalars read_scalars() override { return scalars_; }
 
   std::unique_ptr<DeviceDataset> upload(const float* features, const int32_t* labels, int64_t rows,
@@ -238,11 +279,11 @@ class CpuBackend final : public Backend {
                   std::to_string(params_.size()) + ")");
     }
   }
-  AlignedBuffer& param(int index) {
+  const TensorView& param(int index) {
     check_index(index);
     return params_[static_cast<std::size_t>(index)];
   }
-  AlignedBuffer& slot_buffer(int index, int slot) {
+  const TensorView& slot_buffer(int index, int slot) {
     check_index(index);
     if (slot < 0 || slot >= num_slots_) {
       throw Error("cpu backend: optimizer " + optimizer_name(optimizer_.kind) + " has no slot " +
@@ -257,7 +298,7 @@ class CpuBackend final : public Backend {
   const StepPlan& step_plan(int first_layer) {
     auto it = plans_.find(first_layer);
     if (it == plans_.end()) {
-      it = plans_.emplace(first_layer, plan_step(trainable_, first_layer, optimizer_.clip_norm > 0.0f)).first;
+      it = plans_.emplace(first_layer, plan_step(layout_, trainable_, first_layer, optimizer_.clip_norm > 0.0f)).first;
     }
     return it->second;
   }
@@ -292,9 +333,9 @@ class CpuBackend final : public Backend {
     for (int l = first; l < last; ++l) {
       const DenseLayerShape& s = layers_[l];
       float* out = (l == last - 1 && last_out ? last_out : act_[l].data()) + r.begin * s.fan_out;
-      gemm(false, false, r.size(), s.fan_out, s.fan_in, in, s.fan_in, params_[2 * l].data(), s.fan_out, out,
+      gemm(false, false, r.size(), s.fan_out, s.fan_in, in, s.fan_in, params_[layout_.kernel(l)].data(), s.fan_out, out,
            s.fan_out);
-      cpu::bias_activation_forward(out, params_[2 * l + 1].data(), r.size(), s.fan_out, s.activation);
+      cpu::bias_activation_forward(out, params_[layout_.bias(l)].data(), r.size(), s.fan_out, s.activation);
       in = out;
     }
   }
@@ -306,7 +347,7 @@ class CpuBackend final : public Backend {
     for (int l = first; l < static_cast<int>(layers_.size()); ++l) {
       const DenseLayerShape& s = layers_[l];
       float* out = act_[l].data();
-      const float* w = params_[2 * l].data();
+      const float* w = params_[layout_.kernel(l)].data();
       if (team_.size() > 1 && 2.0 * n * s.fan_in * s.fan_out >= kParallelGemmFlops) {
         team_.run([&](int part, int parts) {
           const Range c = split_range(s.fan_out, part, parts, 16);
@@ -316,7 +357,7 @@ class CpuBackend final : public Backend {
       } else {
         gemm(false, false, n, s.fan_out, s.fan_in, in, s.fan_in, w, s.fan_out, out, s.fan_out);
       }
-      cpu::bias_activation_forward(out, params_[2 * l + 1].data(), n, s.fan_out, s.activation);
+      cpu::bias_activation_forward(out, params_[layout_.bias(l)].data(), n, s.fan_out, s.activation);
       in = out;
     }
   }
@@ -349,10 +390,10 @@ class CpuBackend final : public Backend {
     }
   }
 
-  // delta_[l] *= act'(act_[l]) and grads_[2l+1] = column sums.
+  // delta_[l] *= act'(act_[l]) and layer l's bias gradient = column sums.
   void activation_backward(int l, int64_t n) {
     const DenseLayerShape& s = layers_[l];
-    float* bias_grad = grads_[2 * l + 1].data();
+    float* bias_grad = grads_[layout_.bias(l)].data();
     if (team_.size() > 1 && n * s.fan_out >= kParallelElements) {
       team_.run([&](int part, int parts) {
         const Range r = split_range(n, part, parts, 8);
@@ -397,8 +438,10 @@ class CpuBackend final : public Backend {
   int64_t max_batch_ = 0;
   int num_slots_ = 0;
   bool built_ = false;
-  std::vector<AlignedBuffer> params_, grads_;
-  std::vector<std::array<AlignedBuffer, 2>> slots_;
+  ParameterLayout layout_;  // parameter_layout(layers_): where each tensor lives in the flat buffers
+  AlignedBuffer flat_params_, flat_grads_, flat_slots_[2];
+  std::vector<TensorView> params_, grads_;  // by parameter index, into the flat buffers
+  std::vector<std::array<TensorView, 2>> slots_;
   std::vector<bool> trainable_;
   std::map<int, StepPlan> plans_;  // by first layer, for the current trainable set
   std::vector<AlignedBuffer> act_;    // layer outputs after the activation, [max_batch, fan_out]
@@ -452,8 +495,8 @@ void CpuBackend::train_step(const DeviceDataset& data, int64_t begin, int64_t n,
     const bool kernel_grad = b.kernel_grad;
     const bool input_grad = b.input_grad;
     const bool fused_update = kernel_grad && plan.fused_updates;
-    float* w = params_[2 * l].data();
-    float* dw = grads_[2 * l].data();
+    float* w = params_[layout_.kernel(l)].data();
+    float* dw = grads_[layout_.kernel(l)].data();
     // The thread that owns kernel rows [m0, m1) computes dW rows [m0, m1) and
     // input-gradient columns [m0, m1) (which read only those rows of W), then
     // updates those rows.
@@ -467,7 +510,7 @@ void CpuBackend::train_step(const DeviceDataset& data, int64_t begin, int64_t n,
         gemm(false, true, n, m.size(), s.fan_out, delta_[l].data(), s.fan_out, w + m.begin * s.fan_out,
              s.fan_out, delta_[l - 1].data() + m.begin, s.fan_in);
       }
-      if (fused_update) update_range(2 * l, m.begin * s.fan_out, m.end * s.fan_out, 1.0f);
+      if (fused_update) update_range(layout_.kernel(l), m.begin * s.fan_out, m.end * s.fan_out, 1.0f);
     };
     const double flops = 2.0 * n * s.fan_in * s.fan_out * ((kernel_grad ? 1 : 0) + (input_grad ? 1 : 0));
     if (team_.size() > 1 && flops >= kParallelGemmFlops) {
@@ -475,19 +518,21 @@ void CpuBackend::train_step(const DeviceDataset& data, int64_t begin, int64_t n,
     } else {
       job(0, 1);
     }
-    if (b.bias_grad && plan.fused_updates) update_range(2 * l + 1, 0, s.fan_out, 1.0f);
+    if (b.bias_grad && plan.fused_updates) update_range(layout_.bias(l), 0, s.fan_out, 1.0f);
   }
 
   // 4. Clipping by global norm: every gradient first, then the update.
   if (clip_norm && lowest >= 0) {
     double squares = 0.0;
-    for (int i = 2 * lowest; i < 2 * num_layers; ++i) {
-      if (trainable_[i]) squares += cpu::sum_of_squares(grads_[i].data(), grads_[i].size());
+    // Parameters of the nodes the step trains, in index order.
+    auto trained = [&](int i) { return trainable_[i] && layout_[i].node >= lowest; };
+    for (int i = 0; i < num_params(); ++i) {
+      if (trained(i)) squares += cpu::sum_of_squares(grads_[i].data(), grads_[i].size());
     }
     const double norm = std::sqrt(squares);
     const float scale = math::global_norm_scale(optimizer_.clip_norm, norm);
-    for (int i = 2 * lowest; i < 2 * num_layers; ++i) {
-      if (trainable_[i]) update_whole(i, scale);
+    for (int i = 0; i < num_params(); ++i) {
+      if (trained(i)) update_whole(i, scale);
     }
   }
 

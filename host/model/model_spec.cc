@@ -76,26 +76,27 @@ int64_t ParameterSpec::elements() const {
 
 std::vector<ParameterSpec> parameter_table(const ModelSpec& spec, OptimizerKind optimizer) {
   const std::vector<std::string> suffixes = optimizer_slot_suffixes(optimizer);
+  const ParameterLayout layout = parameter_layout(spec.backend_shapes());
   std::vector<ParameterSpec> table;
-  for (std::size_t l = 0; l < spec.layers.size(); ++l) {
-    const LayerSpec& layer = spec.layers[l];
-    for (ParamRole role : {ParamRole::kKernel, ParamRole::kBias}) {
-      ParameterSpec p;
-      const bool kernel = role == ParamRole::kKernel;
-      p.name = kernel ? kernel_name(layer) : bias_name(layer);
-      p.shape = kernel ? Shape{layer.fan_in, layer.fan_out} : Shape{layer.fan_out};
-      p.layer = static_cast<int>(l);
-      p.role = role;
-      p.index = static_cast<int>(2 * l + (kernel ? 0 : 1));
-      p.trainable = kernel ? layer.kernel_trainable : layer.bias_trainable;
-      p.initializer = kernel ? layer.kernel_initializer : layer.bias_initializer;
-      p.fan_in = layer.fan_in;
-      p.fan_out = layer.fan_out;
-      if (p.trainable) {
-        for (const std::string& suffix : suffixes) p.slot_names.push_back(p.name + "/" + suffix);
-      }
-      table.push_back(std::move(p));
+  for (int i = 0; i < layout.size(); ++i) {
+    const ParamSlot& slot = layout[i];
+    const LayerSpec& layer = spec.layers[static_cast<std::size_t>(slot.node)];
+    ParameterSpec p;
+    const bool kernel = slot.role == ParamRole::kKernel;
+    p.name = kernel ? kernel_name(layer) : bias_name(layer);
+    p.shape = kernel ? Shape{layer.fan_in, layer.fan_out} : Shape{layer.fan_out};
+    p.layer = slot.node;
+    p.role = slot.role;
+    p.index = i;
+    p.offset = slot.offset;
+    p.trainable = kernel ? layer.kernel_trainable : layer.bias_trainable;
+    p.initializer = kernel ? layer.kernel_initializer : layer.bias_initializer;
+    p.fan_in = layer.fan_in;
+    p.fan_out = layer.fan_out;
+    if (p.trainable) {
+      for (const std::string& suffix : suffixes) p.slot_names.push_back(p.name + "/" + suffix);
     }
+    table.push_back(std::move(p));
   }
   return table;
 }

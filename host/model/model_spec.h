@@ -16,6 +16,7 @@
 #include "host/backend.h"
 #include "host/model/initializers.h"
 #include "host/model/optimizer_config.h"
+#include "host/model/parameter_layout.h"
 
 namespace graft {
 
@@ -54,14 +55,13 @@ ModelSpec make_mlp_spec(int64_t inputs, const std::vector<int64_t>& hidden, int6
 std::string kernel_name(const LayerSpec& layer);  // NAME/kernel
 std::string bias_name(const LayerSpec& layer);    // NAME/bias
 
-enum class ParamRole { kKernel, kBias };
-
 struct ParameterSpec {
   std::string name;  // TF variable name, e.g. "hidden1/kernel"
   Shape shape;       // [fan_in, fan_out] or [fan_out]
-  int layer = 0;
-  ParamRole role = ParamRole::kKernel;
-  int index = 0;     // Backend parameter index: 2 * layer (+1 for the bias)
+  int layer = 0;                        // its node, from the layout
+  ParamRole role = ParamRole::kKernel;  // from the layout
+  int index = 0;                        // Backend parameter index, from the layout
+  int64_t offset = 0;                   // in the flat parameter/gradient/slot buffers (parameter_layout)
   bool trainable = true;
   Initializer initializer = Initializer::kGlorotUniform;
   int64_t fan_in = 0, fan_out = 0;     // of the layer (what the initializer needs)
@@ -70,7 +70,9 @@ struct ParameterSpec {
   int64_t elements() const;
 };
 
-// One entry per variable in backend order (hidden1/kernel, hidden1/bias, ...).
+// One entry per variable in backend order (hidden1/kernel, hidden1/bias, ...);
+// index, node, role and offset come from parameter_layout(spec.backend_shapes()),
+// the layout both backends allocate.
 std::vector<ParameterSpec> parameter_table(const ModelSpec& spec, OptimizerKind optimizer);
 // The entry named `name`, or null.
 const ParameterSpec* find_parameter(const std::vector<ParameterSpec>& table, const std::string& name);

@@ -201,13 +201,15 @@ CheckpointModel model_from_description(const BundleReader& reader, const ModelDe
 }
 
 void load_checkpoint_weights(Backend& backend, const BundleReader& reader, const CheckpointModel& model) {
+  const ParameterLayout layout = parameter_layout(model.spec.backend_shapes());
   for (std::size_t l = 0; l < model.layers.size(); ++l) {
     const CheckpointDenseLayer& c = model.layers[l];
     const BundleEntry* kernel = reader.find(c.kernel_key);
     const BundleEntry* bias = reader.find(c.bias_key);
     if (!kernel || !bias) throw Error(reader.prefix() + ": layer " + c.name + " is not in this checkpoint");
-    backend.write_param(static_cast<int>(2 * l), read_checked_float(reader, *kernel).data());
-    backend.write_param(static_cast<int>(2 * l + 1), read_checked_float(reader, *bias).data());
+    const int node = static_cast<int>(l);
+    backend.write_param(layout.kernel(node), read_checked_float(reader, *kernel).data());
+    backend.write_param(layout.bias(node), read_checked_float(reader, *bias).data());
   }
 }
 

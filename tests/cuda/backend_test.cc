@@ -36,6 +36,7 @@
 #include "cuda/cuda_backend_options.h"
 #include "host/backend.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/layout_check.h"
 #include "tests/common/backend_compare.h"
 #include "tests/common/small_net.h"
 #include "tests/common/tolerance.h"
@@ -97,6 +98,12 @@ TEST(CudaBackend, DescribesDevice) {
   auto b = gpu();
   EXPECT_EQ(b->description().rfind("cuda (", 0), 0u) << b->description();
   EXPECT_THROW(make_cuda_backend(cuda_device_count()), Error);
+}
+
+// The flat buffers are where the parameter table says (parameter_layout).
+TEST(CudaBackend, AllocatesTheTablesLayout) {
+  GRAFT_REQUIRE_CUDA();
+  test::expect_backend_allocates_table_layout([] { return gpu(); });
 }
 
 TEST(CudaBackend, MatchesCpuForEveryOptimizer) {
@@ -327,6 +334,55 @@ TEST(CudaBackend, GraphReplayIsBitIdenticalToEager) {
     EXPECT_EQ(st.graph_launches, 18 - 2);  // every step but each key's first
     EXPECT_EQ(cuda_backend_stats(*eager).graph_launches, 0);
     EXPECT_EQ(cuda_backend_stats(*eager).eager_steps, 18);
+  }
+}
+
+// A learning-rate schedule between replays of captured graphs: no
+// re-capture, and the same trajectory as the CPU backend given the same
+// schedule (the kernels read the rate from the device state).
+TEST(CudaBackend, LearningRateChangesBetweenGraphReplays) {
+  GRAFT_REQUIRE_CUDA();
+  const TeacherData data = make_teacher_data(101, 13, 5, 11);  // batches of 13 and a last one of 10
+  for (bool fused : {false, true}) {
+    for (OptimizerKind kind : {OptimizerKind::kSgd, OptimizerKind::kMomentum, OptimizerKind::kAdam}) {
+      SCOPED_TRACE(optimizer_name(kind) + (fused ? " (fused step when on)" : " (graph path)"));
+      OptimizerConfig config;
+      config.kind = kind;
+      config.learning_rate = kind == OptimizerKind::kAdam ? 0.01f : 0.05f;
+      const Net net = make_net({13, 33, 7, 5}, {kRelu, kRelu, kIdentity}, 21);
+      auto g = gpu(true, fused);
+      auto c = make_cpu_backend(1);
+      load(*g, net, config, 13);
+      load(*c, net, config, 13);
+      auto gd = g->upload(data.x.data(), data.y.data(), data.rows, data.cols);
+      auto cd = c->upload(data.x.data(), data.y.data(), data.rows, data.cols);
+      int64_t captures = 0;
+      // Three epochs at 1, 1/4 and 1/2 of the rate: less travel than the two
+      // full-rate epochs of MatchesCpuForEveryOptimizer, so its tolerance holds.
+      for (int e = 0; e < 3; ++e) {
+        const float lr = config.learning_rate * (e == 0 ? 1.0f : e == 1 ? 0.25f : 0.5f);
+        g->set_learning_rate(lr);
+        c->set_learning_rate(lr);
+        for (Backend* b : {g.get(), c.get()}) {
+          DeviceDataset& d = b == g.get() ? *gd : *cd;
+          b->shuffle(d, 5, static_cast<uint64_t>(e));
+          for (int64_t begin = 0; begin < d.rows(); begin += 13) {
+            b->train_step(d, begin, std::min<int64_t>(13, d.rows() - begin), 0);
+          }
+        }
+        if (e == 1) captures = cuda_backend_stats(*g).graph_captures;
+      }
+      EXPECT_TRUE(params_close(read_params(*g, net), read_params(*c, net), 3e-5, 3e-4));
+      const int slots = static_cast<int>(optimizer_slot_suffixes(kind).size());
+      EXPECT_TRUE(params_close(read_slots(*g, net, slots), read_slots(*c, net, slots), 3e-5, 3e-4));
+      test::expect_scalars_equal(*g, *c);
+      const CudaBackendStats st = cuda_backend_stats(*g);
+      EXPECT_EQ(st.graph_captures, captures) << "a learning-rate change re-captured a graph";
+      if (st.fused_steps == 0 && CudaBackendOptions::from_env().use_graphs) {
+        EXPECT_EQ(st.graph_captures, 2);  // n = 13 and n = 10, once each
+        EXPECT_GT(st.graph_launches, 0);
+      }
+    }
   }
 }
 

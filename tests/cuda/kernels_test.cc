@@ -393,6 +393,7 @@ TEST(CudaKernels, OptimizerUpdateMatchesCpu) {
         cuda::DeviceState st0{};
         st0.beta1_power = config.beta1;
         st0.beta2_power = config.beta2;
+        st0.learning_rate = config.learning_rate;  // the kernels read it from the state
         DeviceArray<cuda::DeviceState> state(std::vector<cuda::DeviceState>{st0});
         OptimizerScalars scalars;
         scalars.beta1_power = config.beta1;

@@ -36,6 +36,7 @@ FusedEmulator::FusedEmulator(const std::vector<DenseLayerShape>& layers,
   tile_hits_.assign(tile_buffer_size(max_batch), 0);
   state_.beta1_power = optimizer.beta1;
   state_.beta2_power = optimizer.beta2;
+  state_.learning_rate = optimizer.learning_rate;  // as the CUDA backend's build() does
 }
 
 void FusedEmulator::write_param(int index, const float* src) {
