@@ -53,6 +53,9 @@ struct ModelOutput {
   // output no class was trained on (--outputs 10 with --classes 5-9); the
   // same size as `classes`.
   std::vector<int> labels;
+  // Where the data named its classes (a CSV label column of strings): the
+  // name of original label k is class_names[k]. Empty: labels are numbers.
+  std::vector<std::string> class_names;
 };
 inline constexpr int kNoClass = -1;
 
