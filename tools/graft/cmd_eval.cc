@@ -16,7 +16,10 @@
 #include "host/restore/checkpoint_layers.h"
 #include "host/data/dataset.h"
 #include "host/device_select.h"
+#include "host/predict/class_report.h"
+#include "host/predict/predictions.h"
 #include "tools/graft/commands.h"
+#include "tools/graft/data_flags.h"
 
 namespace graft::cli {
 namespace {
@@ -32,7 +35,36 @@ struct EvalFlags {
   int threads = 0;
   bool json = false;
   bool activation_given = false;
+  DataFlags data_flags;  // --data FILE (tools/graft/data_flags.h)
+  uint64_t seed = 42;    // of --test-split: the seed training used
 };
+
+// --data DIR: its t10k files; --data FILE: the file's test part or split, or
+// all its rows, transformed as the model records (or by the data's natural
+// scale, which is then said).
+Dataset load_eval_data(const EvalFlags& f, const DatasetOptions& selection,
+                       const std::optional<ModelDescription>& recorded, std::vector<std::string>& notes) {
+  if (!is_data_file(f.data)) {
+    check_folder_flags(f.data, f.data_flags);
+    return load_dataset(selection);
+  }
+  Dataset data = load_file_dataset(file_options(f.data, f.data_flags, selection, f.seed, recorded));
+  if (!recorded) {
+    notes.push_back(fmt::format("assumed: inputs are the raw values x {:.6g} (the checkpoint does not record its "
+                                "input scale)",
+                                data.input_scale));
+  }
+  return data;
+}
+
+// Per-class results from per-row predictions on the CPU (host/predict/).
+ClassReport per_class_report(const BundleReader& reader, const CheckpointModel& model, const DataSplit& test,
+                             const std::vector<int>& output_labels, const std::optional<ModelDescription>& recorded) {
+  const RowPredictions p = predict_rows(reader, model, test.features.data(), test.rows);
+  const std::vector<std::string> names = output_names(
+      p.outputs, output_labels, recorded ? recorded->output.class_names : std::vector<std::string>{});
+  return class_report(test.labels, p.predicted, names);
+}
 
 // Which original labels the model's outputs stand for, and which images to
 // score: the recorded head's labels when the checkpoint records its model,
@@ -126,7 +158,7 @@ int run_eval(const EvalFlags& f) {
 
   const Scoring scoring = scoring_for(f, recorded, model.spec.outputs());
   notes.insert(notes.end(), scoring.notes.begin(), scoring.notes.end());
-  const Dataset data = load_dataset(scoring.data);
+  const Dataset data = load_eval_data(f, scoring.data, recorded, notes);
   const DataSplit& test = data.test;
   if (test.rows == 0) throw Error(f.data + ": no test images of the chosen classes");
   if (test.cols != model.spec.inputs()) {
@@ -146,6 +178,7 @@ int run_eval(const EvalFlags& f) {
   const EpochTotals totals = backend.evaluate(*uploaded, 0);
   const double accuracy = static_cast<double>(totals.correct) / static_cast<double>(totals.samples);
   const double loss = totals.loss_sum / static_cast<double>(totals.samples);
+  const ClassReport per_class = per_class_report(reader, model, test, scoring.output_labels, recorded);
 
   std::fprintf(stderr, "%s\nmodel: %s from %s (%s)\ndata: %lld test images from %s\n", selected.note.c_str(),
                model.spec.describe().c_str(), reader.prefix().c_str(),
@@ -163,6 +196,7 @@ int run_eval(const EvalFlags& f) {
     j["model_recorded"] = recorded.has_value();
     j["notes"] = notes;
     if (!scoring.output_labels.empty()) j["output_labels"] = scoring.output_labels;
+    j["per_class"] = per_class.json();
     j["device"] = backend.description();
     for (std::size_t l = 0; l < model.layers.size(); ++l) {
       const CheckpointDenseLayer& c = model.layers[l];
@@ -172,7 +206,7 @@ int run_eval(const EvalFlags& f) {
     }
     std::printf("%s\n", j.dump(2).c_str());
   } else {
-    std::printf("accuracy: %.4f\nloss: %.4f\n", accuracy, loss);
+    std::printf("accuracy: %.4f\nloss: %.4f\n%s", accuracy, loss, per_class.text().c_str());
   }
   return 0;
 }
@@ -184,8 +218,12 @@ void register_eval(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("eval", "Evaluate a checkpoint's dense network on the test split (t10k)");
   sub->add_option("checkpoint", flags->checkpoint, "Checkpoint prefix, one of its files, or a folder with a `checkpoint` file")
       ->required();
-  sub->add_option("--data", flags->data, "Folder with t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz]")
+  sub->add_option("--data", flags->data,
+                  "Folder with t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz], or a data file (.npy with "
+                  "--labels, .npz, CSV, IDX): its test part or --test-split, else all its rows")
       ->capture_default_str();
+  add_data_flags(sub, flags->data_flags, DataUse::kEval);
+  sub->add_option("--seed", flags->seed, "Seed of --test-split (the one training used)")->capture_default_str();
   sub->add_option("--layers", flags->layers, "Layer names in model order (default: all, natural order, outputs last)")
       ->delimiter(',')
       ->allow_extra_args(false);

@@ -29,6 +29,7 @@
 #include "host/train/trainer.h"
 #include "host/restore/transfer.h"
 #include "tools/graft/commands.h"
+#include "tools/graft/data_flags.h"
 
 namespace graft::cli {
 namespace {
@@ -67,6 +68,7 @@ struct TrainFlags {
   std::string metrics;
   bool override_checkpoint = false;
   std::set<std::string> given;  // the options set on the command line (flag names, "--hidden")
+  DataFlags data_flags;         // --data FILE: labels, splits (tools/graft/data_flags.h)
 };
 
 // Where an interrupted run without --save puts its checkpoint.
@@ -157,6 +159,31 @@ const char* flag_of(const std::string& field) {
   return it == flags.end() ? "?" : it->second;
 }
 
+// --data DIR: the IDX folder as before; --data FILE: a data file with its
+// splits, whose rows per class are reported.
+Dataset load_training_data(const TrainFlags& f, const DatasetOptions& selection,
+                           const std::optional<ModelDescription>& recorded) {
+  if (!is_data_file(f.data)) {
+    check_folder_flags(f.data, f.data_flags);
+    return load_dataset(selection);
+  }
+  if (f.given.count("--validation")) {
+    throw Error("--validation N is for IDX folders; with --data FILE use --validation-split FRACTION or "
+                "--validation-data FILE");
+  }
+  Dataset data = load_file_dataset(file_options(f.data, f.data_flags, selection, f.seed, recorded));
+  std::printf("split (stratified per class, seed %llu):\n%s", static_cast<unsigned long long>(f.seed),
+              data.split_report.c_str());
+  return data;
+}
+
+// What the model must remember of its data: how raw values became inputs,
+// and the class names.
+void record_data_input(ModelDescription& model, const Dataset& data) {
+  model.input.scale = data.input_scale;
+  model.output.class_names = data.class_names;
+}
+
 // --resume of a checkpoint that records its model: the record is the model;
 // the flags given are checked against it (host/train/resume_model.h).
 ResolvedModel resumed_model(const TrainFlags& f, const ModelDescription& recorded, const std::string& prefix,
@@ -231,7 +258,7 @@ int run_train(const TrainFlags& f) {
   }
   data_options.per_class = f.per_class;
   data_options.validation = f.validation;
-  const Dataset data = load_dataset(data_options);
+  const Dataset data = load_training_data(f, data_options, recorded);
   std::printf("data: %s: %s\n", f.data.c_str(), data.describe().c_str());
 
   SelectedBackend selected = select_backend(f.device, f.threads);
@@ -257,6 +284,7 @@ int run_train(const TrainFlags& f) {
     }
     labels.resize(static_cast<std::size_t>(outputs), kNoClass);
     model = model_from_spec(spec, optimizer, labels);
+    record_data_input(model, data);
   }
   TrainOptions options;
   options.epochs = f.epochs;
@@ -364,7 +392,10 @@ void register_train(CLI::App& app) {
   sub->add_option("--activation", flags->activation,
                   "relu, elu, selu, leaky_relu[:ALPHA], tanh, sigmoid, identity")->capture_default_str();
   sub->add_option("--initializer", flags->initializer, "glorot_uniform, he_normal, he_uniform")->capture_default_str();
-  sub->add_option("--data", flags->data, "Folder with the four IDX files (optionally .gz)")->capture_default_str();
+  sub->add_option("--data", flags->data,
+                  "Folder with the four IDX files (optionally .gz), or a data file: .npy (with --labels), .npz, CSV, IDX")
+      ->capture_default_str();
+  add_data_flags(sub, flags->data_flags, DataUse::kTrain);
   sub->add_option("--classes", flags->classes, "Keep these classes, relabelled 0..k-1: 5-9 or 0,2,4");
   sub->add_option("--per-class", flags->per_class, "Keep the first N training images of each class");
   sub->add_option("--validation", flags->validation, "Validation rows taken from the start of the training set")
