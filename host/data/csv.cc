@@ -101,8 +101,9 @@ struct Collector {
       double v = 0;
       const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
       if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
-        return fail(fmt::format("{} line {}: column '{}': '{}' is not a number", path, line, header[i],
-                                text.substr(0, 40)));
+        return fail(fmt::format("{} line {}: column '{}': '{}' is not a number{}", path, line, header[i],
+                                text.substr(0, 40),
+                                label_index < 0 ? " (if it is the label column, name it with --label-column)" : ""));
       }
       const float f = static_cast<float>(v);
       if (!std::isfinite(f)) {
