@@ -37,6 +37,7 @@ struct EvalFlags {
   bool activation_given = false;
   DataFlags data_flags;  // --data FILE (tools/graft/data_flags.h)
   uint64_t seed = 42;    // of --test-split: the seed training used
+  bool per_class = false;
 };
 
 // --data DIR: its t10k files; --data FILE: the file's test part or split, or
@@ -178,7 +179,8 @@ int run_eval(const EvalFlags& f) {
   const EpochTotals totals = backend.evaluate(*uploaded, 0);
   const double accuracy = static_cast<double>(totals.correct) / static_cast<double>(totals.samples);
   const double loss = totals.loss_sum / static_cast<double>(totals.samples);
-  const ClassReport per_class = per_class_report(reader, model, test, scoring.output_labels, recorded);
+  std::optional<ClassReport> per_class;
+  if (f.json || f.per_class) per_class = per_class_report(reader, model, test, scoring.output_labels, recorded);
 
   std::fprintf(stderr, "%s\nmodel: %s from %s (%s)\ndata: %lld test images from %s\n", selected.note.c_str(),
                model.spec.describe().c_str(), reader.prefix().c_str(),
@@ -196,7 +198,7 @@ int run_eval(const EvalFlags& f) {
     j["model_recorded"] = recorded.has_value();
     j["notes"] = notes;
     if (!scoring.output_labels.empty()) j["output_labels"] = scoring.output_labels;
-    j["per_class"] = per_class.json();
+    j["per_class"] = per_class->json();
     j["device"] = backend.description();
     for (std::size_t l = 0; l < model.layers.size(); ++l) {
       const CheckpointDenseLayer& c = model.layers[l];
@@ -206,7 +208,7 @@ int run_eval(const EvalFlags& f) {
     }
     std::printf("%s\n", j.dump(2).c_str());
   } else {
-    std::printf("accuracy: %.4f\nloss: %.4f\n%s", accuracy, loss, per_class.text().c_str());
+    std::printf("accuracy: %.4f\nloss: %.4f\n%s", accuracy, loss, per_class ? per_class->text().c_str() : "");
   }
   return 0;
 }
@@ -238,7 +240,9 @@ void register_eval(CLI::App& app) {
       ->allow_extra_args(false);
   sub->add_option("--device", flags->device, "cpu, cuda or auto")->capture_default_str();
   sub->add_option("--threads", flags->threads, "CPU threads (default: all cores)");
-  sub->add_flag("--json", flags->json, "Print the result as JSON");
+  sub->add_flag("--json", flags->json, "Print the result as JSON (with per-class results and the confusion matrix)");
+  sub->add_flag("--per-class", flags->per_class,
+                "Also print per-class precision and recall and the confusion matrix (from per-row predictions on the CPU)");
   sub->callback([flags, sub] {
     flags->activation_given = sub->get_option("--activation")->count() > 0;
     run_guarded("eval", [flags] { return run_eval(*flags); });
