@@ -126,7 +126,7 @@ Dataset load_file_dataset(const FileDatasetOptions& o) {
     }
     out.original_labels = o.classes;
   }
-  const double scale = o.input ? o.input->scale : rows.natural_scale;
+  const double scale = o.input ? o.input->scale : o.scale ? *o.scale : rows.natural_scale;
   const ModelInput* input = o.input ? &*o.input : nullptr;
   std::vector<int32_t> originals[3];  // train, validation, test: for the report
   if (test_file) {

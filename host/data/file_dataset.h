@@ -29,6 +29,9 @@ struct FileDatasetOptions {
   // The recorded input transform (eval, predict, resume); nullopt: the data's
   // natural scale (1/255 for unsigned bytes, else 1), no standardization.
   std::optional<ModelInput> input;
+  // Training without a recorded input: raw values x this scale instead of
+  // the natural one (pixels stored as 0-255 in a CSV: 1/255).
+  std::optional<double> scale;
 };
 
 // Throws graft::Error naming the file for unreadable data, splits that

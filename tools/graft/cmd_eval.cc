@@ -50,7 +50,7 @@ Dataset load_eval_data(const EvalFlags& f, const DatasetOptions& selection,
     return load_dataset(selection);
   }
   Dataset data = load_file_dataset(file_options(f.data, f.data_flags, selection, f.seed, recorded));
-  if (!recorded) {
+  if (!recorded && !f.data_flags.input_scale) {
     notes.push_back(fmt::format("assumed: inputs are the raw values x {:.6g} (the checkpoint does not record its "
                                 "input scale)",
                                 data.input_scale));

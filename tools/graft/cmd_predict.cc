@@ -68,8 +68,11 @@ PredictInput read_input(const PredictFlags& f, const std::optional<ModelDescript
   DataFile file = read_data_file(f.data, o);
   RawData raw = file.test ? std::move(*file.test) : std::move(file.rows);
   if (file.test) notes.push_back("predicting the test part of " + f.data + " (" + raw.origin + ")");
-  const double scale = recorded ? recorded->input.scale : raw.natural_scale;
-  if (!recorded) {
+  if (recorded && f.data_flags.input_scale) {
+    throw Error("--input-scale contradicts the model recorded in the checkpoint: leave it out");
+  }
+  const double scale = recorded ? recorded->input.scale : f.data_flags.input_scale.value_or(raw.natural_scale);
+  if (!recorded && !f.data_flags.input_scale) {
     notes.push_back(fmt::format("assumed: inputs are the raw values x {:.6g} (the checkpoint does not record its "
                                 "input scale)",
                                 scale));

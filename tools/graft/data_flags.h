@@ -20,12 +20,13 @@ struct DataFlags {
   std::string test_data, validation_data;
   double test_split = 0.0, validation_split = 0.0;
   std::string max_memory;
+  std::optional<double> input_scale;  // train: raw value x SCALE, recorded in the model
 };
 
 enum class DataUse { kTrain, kEval, kPredict };
 void add_data_flags(CLI::App* sub, DataFlags& flags, DataUse use);
 
-// True when `data` names a file rather than an IDX folder.
+// True when `data` names an existing file rather than an IDX folder.
 bool is_data_file(const std::string& data);
 
 // Throws graft::Error when a file-only flag is given with an IDX folder.
