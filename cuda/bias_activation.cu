@@ -1,12 +1,13 @@
 // Fused bias + activation forward, and activation backward fused with the
-// bias-gradient column reduction. Each kernel touches its data once.
+// bias-gradient column reduction. Each kernel touches its data once; the
+// activations are host/math/activation_math.h's, as on the CPU.
 #include "cuda/bias_activation.h"
 
 #include <algorithm>
 
 #include "checkpoint/error.h"
-#include "cuda/activation_math.cuh"
 #include "cuda/cuda_check.h"
+#include "host/math/activation_math.h"
 
 namespace graft::cuda {
 namespace {
@@ -19,7 +20,7 @@ __global__ void bias_act_forward_kernel(float* __restrict__ y, const float* __re
   const Index stride = static_cast<Index>(gridDim.x) * blockDim.x;
   for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += stride) {
-    y[i] = act_forward<K>(y[i] + bias[i % cols], alpha);
+    y[i] = math::activation<K>(y[i] + bias[i % cols], alpha);
   }
 }
 
@@ -65,7 +66,7 @@ __global__ void __launch_bounds__(kTileCols* kTileRows)
       const int64_t i = r * cols + c;
       float g = grad[i];
       if constexpr (K != ActivationKind::kIdentity) {
-        g = act_grad<K>(g, y[i], alpha);
+        g = math::activation_grad<K>(g, y[i], alpha);
         grad[i] = g;
       }
       acc += g;

@@ -28,6 +28,7 @@
 #include "checkpoint/error.h"
 #include "cuda/bias_activation.h"
 #include "cuda/cuda_backend.h"
+#include "host/step_plan.h"
 #include "cuda/cuda_backend_options.h"
 #include "cuda/cuda_check.h"
 #include "cuda/device_buffer.h"
@@ -167,9 +168,9 @@ class CudaBackend final : public Backend {
     uint64_t last_use = 0;
   };
   struct ChunkTable {
+    StepPlan plan;  // the step plan this table serves (host/step_plan.h)
     DeviceBuffer<UpdateChunk> chunks;
     int count = 0;
-    int lowest_layer = -1;  // lowest layer >= first_layer with a trainable parameter, -1 if none
   };
 
   void require_built(const char* what) const;
@@ -596,23 +597,22 @@ void CudaBackend::enqueue_forward(const float* x, int64_t n, int first_layer, in
 void CudaBackend::enqueue_backward(const float* x, int64_t n, int first_layer,
                                    const ChunkTable& table) {
   NvtxRange range("graft.backward");
-  const int last = static_cast<int>(layers_.size()) - 1;
-  const int lowest = table.lowest_layer;
   bool forked = false;
-  for (int l = last; l >= lowest; --l) {
+  for (const PlannedBackward& b : table.plan.backward) {
+    const int l = b.node;
     const auto& s = layers_[l];
     const float* in = (l == first_layer) ? x : act_[l - 1].get();
     // dgrad_[l] *= act'(y); bias gradient (computed even for a frozen bias:
     // it costs nothing extra in this pass, and the update skips it).
     activation_backward_bias_grad(dgrad_[l].get(), act_[l].get(), grad_ptr(2 * l + 1), n,
                                   s.fan_out, s.activation, bias_ws_, stream_);
-    if (trainable_[2 * l]) {
+    if (b.kernel_grad) {
       GRAFT_CUDA_CHECK(cudaEventRecord(fork_, stream_));
       GRAFT_CUDA_CHECK(cudaStreamWaitEvent(side_, fork_, 0));
       gemm_weight_grad(blas_side_, in, dgrad_[l].get(), grad_ptr(2 * l), n, s.fan_in, s.fan_out);
       forked = true;
     }
-    if (l > lowest) {
+    if (b.input_grad) {
       gemm_input_grad(blas_, dgrad_[l].get(), param_ptr(2 * l), dgrad_[l - 1].get(), n, s.fan_in,
                       s.fan_out);
     }
@@ -681,11 +681,10 @@ const CudaBackend::ChunkTable& CudaBackend::chunk_table(int first_layer) {
   auto it = chunk_tables_.find(first_layer);
   if (it != chunk_tables_.end()) return it->second;
   ChunkTable t;
+  t.plan = plan_step(trainable_, first_layer, optimizer_.clip_norm > 0.0f);
   std::vector<std::pair<int64_t, int64_t>> ranges;
   for (int i = 2 * first_layer; i < num_params(); ++i) {
-    if (!trainable_[i]) continue;
-    ranges.emplace_back(offset_[i], count_[i]);
-    if (t.lowest_layer < 0) t.lowest_layer = i / 2;
+    if (trainable_[i]) ranges.emplace_back(offset_[i], count_[i]);
   }
   const std::vector<UpdateChunk> chunks = make_update_chunks(ranges);
   t.count = static_cast<int>(chunks.size());

@@ -7,6 +7,7 @@
 
 #include "checkpoint/error.h"
 #include "cuda/cuda_check.h"
+#include "host/math/clip_math.h"
 
 namespace graft::cuda {
 namespace {
@@ -43,11 +44,9 @@ __global__ void __launch_bounds__(kThreads)
   __threadfence();
   double total = 0.0;
   for (unsigned b = 0; b < gridDim.x; ++b) total += __ldcg(&partials[b]);
-  const double n = static_cast<double>(clip_norm);
   const double norm = sqrt(total);
   state->grad_sumsq = total;
-  // tf.clip_by_global_norm; NaN for a non-finite norm (as on the CPU).
-  state->norm_scale = isfinite(norm) ? static_cast<float>(n / fmax(n, norm)) : __int_as_float(0x7fc00000);
+  state->norm_scale = math::global_norm_scale(clip_norm, norm);
   state->norm_arrivals = 0;
 }
 

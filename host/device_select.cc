@@ -19,7 +19,9 @@ SelectedBackend select_backend(const std::string& device, int cpu_threads) {
       out.note = "device: auto -> cuda";
     } else {
       out.backend = make_cpu_backend(cpu_threads);
-      out.note = "device: auto -> cpu (" + cuda_device_summary() + ")";
+      // Short: the full reason (driver, runtime) is what `graft --version`
+      // prints; repeating it on every command buries the output.
+      out.note = "device: auto -> cpu (no usable CUDA device; graft --version says why)";
     }
   } else {
     throw Error("unknown device '" + device + "' (expected cpu, cuda or auto)");

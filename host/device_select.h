@@ -9,8 +9,9 @@ namespace graft {
 
 struct SelectedBackend {
   std::unique_ptr<Backend> backend;
-  // What was chosen and why, e.g. "auto: no CUDA device (CUDA driver version
-  // is insufficient), using the CPU backend". Printed by the CLI.
+  // What was chosen, in one short line, e.g. "device: auto -> cpu (no usable
+  // CUDA device; graft --version says why) [cpu (OpenBLAS, 2 threads)]".
+  // Printed by the CLI.
   std::string note;
 };
 

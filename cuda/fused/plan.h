@@ -140,17 +140,7 @@ inline Program make_program(const std::vector<DenseLayerShape>& layers, int firs
     if (lowest < 0 && (l.train_w || l.train_b)) lowest = i;
   }
   plan_phases(p, lowest, schedule);
-  Hyper& h = p.hyper;
-  h.kind = optimizer.kind;
-  h.lr = optimizer.learning_rate;
-  h.momentum = optimizer.momentum;
-  h.rho = optimizer.rho;
-  h.rms_momentum = optimizer.rmsprop_momentum;
-  h.rms_epsilon = optimizer.rmsprop_epsilon;
-  h.beta1 = optimizer.beta1;
-  h.beta2 = optimizer.beta2;
-  h.adam_epsilon = optimizer.adam_epsilon;
-  h.clip_value = optimizer.clip_value;
+  p.hyper = math::optimizer_hyper(optimizer);
   p.tile_loss = tile_loss;
   p.tile_hits = tile_hits;
   p.state = state;

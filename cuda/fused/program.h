@@ -45,14 +45,17 @@
 #include <cstdint>
 
 #include "cuda/device_state.h"
+#include "host/math/activation_math.h"
+#include "host/math/clip_math.h"
+#include "host/math/hd.h"
+#include "host/math/optimizer_math.h"
 #include "host/model/activation.h"
 #include "host/model/optimizer_config.h"
 
+#define GRAFT_FUSED_FN GRAFT_HD inline
 #if defined(__CUDACC__)
-#define GRAFT_FUSED_FN __host__ __device__ inline
 #define GRAFT_FUSED_UNROLL _Pragma("unroll")
 #else
-#define GRAFT_FUSED_FN inline
 #define GRAFT_FUSED_UNROLL
 #endif
 
@@ -92,13 +95,6 @@ struct Layer {
   bool train_b = false;
 };
 
-struct Hyper {
-  OptimizerKind kind = OptimizerKind::kSgd;
-  float lr = 0.0f, momentum = 0.0f, rho = 0.0f, rms_momentum = 0.0f, rms_epsilon = 0.0f;
-  float beta1 = 0.0f, beta2 = 0.0f, adam_epsilon = 0.0f;
-  float clip_value = 0.0f;  // 0 = off
-};
-
 enum class PhaseKind : int { kForward, kForwardLogits, kInputGrad, kRowLocal, kUpdates };
 
 struct Phase {
@@ -126,7 +122,7 @@ struct Program {
   int num_phases = 0;
   bool row_local = false;          // which schedule the phases follow
   int lowest = -1;                 // lowest layer with a trainable parameter, -1: none
-  Hyper hyper;
+  math::OptimizerHyper hyper;
   Batch batch;
   double* tile_loss = nullptr;     // [max_batch] loss sums per row tile
   long long* tile_hits = nullptr;  // [max_batch]
@@ -141,88 +137,18 @@ struct StepScalars {
 };
 
 // ---------------------------------------------------------------------------
-// Elementwise math (TF's definitions; same operation order as the CPU twin).
-
-GRAFT_FUSED_FN float act_forward(ActivationKind k, float x, float alpha) {
-  switch (k) {
-    case ActivationKind::kIdentity: return x;
-    case ActivationKind::kRelu: return x > 0.0f ? x : 0.0f;
-    case ActivationKind::kElu: return x > 0.0f ? x : expf(x) - 1.0f;
-    case ActivationKind::kSelu: return kSeluScale * (x > 0.0f ? x : kSeluAlpha * (expf(x) - 1.0f));
-    case ActivationKind::kLeakyRelu: return x > 0.0f ? x : alpha * x;
-    case ActivationKind::kTanh: return tanhf(x);
-    case ActivationKind::kSigmoid: return 1.0f / (1.0f + expf(-x));
-  }
-  return x;
-}
-
-// d loss / d pre-activation from the incoming gradient g and the output y.
-GRAFT_FUSED_FN float act_grad(ActivationKind k, float g, float y, float alpha) {
-  switch (k) {
-    case ActivationKind::kIdentity: return g;
-    case ActivationKind::kRelu: return y > 0.0f ? g : 0.0f;
-    case ActivationKind::kElu: return y < 0.0f ? g * (y + 1.0f) : g;
-    case ActivationKind::kSelu: return y < 0.0f ? g * (y + kSeluScale * kSeluAlpha) : g * kSeluScale;
-    case ActivationKind::kLeakyRelu: return y > 0.0f ? g : g * alpha;
-    case ActivationKind::kTanh: return g * (1.0f - y * y);
-    case ActivationKind::kSigmoid: return g * y * (1.0f - y);
-  }
-  return g;
-}
+// Elementwise math: the activations, clipping and update rules are
+// host/math/'s, the same code as the CPU backend and the CUDA kernels.
 
 GRAFT_FUSED_FN bool is_finite(float v) { return v - v == 0.0f; }  // false for inf and NaN
 
-// Clipping by value, then TF1's Apply* rule, on one element (the same
-// operation order as cuda/optimizer_update.cu and the CPU backend).
-GRAFT_FUSED_FN void apply_update(const Hyper& h, const StepScalars& sc, float g, float* w,
-                                 float* s0, float* s1) {
-  if (h.clip_value > 0.0f) {
-    g = g < -h.clip_value ? -h.clip_value : g;
-    g = h.clip_value < g ? h.clip_value : g;
-  }
-  switch (h.kind) {
-    case OptimizerKind::kSgd:
-      *w = *w - h.lr * g;
-      return;
-    case OptimizerKind::kMomentum: {
-      const float a = *s0 * h.momentum + g;
-      *s0 = a;
-      *w = *w - a * h.lr;
-      return;
-    }
-    case OptimizerKind::kNesterov: {
-      const float a = *s0 * h.momentum + g;
-      *s0 = a;
-      *w = *w - (g * h.lr + a * h.momentum * h.lr);
-      return;
-    }
-    case OptimizerKind::kAdagrad: {
-      const float a = *s0 + g * g;
-      *s0 = a;
-      *w = *w - h.lr * g / sqrtf(a);
-      return;
-    }
-    case OptimizerKind::kRmsProp: {
-      const float ms0 = *s0;
-      const float ms = ms0 + (g * g - ms0) * (1.0f - h.rho);
-      const float mom = *s1 * h.rms_momentum + h.lr * g / sqrtf(ms + h.rms_epsilon);
-      *s0 = ms;
-      *s1 = mom;
-      *w = *w - mom;
-      return;
-    }
-    case OptimizerKind::kAdam: {
-      const float lr_t = h.lr * sqrtf(1.0f - sc.beta2_power) / (1.0f - sc.beta1_power);
-      const float m0 = *s0;
-      const float v0 = *s1;
-      const float m = m0 + (g - m0) * (1.0f - h.beta1);
-      const float v = v0 + (g * g - v0) * (1.0f - h.beta2);
-      *s0 = m;
-      *s1 = v;
-      *w = *w - (m * lr_t) / (sqrtf(v) + h.adam_epsilon);
-      return;
-    }
-  }
+// Clipping by value, then the rule, on element i of w and its slots.
+GRAFT_FUSED_FN void apply_update(const math::OptimizerHyper& h, const StepScalars& sc, float g,
+                                 float* w, float* s0, float* s1, int64_t i) {
+  const float lr_t = h.kind == OptimizerKind::kAdam
+                         ? math::adam_lr_t(h, sc.beta1_power, sc.beta2_power)
+                         : 0.0f;
+  math::update_element(h, lr_t, math::clip_by_value(g, h.clip_value), w, s0, s1, i);
 }
 
 // ---------------------------------------------------------------------------
@@ -465,7 +391,7 @@ GRAFT_FUSED_FN void forward_reduce(const Program& p, int layer, const TaskPos& t
     const int j = t.c0 + c;
     if (rr >= t.rows || j >= L.fan_out) continue;
     const float z = reduce_slices(smem, t.tile, rr, c) + L.b[j];
-    const float y = logits ? z : act_forward(L.act, z, L.alpha);
+    const float y = logits ? z : math::activation(L.act, z, L.alpha);
     L.out[static_cast<int64_t>(t.r0 + rr) * L.fan_out + j] = y;
     if (logits) tile_out[rr * t.tile.cols + c] = z;
   }
@@ -482,7 +408,8 @@ GRAFT_FUSED_FN void input_grad_reduce(const Program& p, int layer, const TaskPos
     const int i = t.c0 + c;
     if (rr >= t.rows || i >= L.fan_in) continue;
     const int64_t at = static_cast<int64_t>(t.r0 + rr) * L.fan_in + i;
-    below.dz[at] = act_grad(below.act, reduce_slices(smem, t.tile, rr, c), below.out[at], below.alpha);
+    below.dz[at] = math::activation_grad(below.act, reduce_slices(smem, t.tile, rr, c), below.out[at],
+                                         below.alpha);
   }
 }
 
@@ -618,14 +545,12 @@ GRAFT_FUSED_FN void update_item(const Program& p, const Phase& ph, int64_t e, co
     for (int r = 0; r < n; ++r) {
       g = fmaf(input_row(p, l, r)[k], L.dz[static_cast<int64_t>(r) * L.fan_out + j], g);
     }
-    apply_update(p.hyper, sc, g, L.w + e, L.w_slot0 ? L.w_slot0 + e : nullptr,
-                 L.w_slot1 ? L.w_slot1 + e : nullptr);
+    apply_update(p.hyper, sc, g, L.w, L.w_slot0, L.w_slot1, e);
   } else {
     const int j = static_cast<int>(e - weights);
     float g = 0.0f;
     for (int r = 0; r < n; ++r) g += L.dz[static_cast<int64_t>(r) * L.fan_out + j];
-    apply_update(p.hyper, sc, g, L.b + j, L.b_slot0 ? L.b_slot0 + j : nullptr,
-                 L.b_slot1 ? L.b_slot1 + j : nullptr);
+    apply_update(p.hyper, sc, g, L.b, L.b_slot0, L.b_slot1, j);
   }
 }
 
@@ -646,8 +571,10 @@ GRAFT_FUSED_FN void finish_step(const Program& p, const StepScalars& sc) {
   p.state->train.correct += hits;
   p.state->step += 1;
   if (p.hyper.kind == OptimizerKind::kAdam) {
-    p.state->beta1_power = sc.beta1_power * p.hyper.beta1;
-    p.state->beta2_power = sc.beta2_power * p.hyper.beta2;
+    float b1p = sc.beta1_power, b2p = sc.beta2_power;
+    math::advance_beta_powers(p.hyper, b1p, b2p);
+    p.state->beta1_power = b1p;
+    p.state->beta2_power = b2p;
   }
 }
 

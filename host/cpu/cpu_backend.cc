@@ -19,7 +19,7 @@
 #include <array>
 #include <cmath>
 #include <cstdlib>
-#include <limits>
+#include <map>
 #include <numeric>
 #include <string>
 #include <thread>
@@ -33,6 +33,9 @@
 #include "host/cpu/sgemm.h"
 #include "host/cpu/thread_team.h"
 #include "host/data/shuffle_key.h"
+#include "host/math/clip_math.h"
+#include "host/math/optimizer_math.h"
+#include "host/step_plan.h"
 
 namespace graft {
 namespace {
@@ -124,6 +127,7 @@ class CpuBackend final : public Backend {
       widest_out = std::max(widest_out, layer.fan_out);
     }
     trainable_.assign(2 * num_layers, true);
+    plans_.clear();
     // Input of the first trained layer (any layer, after forward_prefix).
     input_ = AlignedBuffer(max_batch * widest_in);
     labels_.assign(static_cast<std::size_t>(max_batch), 0);
@@ -147,6 +151,7 @@ class CpuBackend final : public Backend {
   void set_trainable(int index, bool trainable) override {
     param(index);
     trainable_[static_cast<std::size_t>(index)] = trainable;
+    plans_.clear();
   }
   bool trainable(int index) const override {
     check_index(index);
@@ -246,6 +251,15 @@ class CpuBackend final : public Backend {
   void require_built() const {
     if (!built_) throw Error("cpu backend: build() must be called first");
   }
+  // Computed once per (first layer, trainable set).
+  const StepPlan& step_plan(int first_layer) {
+    auto it = plans_.find(first_layer);
+    if (it == plans_.end()) {
+      it = plans_.emplace(first_layer, plan_step(trainable_, first_layer, optimizer_.clip_norm > 0.0f)).first;
+    }
+    return it->second;
+  }
+
   void check_input_cols(const CpuDataset& data, int first_layer, const char* what) const {
     if (first_layer < 0 || first_layer >= static_cast<int>(layers_.size())) {
       throw Error(std::string("cpu backend: ") + what + ": no layer " + std::to_string(first_layer));
@@ -384,6 +398,7 @@ class CpuBackend final : public Backend {
   std::vector<AlignedBuffer> params_, grads_;
   std::vector<std::array<AlignedBuffer, 2>> slots_;
   std::vector<bool> trainable_;
+  std::map<int, StepPlan> plans_;  // by first layer, for the current trainable set
   std::vector<AlignedBuffer> act_;    // layer outputs after the activation, [max_batch, fan_out]
   std::vector<AlignedBuffer> delta_;  // gradients w.r.t. layer outputs / pre-activations
   AlignedBuffer input_;               // the gathered batch
@@ -422,19 +437,19 @@ void CpuBackend::train_step(const DeviceDataset& data, int64_t begin, int64_t n,
                &totals_.correct);
   totals_.samples += n;
 
-  // 3. Backward down to the lowest layer with a trainable parameter.
-  int lowest = -1;
-  for (int l = first_layer; l < num_layers && lowest < 0; ++l) {
-    if (trainable_[2 * l] || trainable_[2 * l + 1]) lowest = l;
-  }
-  const bool clip_norm = optimizer_.clip_norm > 0.0f;
-  for (int l = num_layers - 1; lowest >= 0 && l >= lowest; --l) {
+  // 3. Backward as the step plan says: down to the lowest layer with a
+  // trainable parameter, each gradient only where it is needed.
+  const StepPlan& plan = step_plan(first_layer);
+  const int lowest = plan.lowest_trainable;
+  const bool clip_norm = plan.global_norm;
+  for (const PlannedBackward& b : plan.backward) {
+    const int l = b.node;
     const DenseLayerShape& s = layers_[l];
     activation_backward(l, n);
     const float* x = l == first_layer ? input_.data() : act_[l - 1].data();
-    const bool kernel_grad = trainable_[2 * l];
-    const bool input_grad = l > lowest;
-    const bool fused_update = kernel_grad && !clip_norm;
+    const bool kernel_grad = b.kernel_grad;
+    const bool input_grad = b.input_grad;
+    const bool fused_update = kernel_grad && plan.fused_updates;
     float* w = params_[2 * l].data();
     float* dw = grads_[2 * l].data();
     // The thread that owns kernel rows [m0, m1) computes dW rows [m0, m1) and
@@ -458,7 +473,7 @@ void CpuBackend::train_step(const DeviceDataset& data, int64_t begin, int64_t n,
     } else {
       job(0, 1);
     }
-    if (trainable_[2 * l + 1] && !clip_norm) update_range(2 * l + 1, 0, s.fan_out, 1.0f);
+    if (b.bias_grad && plan.fused_updates) update_range(2 * l + 1, 0, s.fan_out, 1.0f);
   }
 
   // 4. Clipping by global norm: every gradient first, then the update.
@@ -468,10 +483,7 @@ void CpuBackend::train_step(const DeviceDataset& data, int64_t begin, int64_t n,
       if (trainable_[i]) squares += cpu::sum_of_squares(grads_[i].data(), grads_[i].size());
     }
     const double norm = std::sqrt(squares);
-    // tf.clip_by_global_norm: scale = N / max(N, norm); NaN for a non-finite norm.
-    const float scale = std::isfinite(norm)
-                            ? static_cast<float>(optimizer_.clip_norm / std::max<double>(optimizer_.clip_norm, norm))
-                            : std::numeric_limits<float>::quiet_NaN();
+    const float scale = math::global_norm_scale(optimizer_.clip_norm, norm);
     for (int i = 2 * lowest; i < 2 * num_layers; ++i) {
       if (trainable_[i]) update_whole(i, scale);
     }
@@ -479,8 +491,8 @@ void CpuBackend::train_step(const DeviceDataset& data, int64_t begin, int64_t n,
 
   scalars_.step += 1;
   if (optimizer_.kind == OptimizerKind::kAdam) {
-    scalars_.beta1_power *= optimizer_.beta1;
-    scalars_.beta2_power *= optimizer_.beta2;
+    math::advance_beta_powers(math::optimizer_hyper(optimizer_), scalars_.beta1_power,
+                              scalars_.beta2_power);
   }
 }
 

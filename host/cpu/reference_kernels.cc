@@ -1,6 +1,7 @@
-// The CPU twins of the CUDA kernels. Each activation is dispatched once per
-// call (a template over a small functor) so the inner loops are branch-light
-// and vectorise; every function makes a single pass over its data.
+// The CPU twins of the CUDA kernels, on the scalar math of host/math/ that
+// the kernels use too. Each activation and optimizer is dispatched once per
+// call (a template over the kind) so the inner loops are branch-light and
+// vectorise; every function makes a single pass over its data.
 #include "host/cpu/reference_kernels.h"
 
 #include <algorithm>
@@ -8,70 +9,21 @@
 #include <cstring>
 #include <limits>
 
+#include "host/math/activation_math.h"
+#include "host/math/clip_math.h"
+#include "host/math/optimizer_math.h"
+
 namespace graft::cpu {
-namespace {
-
-// Forward activations, TF's definitions (host/model/activation.h).
-struct Identity {
-  float operator()(float x) const { return x; }
-  float grad(float, float g) const { return g; }
-};
-struct Relu {
-  float operator()(float x) const { return x > 0.0f ? x : 0.0f; }
-  float grad(float y, float g) const { return y > 0.0f ? g : 0.0f; }  // ReluGrad
-};
-struct Elu {
-  float operator()(float x) const { return x > 0.0f ? x : std::exp(x) - 1.0f; }
-  float grad(float y, float g) const { return y < 0.0f ? g * (y + 1.0f) : g; }  // EluGrad
-};
-struct Selu {
-  float operator()(float x) const {
-    return x > 0.0f ? kSeluScale * x : kSeluScale * kSeluAlpha * (std::exp(x) - 1.0f);
-  }
-  // SeluGrad: for y < 0, d/dx = scale*alpha*exp(x) = y + scale*alpha.
-  float grad(float y, float g) const {
-    return y < 0.0f ? g * (y + kSeluScale * kSeluAlpha) : g * kSeluScale;
-  }
-};
-struct LeakyRelu {
-  float alpha;
-  float operator()(float x) const { return x > 0.0f ? x : alpha * x; }
-  // TF's LeakyReluGrad tests the input's sign; for alpha >= 0 (enforced by
-  // parse_activation) the output has the same sign.
-  float grad(float y, float g) const { return y > 0.0f ? g : alpha * g; }
-};
-struct Tanh {
-  float operator()(float x) const { return std::tanh(x); }
-  float grad(float y, float g) const { return g * (1.0f - y * y); }  // TanhGrad
-};
-struct Sigmoid {
-  float operator()(float x) const { return 1.0f / (1.0f + std::exp(-x)); }
-  float grad(float y, float g) const { return g * y * (1.0f - y); }  // SigmoidGrad
-};
-
-template <typename F>
-auto dispatch(const Activation& act, F&& f) {
-  switch (act.kind) {
-    case ActivationKind::kIdentity: return f(Identity{});
-    case ActivationKind::kRelu: return f(Relu{});
-    case ActivationKind::kElu: return f(Elu{});
-    case ActivationKind::kSelu: return f(Selu{});
-    case ActivationKind::kLeakyRelu: return f(LeakyRelu{act.alpha});
-    case ActivationKind::kTanh: return f(Tanh{});
-    case ActivationKind::kSigmoid: return f(Sigmoid{});
-  }
-  return f(Identity{});
-}
-
-}  // namespace
 
 void bias_activation_forward(float* y, const float* bias, int64_t rows, int64_t cols,
                              const Activation& act) {
-  dispatch(act, [&](auto fn) {
+  const float alpha = act.alpha;
+  math::dispatch_activation(act.kind, [&](auto kind) {
+    constexpr ActivationKind K = decltype(kind)::value;
     for (int64_t r = 0; r < rows; ++r) {
       float* __restrict row = y + r * cols;
       const float* __restrict b = bias;
-      for (int64_t c = 0; c < cols; ++c) row[c] = fn(row[c] + b[c]);
+      for (int64_t c = 0; c < cols; ++c) row[c] = math::activation<K>(row[c] + b[c], alpha);
     }
     return 0;
   });
@@ -80,13 +32,15 @@ void bias_activation_forward(float* y, const float* bias, int64_t rows, int64_t 
 void activation_backward_bias_grad(float* grad, const float* y, float* bias_grad, int64_t rows,
                                    int64_t cols, const Activation& act) {
   std::fill(bias_grad, bias_grad + cols, 0.0f);
-  dispatch(act, [&](auto fn) {
+  const float alpha = act.alpha;
+  math::dispatch_activation(act.kind, [&](auto kind) {
+    constexpr ActivationKind K = decltype(kind)::value;
     for (int64_t r = 0; r < rows; ++r) {
       float* __restrict g = grad + r * cols;
       const float* __restrict out = y + r * cols;
       float* __restrict bg = bias_grad;
       for (int64_t c = 0; c < cols; ++c) {
-        const float d = fn.grad(out[c], g[c]);
+        const float d = math::activation_grad<K>(g[c], out[c], alpha);
         g[c] = d;
         bg[c] += d;
       }
@@ -152,82 +106,20 @@ double sum_of_squares(const float* g, int64_t n) {
   return total;
 }
 
-namespace {
-
-// Clipping applied to each gradient element before the rule.
-struct Clip {
-  float scale, limit;  // limit <= 0: no clipping by value
-  float operator()(float g) const {
-    g *= scale;
-    return limit > 0.0f ? std::min(std::max(g, -limit), limit) : g;
-  }
-};
-
-}  // namespace
-
 void optimizer_update(const OptimizerConfig& config, const OptimizerScalars& scalars, float* w,
                       const float* g, float* slot0, float* slot1, int64_t n, float grad_scale) {
-  const Clip clip{grad_scale, config.clip_value};
-  const float lr = config.learning_rate;
-  switch (config.kind) {
-    case OptimizerKind::kSgd:
-      for (int64_t i = 0; i < n; ++i) w[i] -= lr * clip(g[i]);
-      break;
-    case OptimizerKind::kMomentum: {
-      const float m = config.momentum;
-      for (int64_t i = 0; i < n; ++i) {
-        const float a = slot0[i] * m + clip(g[i]);
-        slot0[i] = a;
-        w[i] -= a * lr;
-      }
-      break;
+  const math::OptimizerHyper h = math::optimizer_hyper(config);
+  const float lr_t = config.kind == OptimizerKind::kAdam
+                         ? math::adam_lr_t(h, scalars.beta1_power, scalars.beta2_power)
+                         : 0.0f;
+  math::dispatch_optimizer(config.kind, [&](auto rule) {
+    constexpr OptimizerKind K = decltype(rule)::value;
+    for (int64_t i = 0; i < n; ++i) {
+      math::update_element<K>(h, lr_t, math::clip_gradient(g[i], grad_scale, h.clip_value), w,
+                              slot0, slot1, i);
     }
-    case OptimizerKind::kNesterov: {
-      const float m = config.momentum;
-      for (int64_t i = 0; i < n; ++i) {
-        const float gi = clip(g[i]);
-        const float a = slot0[i] * m + gi;
-        slot0[i] = a;
-        w[i] -= gi * lr + a * m * lr;
-      }
-      break;
-    }
-    case OptimizerKind::kAdagrad:
-      for (int64_t i = 0; i < n; ++i) {
-        const float gi = clip(g[i]);
-        const float a = slot0[i] + gi * gi;
-        slot0[i] = a;
-        w[i] -= lr * gi / std::sqrt(a);
-      }
-      break;
-    case OptimizerKind::kRmsProp: {
-      const float rho = config.rho, mu = config.rmsprop_momentum, eps = config.rmsprop_epsilon;
-      for (int64_t i = 0; i < n; ++i) {
-        const float gi = clip(g[i]);
-        // TF's ApplyRMSProp form of ms = rho*ms + (1-rho)*g*g.
-        const float ms = slot0[i] + (gi * gi - slot0[i]) * (1.0f - rho);
-        const float mom = slot1[i] * mu + lr * gi / std::sqrt(ms + eps);
-        slot0[i] = ms;
-        slot1[i] = mom;
-        w[i] -= mom;
-      }
-      break;
-    }
-    case OptimizerKind::kAdam: {
-      const float b1 = config.beta1, b2 = config.beta2, eps = config.adam_epsilon;
-      const float lr_t = lr * std::sqrt(1.0f - scalars.beta2_power) / (1.0f - scalars.beta1_power);
-      for (int64_t i = 0; i < n; ++i) {
-        const float gi = clip(g[i]);
-        // TF's ApplyAdam form of m = b1*m + (1-b1)*g and v = b2*v + (1-b2)*g*g.
-        const float m = slot0[i] + (gi - slot0[i]) * (1.0f - b1);
-        const float v = slot1[i] + (gi * gi - slot1[i]) * (1.0f - b2);
-        slot0[i] = m;
-        slot1[i] = v;
-        w[i] -= (m * lr_t) / (std::sqrt(v) + eps);
-      }
-      break;
-    }
-  }
+    return 0;
+  });
 }
 
 void gather_rows(const float* src, const uint32_t* index, float* out, int64_t n, int64_t cols) {

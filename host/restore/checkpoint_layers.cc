@@ -97,14 +97,34 @@ std::vector<CheckpointDenseLayer> find_dense_layers(const BundleReader& reader,
   return layers;
 }
 
+// Model variables outside every dense layer, with what they look like
+// ("batch normalization", "4-D kernel (not dense)"), for the error below.
+std::string describe_others(const BundleReader& reader, const std::vector<std::string>& others) {
+  std::map<std::string, std::string> kind;
+  for (const OtherVariable& o : summarize(reader).other) kind[o.name] = o.kind;
+  std::vector<std::string> items;
+  for (const std::string& name : others) {
+    const auto it = kind.find(name);
+    items.push_back(it == kind.end() ? name : name + " (" + it->second + ")");
+  }
+  return join(items);
+}
+
 CheckpointModel model_from_checkpoint(const BundleReader& reader, const CheckpointModelOptions& options) {
   CheckpointModel model;
-  if (options.layers.empty()) {
+  {
+    // Leaving such variables out would evaluate a different network (a
+    // batch-norm network without its normalisation): refused, never dropped,
+    // also when the layers are chosen by name.
     const Scan s = scan(reader, options.renames);
     if (!s.others.empty()) {
-      throw Error(reader.prefix() + ": variables that belong to no dense layer: " + join(s.others) +
-                  " (rename them, or choose the layers with --layers)");
+      throw Error(reader.prefix() + ": variables that belong to no dense layer: " + describe_others(reader, s.others) +
+                  "; the network needs them, so they cannot be left out (rename misspelt dense variables to "
+                  "NAME/kernel and NAME/bias)");
     }
+  }
+  if (options.layers.empty()) {
+    const Scan s = scan(reader, options.renames);
     model.layers = find_dense_layers(reader, options.renames);
     if (model.layers.empty()) throw Error(reader.prefix() + ": no dense layers (NAME/kernel + NAME/bias)");
   } else {

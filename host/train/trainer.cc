@@ -53,6 +53,12 @@ Trainer::Trainer(Backend& backend, const ModelDescription& model, const TrainOpt
   initialize_parameters(backend_, table_, options_.seed);
 }
 
+StepPlan Trainer::step_plan(int first_layer) const {
+  std::vector<bool> trainable(table_.size());
+  for (const ParameterSpec& p : table_) trainable[static_cast<std::size_t>(p.index)] = p.trainable;
+  return plan_step(trainable, first_layer, optimizer_.clip_norm > 0);
+}
+
 ResumeReport Trainer::resume(const BundleReader& reader) {
   return resume_from_checkpoint(backend_, reader, table_, optimizer_);
 }

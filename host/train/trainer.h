@@ -33,6 +33,7 @@
 #include "host/train/checkpoint_rotation.h"
 #include "host/data/dataset.h"
 #include "host/train/model_checkpoint.h"
+#include "host/step_plan.h"
 #include "host/model/model_description.h"
 #include "host/model/model_spec.h"
 #include "host/model/parameters.h"
@@ -131,6 +132,10 @@ class Trainer {
   const OptimizerConfig& optimizer() const { return optimizer_; }
   const TrainOptions& options() const { return options_; }
   Backend& backend() { return backend_; }
+
+  // What one training step does for data whose columns are the inputs of
+  // layer first_layer (host/step_plan.h).
+  StepPlan step_plan(int first_layer = 0) const;
 
   // Restores variables, slots, beta powers and the step (host/train/model_checkpoint.h).
   ResumeReport resume(const BundleReader& reader);

@@ -1,11 +1,10 @@
-// graft train: flags -> TrainOptions/ModelSpec/DatasetOptions, then the
-// library's Trainer; prints one line per epoch (and a progress bar when
-// stdout is a terminal). SIGINT/SIGTERM stop after the current step with a
-// checkpoint and exit 130/143 (host/train/interrupt.h).
+// graft train: flags -> the library's TrainJob (host/jobs/train_job.h),
+// which does the work; this file prints what it reports, one line per epoch
+// (and a progress bar when stdout is a terminal). SIGINT/SIGTERM stop after
+// the current step with a checkpoint and exit 130/143 (host/train/interrupt.h).
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <map>
@@ -15,19 +14,15 @@
 #include <string>
 #include <vector>
 
-#include "checkpoint/bundle_reader.h"
 #include "checkpoint/error.h"
 #include "host/data/dataset.h"
-#include "host/device_select.h"
 #include "host/train/frozen_cache.h"
 #include "host/model/initializers.h"
 #include "host/train/interrupt.h"
 #include "host/train/metrics_sinks.h"
 #include "host/restore/rename_rules.h"
-#include "host/model/model_io.h"
-#include "host/train/resume_model.h"
+#include "host/jobs/train_job.h"
 #include "host/train/trainer.h"
-#include "host/restore/transfer.h"
 #include "tools/graft/commands.h"
 #include "tools/graft/data_flags.h"
 
@@ -103,18 +98,6 @@ class ProgressBar {
 
 std::string accuracy_text(const std::optional<double>& v) { return v ? fmt::format("{:.4f}", *v) : "-"; }
 
-OptimizerConfig optimizer_from(const TrainFlags& f) {
-  OptimizerConfig c;
-  const auto kind = parse_optimizer(f.optimizer);
-  if (!kind) throw Error("unknown optimizer '" + f.optimizer + "' (sgd, momentum, nesterov, adagrad, rmsprop, adam)");
-  c.kind = *kind;
-  c.learning_rate = f.lr;
-  c.momentum = f.momentum;
-  c.clip_value = f.clip_value;
-  c.clip_norm = f.clip_norm;
-  return c;
-}
-
 FrozenCacheOptions cache_options(const TrainFlags& f) {
   FrozenCacheOptions o;
   o.enabled = !f.no_cache;
@@ -122,241 +105,123 @@ FrozenCacheOptions cache_options(const TrainFlags& f) {
   return o;
 }
 
-// --init-from / --dry-run: prints where every variable comes from (and what
-// the frozen-layer cache will do), restores. Returns true for a dry run.
-bool restore_and_report(const TrainFlags& f, Trainer& trainer, const Dataset& data) {
-  if (f.init_from.empty() && !f.dry_run) return false;
-  if (f.init_from.empty()) {
-    std::printf("%s", initial_plan(trainer.table()).table().c_str());
-  } else {
-    const BundleReader reader = BundleReader::open(f.init_from);
-    if (!reader.resolution_note().empty()) std::printf("%s\n", reader.resolution_note().c_str());
-    RestoreOptions options;
-    options.restore = f.restore;
-    options.renames = parse_rename_rules(f.renames);
-    options.skip_mismatch = f.skip_mismatch;
-    options.restore_slots = f.restore_slots;
-    const RestorePlan plan = plan_restore(trainer.table(), reader, options);
-    std::printf("%s", plan.table().c_str());
-    if (!f.dry_run) apply_restore_plan(trainer.backend(), reader, trainer.table(), plan);
-  }
-  if (!f.dry_run) return false;
-  const int64_t rows = data.train.rows + data.validation.rows + data.test.rows;
-  const FrozenCacheDecision cache = decide_frozen_cache(trainer.spec(), rows, cache_options(f), trainer.backend().memory());
-  if (!cache.note.empty()) std::printf("%s\n", cache.note.c_str());
-  std::printf("dry run: nothing trained or saved\n");
-  return true;
-}
-
-// The flag that sets each ModelRequest field (for messages).
-const char* flag_of(const std::string& field) {
+// The flag that sets each TrainJob/ModelRequest field (for the library's messages).
+std::string flag_of(const std::string& field) {
   static const std::map<std::string, const char*> flags = {
-      {"hidden", "--hidden"},         {"outputs", "--outputs"},   {"activation", "--activation"},
-      {"names", "--layer-names"},     {"classes", "--classes"},   {"frozen", "--freeze"},
-      {"optimizer", "--optimizer"},   {"learning_rate", "--lr"},  {"momentum", "--momentum"},
-      {"clip_value", "--clip-value"}, {"clip_norm", "--clip-norm"}};
+      {"hidden", "--hidden"},         {"outputs", "--outputs"},          {"activation", "--activation"},
+      {"names", "--layer-names"},     {"classes", "--classes"},          {"frozen", "--freeze"},
+      {"optimizer", "--optimizer"},   {"learning_rate", "--lr"},         {"momentum", "--momentum"},
+      {"clip_value", "--clip-value"}, {"clip_norm", "--clip-norm"},      {"override_recorded", "--override"}};
   const auto it = flags.find(field);
-  return it == flags.end() ? "?" : it->second;
+  return it == flags.end() ? field : it->second;
 }
 
 // --data DIR: the IDX folder as before; --data FILE: a data file with its
-// splits, whose rows per class are reported.
-Dataset load_training_data(const TrainFlags& f, const DatasetOptions& selection,
-                           const std::optional<ModelDescription>& recorded) {
+// splits (host/data/file_dataset.h), whose rows per class the job reports.
+void set_data_file(const TrainFlags& f, TrainJob& job) {
   if (!is_data_file(f.data)) {
     check_folder_flags(f.data, f.data_flags);
-    return load_dataset(selection);
+    return;
   }
   if (f.given.count("--validation")) {
     throw Error("--validation N is for IDX folders; with --data FILE use --validation-split FRACTION or "
                 "--validation-data FILE");
   }
-  Dataset data = load_file_dataset(file_options(f.data, f.data_flags, selection, f.seed, recorded));
-  std::printf("split (stratified per class, seed %llu):\n%s", static_cast<unsigned long long>(f.seed),
-              data.split_report.c_str());
-  return data;
+  job.data_file = file_options(f.data, f.data_flags, DatasetOptions{}, f.seed, std::nullopt);
 }
 
-// What the model must remember of its data: how raw values became inputs,
-// and the class names.
-void record_data_input(ModelDescription& model, const Dataset& data) {
-  model.input.scale = data.input_scale;
-  model.output.class_names = data.class_names;
-}
+// Flags -> the library's job (host/jobs/train_job.h). Model and optimizer
+// flags join the request only when given: on --resume the checkpoint's
+// recorded model fills the rest.
+TrainJob job_from(const TrainFlags& f) {
+  TrainJob job;
+  const bool given_hidden = f.given.count("--hidden") > 0;
+  if (given_hidden) job.model.hidden = f.hidden;
+  if (f.given.count("--outputs")) job.model.outputs = f.outputs;
+  if (f.given.count("--activation")) {
+    const auto activation = parse_activation(f.activation);
+    if (!activation) throw Error("unknown activation '" + f.activation + "'");
+    job.model.activation = *activation;
+  }
+  if (f.given.count("--optimizer")) {
+    const auto kind = parse_optimizer(f.optimizer);
+    if (!kind) throw Error("unknown optimizer '" + f.optimizer + "' (sgd, momentum, nesterov, adagrad, rmsprop, adam)");
+    job.model.optimizer = *kind;
+  }
+  if (f.given.count("--lr")) job.model.learning_rate = f.lr;
+  if (f.given.count("--momentum")) job.model.momentum = f.momentum;
+  if (f.given.count("--clip-value")) job.model.clip_value = f.clip_value;
+  if (f.given.count("--clip-norm")) job.model.clip_norm = f.clip_norm;
+  const auto initializer = parse_initializer(f.initializer);
+  if (!initializer) throw Error("unknown initializer '" + f.initializer + "' (glorot_uniform, he_normal, he_uniform)");
+  job.initializer = *initializer;
+  job.layer_names = f.layer_names;
+  job.freeze = f.freeze;
 
-// --resume of a checkpoint that records its model: the record is the model;
-// the flags given are checked against it (host/train/resume_model.h).
-ResolvedModel resumed_model(const TrainFlags& f, const ModelDescription& recorded, const std::string& prefix,
-                            const Activation& activation, const OptimizerConfig& optimizer) {
-  ModelRequest request;
-  if (f.given.count("--hidden")) request.hidden = f.hidden;
-  if (f.given.count("--outputs")) request.outputs = f.outputs;
-  if (f.given.count("--activation")) request.activation = activation;
-  if (f.given.count("--layer-names")) request.names = f.layer_names;
-  if (f.given.count("--classes")) request.classes = parse_class_list(f.classes);
-  if (f.given.count("--optimizer")) request.optimizer = optimizer.kind;
-  if (f.given.count("--lr")) request.learning_rate = optimizer.learning_rate;
-  if (f.given.count("--momentum")) request.momentum = optimizer.momentum;
-  if (f.given.count("--clip-value")) request.clip_value = optimizer.clip_value;
-  if (f.given.count("--clip-norm")) request.clip_norm = optimizer.clip_norm;
-  if (f.given.count("--freeze")) {
-    ModelSpec frozen = spec_from_model(recorded);
-    for (LayerSpec& l : frozen.layers) l.kernel_trainable = l.bias_trainable = true;
-    request.frozen = freeze_variables(frozen, f.freeze);
-  }
-  ResolvedModel r = resolve_resumed_model(recorded, request, f.override_checkpoint);
-  if (!r.contradictions.empty()) {
-    const Contradiction& c = r.contradictions.front();
-    throw Error(fmt::format("{} {} contradicts the model recorded in {} ({} {}): leave {} out to resume the recorded "
-                            "model{}",
-                            flag_of(c.field), c.requested, prefix, c.field, c.recorded, flag_of(c.field),
-                            c.optimizer ? ", or pass --override to train with the new value" : ""));
-  }
-  for (const Contradiction& c : r.overrides) {
-    std::printf("override: %s %s instead of the recorded %s\n", c.field.c_str(), c.requested.c_str(),
-                c.recorded.c_str());
-  }
-  return r;
+  job.data.dir = f.data;
+  if (!f.classes.empty()) job.data.classes = parse_class_list(f.classes);
+  job.data.per_class = f.per_class;
+  job.data.validation = f.validation;
+  set_data_file(f, job);
+
+  TrainOptions& t = job.train;
+  t.epochs = f.epochs;
+  t.batch_size = f.batch_size;
+  t.seed = f.seed;
+  t.early_stopping_patience = f.early_stopping;
+  t.save_prefix = f.save;
+  t.stop = InterruptGuard::flag();  // SIGINT/SIGTERM: finish the step, save, exit 130/143
+  t.interrupt_prefix = kInterruptPrefix;
+  if (!f.save_every.empty()) t.save_every = parse_save_every(f.save_every);
+  t.keep = f.keep;
+  t.log_every = f.log_every;
+
+  job.resume = f.resume;
+  job.override_recorded = f.override_checkpoint;
+  job.init_from = f.init_from;
+  job.restore.restore = f.restore;
+  job.restore.renames = parse_rename_rules(f.renames);
+  job.restore.skip_mismatch = f.skip_mismatch;
+  job.restore.restore_slots = f.restore_slots;
+  job.dry_run = f.dry_run;
+  job.cache = cache_options(f);
+  job.device = f.device;
+  job.threads = f.threads;
+  job.logdir = f.logdir;
+  job.metrics_file = f.metrics;
+  return job;
 }
 
 int run_train(const TrainFlags& f) {
-  const auto activation = parse_activation(f.activation);
-  if (!activation) throw Error("unknown activation '" + f.activation + "'");
-  const auto initializer = parse_initializer(f.initializer);
-  if (!initializer) throw Error("unknown initializer '" + f.initializer + "' (glorot_uniform, he_normal, he_uniform)");
-  const OptimizerConfig flag_optimizer = optimizer_from(f);
-
-  // --resume: the checkpoint's own description of its model, when it has one.
-  std::optional<BundleReader> resume_reader;
-  std::optional<ModelDescription> recorded;
-  if (!f.resume.empty()) {
-    resume_reader.emplace(BundleReader::open(f.resume));
-    if (!resume_reader->resolution_note().empty()) std::printf("%s\n", resume_reader->resolution_note().c_str());
-    recorded = read_model_description(*resume_reader);
-    if (recorded) {
-      recorded = resumed_model(f, *recorded, resume_reader->prefix(), *activation, flag_optimizer).model;
-      std::printf("resuming the model recorded in %s: %s\n", resume_reader->prefix().c_str(),
-                  recorded->architecture().c_str());
-    } else {
-      std::printf("%s records no model description (written by TensorFlow or an older graft): the model comes "
-                  "from the flags\n",
-                  resume_reader->prefix().c_str());
-    }
-  }
-  const OptimizerConfig optimizer = recorded ? *recorded->optimizer : flag_optimizer;
-
-  DatasetOptions data_options;
-  data_options.dir = f.data;
-  if (recorded) {
-    // The recorded head's classes, in output order (relabelled as in training).
-    const std::vector<int> classes = trained_classes(*recorded);
-    bool identity = true;
-    for (std::size_t i = 0; i < classes.size(); ++i) identity = identity && classes[i] == static_cast<int>(i);
-    if (!identity) data_options.classes = classes;
-  } else if (!f.classes.empty()) {
-    data_options.classes = parse_class_list(f.classes);
-  }
-  data_options.per_class = f.per_class;
-  data_options.validation = f.validation;
-  const Dataset data = load_training_data(f, data_options, recorded);
-  std::printf("data: %s: %s\n", f.data.c_str(), data.describe().c_str());
-
-  SelectedBackend selected = select_backend(f.device, f.threads);
-  std::printf("%s\n", selected.note.c_str());
-
-  ModelDescription model;
-  if (recorded) {
-    model = *recorded;
-    if (model.input.features != data.train.cols) {
-      throw Error(fmt::format("the model recorded in {} takes {} features, the data in {} has {}",
-                              resume_reader->prefix(), model.input.features, f.data, data.train.cols));
-    }
-  } else {
-    const int64_t outputs = f.outputs > 0 ? f.outputs : data.num_classes;
-    ModelSpec spec = make_mlp_spec(data.train.cols, f.hidden, outputs, *activation, *initializer);
-    if (!f.layer_names.empty()) set_layer_names(spec, f.layer_names);
-    freeze_variables(spec, f.freeze);
-    // Output i stands for original label original_labels[i]; outputs beyond
-    // the data's classes stand for none.
-    std::vector<int> labels = data.original_labels;
-    if (data_options.classes.empty()) {
-      for (int64_t i = static_cast<int64_t>(labels.size()); i < outputs; ++i) labels.push_back(static_cast<int>(i));
-    }
-    labels.resize(static_cast<std::size_t>(outputs), kNoClass);
-    model = model_from_spec(spec, optimizer, labels);
-    record_data_input(model, data);
-  }
-  TrainOptions options;
-  options.epochs = f.epochs;
-  options.batch_size = f.batch_size;
-  options.seed = f.seed;
-  options.early_stopping_patience = f.early_stopping;
-  options.save_prefix = f.save;
-  options.stop = InterruptGuard::flag();  // SIGINT/SIGTERM: finish the step, save, exit 130/143
-  options.interrupt_prefix = kInterruptPrefix;
-  if (!f.save_every.empty()) options.save_every = parse_save_every(f.save_every);
-  options.keep = f.keep;
-  MetricsLogger metrics;  // its sinks are added below; the callbacks see them
-  if (f.log_every > 0) {
-    options.log_every = f.log_every;
-    options.on_steps = metrics.step_callback();
-  }
-  Trainer trainer(*selected.backend, model, options);
-  const ModelSpec& spec = trainer.spec();
-
-  std::string clip;
-  if (optimizer.clip_value > 0) clip = fmt::format(", clip value {}", optimizer.clip_value);
-  if (optimizer.clip_norm > 0) clip = fmt::format(", clip norm {}", optimizer.clip_norm);
-  std::printf("model: %s, %s lr %g%s, batch %lld\n", spec.describe().c_str(), optimizer_name(optimizer.kind).c_str(),
-              static_cast<double>(optimizer.learning_rate), clip.c_str(), static_cast<long long>(f.batch_size));
-  if (resume_reader) {
-    const ResumeReport report = trainer.resume(*resume_reader);
-    if (!report.unused_slots.empty() && !f.override_checkpoint) {
-      throw Error(fmt::format("{} holds {} optimizer slots that {} does not use ({}{}): resume with the optimizer "
-                              "that wrote them, or pass --override to drop them",
-                              resume_reader->prefix(), report.unused_slots.size(), optimizer_name(optimizer.kind),
-                              report.unused_slots.front(), report.unused_slots.size() > 1 ? ", ..." : ""));
-    }
-    std::printf("%s: %s\n", resume_reader->prefix().c_str(), report.describe().c_str());
-    std::printf("%s\n", report.resumed().c_str());
-  }
-  if (restore_and_report(f, trainer, data)) return 0;
-  std::fflush(stdout);
-
-  if (!f.logdir.empty()) {
-    const std::string events = metrics.add_tensorboard(f.logdir);
-    std::printf("tensorboard: %s (view with: tensorboard --logdir %s)\n", events.c_str(), f.logdir.c_str());
-  }
-  if (!f.metrics.empty()) {
-    metrics.add_file(f.metrics);
-    std::printf("metrics: %s\n", f.metrics.c_str());
-  }
-  std::fflush(stdout);
-
-  // Uploads the data; caches the frozen layers' outputs when it can.
-  const PreparedData prepared = prepare_training_data(*selected.backend, trainer.spec(), data, cache_options(f));
-  if (!prepared.cache.note.empty()) std::printf("%s\n", prepared.cache.note.c_str());
-  std::fflush(stdout);
-
+  const TrainJob job = job_from(f);
   ProgressBar bar(::isatty(STDOUT_FILENO) != 0);
   InterruptGuard interrupts;  // until the end: a signal during the final save is deferred too
-  interrupts.hold();          // and then ignored until the process exits
   const int64_t stop_after = test_stop_after_steps();
   int64_t steps_run = 0;
-  const TrainResult result = trainer.fit(
-      prepared.view(),
-      metrics.epoch_callback([&](const EpochReport& r) {
-        bar.clear();
-        std::printf("epoch %3d  loss %.4f  train acc %.4f  valid acc %s  test acc %s  (%.1f s)%s\n", r.epoch,
-                    r.train_loss, r.train_accuracy, accuracy_text(r.validation_accuracy).c_str(),
-                    accuracy_text(r.test_accuracy).c_str(), r.seconds, r.best ? "  best" : "");
-        std::fflush(stdout);
-      }),
-      [&](int epoch, int64_t batch, int64_t batches) {
-        bar.update(epoch, batch, batches);
-        if (++steps_run == stop_after) std::raise(SIGINT);  // GRAFT_TEST_STOP_AFTER_STEPS
-      });
+  TrainJobCallbacks callbacks;
+  callbacks.say = [](const std::string& line) {
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+  };
+  callbacks.option_name = flag_of;
+  callbacks.on_epoch = [&](const EpochReport& r) {
+    bar.clear();
+    std::printf("epoch %3d  loss %.4f  train acc %.4f  valid acc %s  test acc %s  (%.1f s)%s\n", r.epoch,
+                r.train_loss, r.train_accuracy, accuracy_text(r.validation_accuracy).c_str(),
+                accuracy_text(r.test_accuracy).c_str(), r.seconds, r.best ? "  best" : "");
+    std::fflush(stdout);
+  };
+  callbacks.on_progress = [&](int epoch, int64_t batch, int64_t batches) {
+    bar.update(epoch, batch, batches);
+    if (++steps_run == stop_after) std::raise(SIGINT);  // GRAFT_TEST_STOP_AFTER_STEPS
+  };
+  // From the first step to the exit a signal stops training cleanly (with a
+  // save); a signal during the final save is deferred too, then ignored.
+  callbacks.before_fit = [&] { interrupts.hold(); };
+  const TrainJobResult job_result = run_train_job(job, callbacks);
   bar.clear();
+  if (job_result.dry_run) return 0;
+  const TrainResult& result = job_result.result;
 
   const int sig = interrupts.signal() != 0 ? interrupts.signal() : SIGINT;
   if (result.interrupted) {

@@ -1,0 +1,257 @@
+#include "host/jobs/train_job.h"
+
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "checkpoint/error.h"
+#include "host/device_select.h"
+#include "host/model/model_io.h"
+#include "host/restore/transfer.h"
+#include "host/train/metrics_sinks.h"
+
+namespace graft {
+namespace {
+
+// job.data.dir, or job.data_file with the selection of `selection` (the
+// recorded classes on resume) and the recorded input; its split is reported.
+template <typename Say>
+Dataset load_job_data(const TrainJob& job, const DatasetOptions& selection,
+                      const std::optional<ModelDescription>& recorded, const Say& say) {
+  if (!job.data_file) return load_dataset(selection);
+  FileDatasetOptions o = *job.data_file;
+  o.classes = selection.classes;
+  o.relabel_to = selection.relabel_to;
+  o.per_class = selection.per_class;
+  o.load_train = true;
+  if (recorded) {
+    if (o.scale) throw Error("an input scale contradicts the model recorded in the resumed checkpoint: leave it out");
+    o.input = recorded->input;
+    o.file.csv.class_names = recorded->output.class_names;
+  }
+  Dataset data = load_file_dataset(o);
+  std::string report = data.split_report;
+  if (!report.empty() && report.back() == '\n') report.pop_back();
+  say(fmt::format("split (stratified per class, seed {}):\n{}", o.split.seed, report));
+  return data;
+}
+
+class Job {
+ public:
+  Job(const TrainJob& job, const TrainJobCallbacks& callbacks) : job_(job), cb_(callbacks) {}
+
+  TrainJobResult run();
+
+ private:
+  void say(const std::string& line) const {
+    if (cb_.say) cb_.say(line);
+  }
+  std::string name(const std::string& field) const {
+    return cb_.option_name ? cb_.option_name(field) : "model." + field;
+  }
+  OptimizerConfig requested_optimizer() const;
+  ModelDescription resolve_recorded(const ModelDescription& recorded, const std::string& prefix) const;
+  ModelDescription fresh_model(const Dataset& data, const OptimizerConfig& optimizer) const;
+  void resume(Trainer& trainer, const BundleReader& reader) const;
+  bool restore_and_report(Trainer& trainer, const Dataset& data) const;
+
+  const TrainJob& job_;
+  const TrainJobCallbacks& cb_;
+};
+
+OptimizerConfig Job::requested_optimizer() const {
+  OptimizerConfig o;
+  const ModelRequest& m = job_.model;
+  if (m.optimizer) o.kind = *m.optimizer;
+  if (m.learning_rate) o.learning_rate = *m.learning_rate;
+  if (m.momentum) o.momentum = *m.momentum;
+  if (m.clip_value) o.clip_value = *m.clip_value;
+  if (m.clip_norm) o.clip_norm = *m.clip_norm;
+  return o;
+}
+
+// --resume of a checkpoint that records its model: the record is the model;
+// the request is checked against it (host/train/resume_model.h).
+ModelDescription Job::resolve_recorded(const ModelDescription& recorded, const std::string& prefix) const {
+  ModelRequest request = job_.model;
+  if (!job_.layer_names.empty()) request.names = job_.layer_names;
+  if (!job_.data.classes.empty()) request.classes = job_.data.classes;
+  if (!job_.freeze.empty()) {
+    ModelSpec all_trainable = spec_from_model(recorded);
+    for (LayerSpec& l : all_trainable.layers) l.kernel_trainable = l.bias_trainable = true;
+    request.frozen = freeze_variables(all_trainable, job_.freeze);
+  }
+  const ResolvedModel r = resolve_resumed_model(recorded, request, job_.override_recorded);
+  if (!r.contradictions.empty()) {
+    const Contradiction& c = r.contradictions.front();
+    throw Error(fmt::format("{} {} contradicts the model recorded in {} ({} {}): leave {} out to resume the recorded "
+                            "model{}",
+                            name(c.field), c.requested, prefix, c.field, c.recorded, name(c.field),
+                            c.optimizer ? ", or pass " + name("override_recorded") + " to train with the new value"
+                                        : std::string()));
+  }
+  for (const Contradiction& c : r.overrides) {
+    say(fmt::format("override: {} {} instead of the recorded {}", c.field, c.requested, c.recorded));
+  }
+  return r.model;
+}
+
+ModelDescription Job::fresh_model(const Dataset& data, const OptimizerConfig& optimizer) const {
+  const ModelRequest& m = job_.model;
+  const std::vector<int64_t> hidden = m.hidden ? *m.hidden : std::vector<int64_t>(std::begin(kDefaultHidden),
+                                                                                  std::end(kDefaultHidden));
+  const int64_t outputs = m.outputs && *m.outputs > 0 ? *m.outputs : data.num_classes;
+  ModelSpec spec = make_mlp_spec(data.train.cols, hidden, outputs, m.activation.value_or(Activation{}),
+                                 job_.initializer);
+  if (!job_.layer_names.empty()) set_layer_names(spec, job_.layer_names);
+  if (m.names) set_layer_names(spec, *m.names);
+  freeze_variables(spec, job_.freeze);
+  // Output i stands for original label original_labels[i]; outputs beyond
+  // the data's classes stand for none.
+  std::vector<int> labels = data.original_labels;
+  if (job_.data.classes.empty()) {
+    for (int64_t i = static_cast<int64_t>(labels.size()); i < outputs; ++i) labels.push_back(static_cast<int>(i));
+  }
+  labels.resize(static_cast<std::size_t>(outputs), kNoClass);
+  ModelDescription model = model_from_spec(spec, optimizer, labels);
+  // What the model must remember of its data: how raw values became
+  // inputs, and the class names.
+  model.input.scale = data.input_scale;
+  model.output.class_names = data.class_names;
+  return model;
+}
+
+void Job::resume(Trainer& trainer, const BundleReader& reader) const {
+  const ResumeReport report = trainer.resume(reader);
+  if (!report.unused_slots.empty() && !job_.override_recorded) {
+    throw Error(fmt::format("{} holds {} optimizer slots that {} does not use ({}{}): resume with the optimizer that "
+                            "wrote them, or pass {} to drop them",
+                            reader.prefix(), report.unused_slots.size(), optimizer_name(trainer.optimizer().kind),
+                            report.unused_slots.front(), report.unused_slots.size() > 1 ? ", ..." : "",
+                            name("override_recorded")));
+  }
+  say(reader.prefix() + ": " + report.describe());
+  say(report.resumed());
+}
+
+// init_from / dry_run: reports where every variable comes from (and what the
+// frozen-layer cache and the step will do), restores. True for a dry run.
+bool Job::restore_and_report(Trainer& trainer, const Dataset& data) const {
+  if (job_.init_from.empty() && !job_.dry_run) return false;
+  std::string table;
+  if (job_.init_from.empty()) {
+    table = initial_plan(trainer.table()).table();
+  } else {
+    const BundleReader reader = BundleReader::open(job_.init_from);
+    if (!reader.resolution_note().empty()) say(reader.resolution_note());
+    const RestorePlan plan = plan_restore(trainer.table(), reader, job_.restore);
+    table = plan.table();
+    if (!job_.dry_run) apply_restore_plan(trainer.backend(), reader, trainer.table(), plan);
+  }
+  if (!table.empty() && table.back() == '\n') table.pop_back();
+  say(table);
+  if (!job_.dry_run) return false;
+  const int64_t rows = data.train.rows + data.validation.rows + data.test.rows;
+  const FrozenCacheDecision cache = decide_frozen_cache(trainer.spec(), rows, job_.cache, trainer.backend().memory());
+  if (!cache.note.empty()) say(cache.note);
+  std::vector<std::string> names;
+  for (const LayerSpec& l : trainer.spec().layers) names.push_back(l.name);
+  std::string plan = trainer.step_plan(cache.first_layer).describe(names);
+  plan.pop_back();
+  say(plan);
+  say("dry run: nothing trained or saved");
+  return true;
+}
+
+TrainJobResult Job::run() {
+  TrainJobResult out;
+  const OptimizerConfig requested = requested_optimizer();
+
+  // Resume: the checkpoint's own description of its model, when it has one.
+  std::optional<BundleReader> resume_reader;
+  std::optional<ModelDescription> recorded;
+  if (!job_.resume.empty()) {
+    resume_reader.emplace(BundleReader::open(job_.resume));
+    if (!resume_reader->resolution_note().empty()) say(resume_reader->resolution_note());
+    recorded = read_model_description(*resume_reader);
+    if (recorded) {
+      recorded = resolve_recorded(*recorded, resume_reader->prefix());
+      say("resuming the model recorded in " + resume_reader->prefix() + ": " + recorded->architecture());
+    } else {
+      say(resume_reader->prefix() + " records no model description (written by TensorFlow or an older graft): the "
+          "model comes from the request");
+    }
+  }
+  const OptimizerConfig optimizer = recorded ? *recorded->optimizer : requested;
+
+  DatasetOptions data_options = job_.data;
+  if (recorded) {
+    // The recorded head's classes, in output order (relabelled as in training).
+    const std::vector<int> classes = trained_classes(*recorded);
+    bool identity = true;
+    for (std::size_t i = 0; i < classes.size(); ++i) identity = identity && classes[i] == static_cast<int>(i);
+    data_options.classes = identity ? std::vector<int>{} : classes;
+  }
+  const Dataset data = load_job_data(job_, data_options, recorded, [this](const std::string& l) { say(l); });
+  say("data: " + (job_.data_file ? job_.data_file->data : data_options.dir) + ": " + data.describe());
+
+  SelectedBackend selected = select_backend(job_.device, job_.threads);
+  say(selected.note);
+
+  if (recorded) {
+    out.model = *recorded;
+    if (out.model.input.features != data.train.cols) {
+      throw Error(fmt::format("the model recorded in {} takes {} features, the data in {} has {}",
+                              resume_reader->prefix(), out.model.input.features, data_options.dir, data.train.cols));
+    }
+  } else {
+    out.model = fresh_model(data, optimizer);
+  }
+
+  TrainOptions options = job_.train;
+  MetricsLogger metrics;  // its sinks are added below; the callbacks see them
+  if (options.log_every > 0) {
+    std::vector<StepCallback> chain = {metrics.step_callback()};
+    if (options.on_steps) chain.push_back(options.on_steps);
+    options.on_steps = [chain](const StepReport& r) {
+      for (const StepCallback& c : chain) c(r);
+    };
+  }
+  Trainer trainer(*selected.backend, out.model, options);
+
+  std::string clip;
+  if (optimizer.clip_value > 0) clip = fmt::format(", clip value {}", optimizer.clip_value);
+  if (optimizer.clip_norm > 0) clip = fmt::format(", clip norm {}", optimizer.clip_norm);
+  say(fmt::format("model: {}, {} lr {}{}, batch {}", trainer.spec().describe(), optimizer_name(optimizer.kind),
+                  static_cast<double>(optimizer.learning_rate), clip, options.batch_size));
+  if (resume_reader) resume(trainer, *resume_reader);
+  if (restore_and_report(trainer, data)) {
+    out.dry_run = true;
+    return out;
+  }
+
+  if (!job_.logdir.empty()) {
+    const std::string events = metrics.add_tensorboard(job_.logdir);
+    say("tensorboard: " + events + " (view with: tensorboard --logdir " + job_.logdir + ")");
+  }
+  if (!job_.metrics_file.empty()) {
+    metrics.add_file(job_.metrics_file);
+    say("metrics: " + job_.metrics_file);
+  }
+
+  // Uploads the data; caches the frozen layers' outputs when it can.
+  const PreparedData prepared = prepare_training_data(*selected.backend, trainer.spec(), data, job_.cache);
+  if (!prepared.cache.note.empty()) say(prepared.cache.note);
+
+  if (cb_.before_fit) cb_.before_fit();
+  out.result = trainer.fit(prepared.view(), metrics.epoch_callback(cb_.on_epoch), cb_.on_progress);
+  return out;
+}
+
+}  // namespace
+
+TrainJobResult run_train_job(const TrainJob& job, const TrainJobCallbacks& callbacks) {
+  return Job(job, callbacks).run();
+}
+
+}  // namespace graft
