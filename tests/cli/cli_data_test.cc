@@ -206,3 +206,40 @@ TEST(CliDataErrors, MalformedFilesAreOneLineErrors) {
 
 }  // namespace
 }  // namespace graft
+
+namespace graft {
+namespace {
+
+// graft export --onnx, checked by Debian's python3-onnx (checker, shape
+// inference) and run by a numpy interpreter of the exported graph; its
+// probabilities match graft predict's.
+TEST_F(CliData, OnnxExportChecksAndMatchesPredict) {
+  std::string python;
+  for (const char* p : {"/usr/bin/python3", "python3"}) {
+    if (test::run_command(std::string(p) + " -c 'import onnx, numpy'").status == 0) {
+      python = p;
+      break;
+    }
+  }
+  const std::string onnx = (dir / "m.onnx").string(), x = (dir / "x.npy").string(), p = (dir / "p.npy").string();
+  auto r = graft("export " + quote(ckpt) + " --onnx " + quote(onnx));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "outputs \"probabilities\" and \"logits\" [N, 3]");
+  if (python.empty()) GTEST_SKIP() << "python3-onnx or numpy not installed: the ONNX file is not checked";
+  std::ofstream(x, std::ios::binary) << npy_image_f32(blobs.x, blobs.rows, 5);
+  r = graft("predict " + quote(ckpt) + " --data " + quote(x) + " --out " + quote(p));
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = test::run_command(python + " " + quote(std::string(GRAFT_SOURCE_DIR) + "/tests/cli/scripts/check_onnx.py") + " " +
+                        quote(onnx) + " " + quote(x) + " " + quote(p));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "ops Gemm,Relu,Softmax\n");
+  EXPECT_CONTAINS(r.output, "'graft_class_names': 'cat,dog,owl'");
+  const auto at = r.output.find("max_abs_diff ");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  const double diff = std::stod(r.output.substr(at + 13));
+  std::printf("ONNX graph (numpy, float64) vs graft predict: max abs difference %.3g\n", diff);
+  EXPECT_LT(diff, 1e-5);
+}
+
+}  // namespace
+}  // namespace graft

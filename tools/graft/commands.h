@@ -15,6 +15,7 @@ void register_extract(CLI::App& app);
 void register_train(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_predict(CLI::App& app);
+void register_export(CLI::App& app);
 void register_demo(CLI::App& app);
 
 // Runs fn, turning graft::Error and std::exception into one line on stderr
