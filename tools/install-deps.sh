@@ -10,7 +10,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libfmt-dev
   libopenblas-dev zlib1g-dev          # CPU GEMMs, gzip'd IDX files
   libzip-dev libcsv-dev               # .npz archives, CSV data files (docs/data.md)
-  python3-numpy                       # tests: .npy/.npz files written by numpy (skipped without)
+  python3-numpy python3-onnx          # tests: files written by numpy, exported ONNX checked (skipped without)
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist               # the demo's data set
 )

@@ -2,7 +2,8 @@
 // in a folder holding what the page starts from: digits.csv (MNIST t10k
 // digits 5-9 as 784 pixel columns 0-255 and a `digit` column of names),
 // new_digits.csv (more such rows, no label column) and tf_model/ (the TF1
-// checkpoint fixture, trained on digits 0-9 by TensorFlow).
+// checkpoint fixture, trained on digits 0-9 by TensorFlow). Then the ONNX
+// file it exports is checked against graft predict (python3-onnx).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "host/data/idx.h"
+#include "host/data/npy.h"
 #include "tests/cli/cli_util.h"
 #include "tests/common/expect_contains.h"
 #include "tests/common/fixtures.h"
@@ -94,6 +96,28 @@ TEST(DocsData, EveryCommandOfTheCsvToPredictionsPageRuns) {
   int expected = 0;
   for (int64_t i = 3000; i < 3020; ++i) expected += labels.data[static_cast<std::size_t>(i)] >= 5;
   EXPECT_EQ(rows, expected);
+
+  // The exported ONNX file (its first node scales 0-255 by 1/255) gives
+  // predict's probabilities, when python3-onnx can say so.
+  if (test::run_command("/usr/bin/python3 -c 'import onnx, numpy'").status != 0) {
+    GTEST_SKIP() << "python3-onnx not installed: digits.onnx not checked";
+  }
+  std::vector<float> x;
+  for (int64_t i = 3000; i < 3020; ++i) {
+    if (labels.data[static_cast<std::size_t>(i)] < 5) continue;
+    for (int p = 0; p < 784; ++p) x.push_back(images.data[static_cast<std::size_t>(i * 784 + p)]);
+  }
+  std::ofstream(dir / "x.npy", std::ios::binary) << npy_image_f32(x, expected, 784);
+  const std::string in_dir = "cd " + test::quote(dir.path().string()) + " && ";
+  ASSERT_EQ(test::run_command(in_dir + "'" + test::graft_executable() +
+                              "' predict run/digits.ckpt --data x.npy --out p.npy").status, 0);
+  const auto r = test::run_command(in_dir + "/usr/bin/python3 " + test::quote(std::string(GRAFT_SOURCE_DIR) +
+                                   "/tests/cli/scripts/check_onnx.py") + " digits.onnx x.npy p.npy");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "ops Gemm,Mul,Relu,Softmax\n");
+  const auto at = r.output.find("max_abs_diff ");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  EXPECT_LT(std::stod(r.output.substr(at + 13)), 1e-5) << r.output;
 }
 
 }  // namespace
