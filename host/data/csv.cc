@@ -56,7 +56,7 @@ struct Collector {
       }
     }
     if (matches > 1) return fail(fmt::format("{} line 1: {} columns are named '{}'", path, matches, wanted));
-    if (matches == 0 && !options->label_column.empty()) {
+    if (matches == 0 && !options->label_column.empty() && !options->label_optional) {
       const std::string& s = options->label_column;
       int64_t index = -1;
       const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), index);
@@ -74,6 +74,7 @@ struct Collector {
     for (std::size_t i = 0; i < header.size(); ++i) {
       if (static_cast<int64_t>(i) != label_index) out.column_names.push_back(header[i]);
     }
+    if (label_index >= 0) out.label_column = header[static_cast<std::size_t>(label_index)];
     out.cols = static_cast<int64_t>(out.column_names.size());
     if (out.cols == 0) fail(path + ": no feature columns");
   }

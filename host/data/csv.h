@@ -16,6 +16,9 @@ struct CsvOptions {
   // that name. Empty: the column named "label" when there is one, else none.
   std::string label_column;
   bool require_label = false;
+  // label_column names a column that may be absent (a model's recorded label
+  // column, predicting rows without labels): then no labels, no error.
+  bool label_optional = false;
   // Class names already known (recorded in a model): a label must be one of
   // them and maps to its index. Empty: integer labels stay integers; any
   // other label text makes every label a class name, numbered in sorted order.

@@ -46,6 +46,7 @@ struct Dataset {
   // original labels where the file had names, and the split's rows per class.
   double input_scale = 1.0 / 255.0;
   std::vector<std::string> class_names;
+  std::string label_column;  // CSV: the column the labels came from
   std::string split_report;
   std::string describe() const;     // "55000 train, 5000 validation, 10000 test; 784 features; 10 classes"
 };

@@ -154,6 +154,7 @@ Dataset load_file_dataset(const FileDatasetOptions& o) {
   }
   out.input_scale = scale;
   out.class_names = names;
+  out.label_column = rows.label_column;
   out.split_report = split_table(originals[0], originals[1], originals[2], names);
   return out;
 }

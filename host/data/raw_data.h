@@ -28,6 +28,7 @@ struct RawData {
   double natural_scale = 1.0;
   std::vector<std::string> class_names;  // CSV string labels: label i is class_names[i]
   std::vector<std::string> column_names; // CSV: the feature columns' names
+  std::string label_column;              // CSV: the label column's name
 };
 
 // "1.5 GiB" / "12 MiB" / "640 bytes" for messages.

@@ -118,6 +118,7 @@ ModelDescription Job::fresh_model(const Dataset& data, const OptimizerConfig& op
   // inputs, and the class names.
   model.input.scale = data.input_scale;
   model.output.class_names = data.class_names;
+  model.output.label_column = data.label_column == "label" ? "" : data.label_column;
   return model;
 }
 

@@ -222,6 +222,9 @@ std::string ModelDescription::summary() const {
     }
     text += "  class names: " + names + "\n";
   }
+  if (!output.label_column.empty()) {
+    text += "  labels from the CSV column: " + output.label_column + "\n";
+  }
   text += "  loss: " + loss + "\n";
   text += "  optimizer: " + (optimizer ? optimizer_text(*optimizer) : std::string("not recorded")) + "\n";
   for (const std::string& a : assumptions) text += "  assumed: " + a + "\n";
@@ -358,6 +361,7 @@ std::string model_to_json(const ModelDescription& m) {
   }
   j["output"] = json{{"classes", m.output.classes}, {"labels", m.output.labels}};
   if (!m.output.class_names.empty()) j["output"]["class_names"] = m.output.class_names;
+  if (!m.output.label_column.empty()) j["output"]["label_column"] = m.output.label_column;
   j["loss"] = m.loss;
   if (m.optimizer) j["optimizer"] = optimizer_to_json(*m.optimizer);
   j["frozen"] = m.frozen;
@@ -421,6 +425,7 @@ ModelDescription model_from_json(const std::string& text, const std::string& ori
     m.output.labels.push_back(l.get<int>());
   }
   m.output.class_names = output.strings("class_names");
+  if (output.has("label_column")) m.output.label_column = output.str("label_column");
   m.loss = top.str("loss");
   if (m.loss != "sparse_softmax_cross_entropy") top.fail("is an unknown loss '" + m.loss + "'", "loss");
   if (top.has("optimizer")) m.optimizer = optimizer_from_json(Fields(top.at("optimizer"), "optimizer", origin));

@@ -63,7 +63,13 @@ PredictInput read_input(const PredictFlags& f, const std::optional<ModelDescript
   DataFileOptions o;
   o.labels = f.data_flags.labels;
   o.csv.label_column = f.data_flags.label_column;  // dropped from the features when present
-  if (recorded) o.csv.class_names = recorded->output.class_names;
+  if (recorded) {
+    o.csv.class_names = recorded->output.class_names;
+    if (o.csv.label_column.empty()) {
+      o.csv.label_column = recorded->output.label_column;  // left out of the features when present
+      o.csv.label_optional = true;
+    }
+  }
   if (!f.data_flags.max_memory.empty()) o.limits.max_bytes = parse_byte_size(f.data_flags.max_memory);
   DataFile file = read_data_file(f.data, o);
   RawData raw = file.test ? std::move(*file.test) : std::move(file.rows);

@@ -76,6 +76,7 @@ FileDatasetOptions file_options(const std::string& data, const DataFlags& f, con
   if (recorded) {
     o.input = recorded->input;
     o.file.csv.class_names = recorded->output.class_names;
+    if (f.label_column.empty()) o.file.csv.label_column = recorded->output.label_column;
   }
   return o;
 }
