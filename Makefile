@@ -23,8 +23,14 @@ build: configure
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
-demo: build
-	$(BUILD_DIR)/tools/graft demo --out $(BUILD_DIR)/demo $(DEMO_ARGS)
+# The demo's build is quiet: its log goes to $(BUILD_DIR)/build.log and is
+# shown only when the build fails (errors and all).
+demo: configure
+	@echo "building graft (log: $(BUILD_DIR)/build.log) ..."
+	@cmake --build $(BUILD_DIR) -j $(JOBS) >$(BUILD_DIR)/build.log 2>&1 || \
+	  { cat $(BUILD_DIR)/build.log; echo "make demo: the build failed (log: $(BUILD_DIR)/build.log)" >&2; exit 1; }
+	@echo "running: $(BUILD_DIR)/tools/graft demo --out $(BUILD_DIR)/demo $(DEMO_ARGS)"
+	@$(BUILD_DIR)/tools/graft demo --out $(BUILD_DIR)/demo $(DEMO_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR)

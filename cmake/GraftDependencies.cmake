@@ -19,6 +19,8 @@ find_library(GRAFT_CSV_LIBRARY csv)
 if(NOT GRAFT_CSV_INCLUDE_DIR OR NOT GRAFT_CSV_LIBRARY)
   message(FATAL_ERROR "graft needs libcsv (Debian: libcsv-dev; tools/install-deps.sh installs it)")
 endif()
+# The demo's pictures (PNG and SVG surfaces).
+pkg_check_modules(CAIRO REQUIRED IMPORTED_TARGET cairo)
 if(GRAFT_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

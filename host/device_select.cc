@@ -2,20 +2,23 @@
 
 #include "checkpoint/error.h"
 #include "cuda/cuda_backend.h"
+#include "cuda/cuda_backend_options.h"
 
 namespace graft {
 
-SelectedBackend select_backend(const std::string& device, int cpu_threads) {
+SelectedBackend select_backend(const std::string& device, int cpu_threads,
+                               const std::optional<CudaBackendOptions>& cuda) {
+  auto make_cuda = [&] { return make_cuda_backend(cuda ? *cuda : CudaBackendOptions::from_env()); };
   SelectedBackend out;
   if (device == "cpu") {
     out.backend = make_cpu_backend(cpu_threads);
     out.note = "device: cpu";
   } else if (device == "cuda") {
-    out.backend = make_cuda_backend();  // throws with the reason when unusable
+    out.backend = make_cuda();  // throws with the reason when unusable
     out.note = "device: cuda";
   } else if (device == "auto") {
     if (cuda_device_count() > 0) {
-      out.backend = make_cuda_backend();
+      out.backend = make_cuda();
       out.note = "device: auto -> cuda";
     } else {
       out.backend = make_cpu_backend(cpu_threads);

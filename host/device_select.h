@@ -1,8 +1,10 @@
 #pragma once
 // Choosing a backend for --device cpu|cuda|auto.
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "cuda/cuda_backend_options.h"
 #include "host/backend.h"
 
 namespace graft {
@@ -17,7 +19,9 @@ struct SelectedBackend {
 
 // device: "cpu", "cuda" (an error when no device is usable) or "auto" (the
 // GPU when one is usable, else the CPU, saying so). cpu_threads <= 0 leaves
-// OpenBLAS's default.
-SelectedBackend select_backend(const std::string& device, int cpu_threads = 0);
+// OpenBLAS's default. cuda: the CUDA backend's settings; unset, they come
+// from the GRAFT_CUDA_* environment (cuda/cuda_backend_options.h).
+SelectedBackend select_backend(const std::string& device, int cpu_threads = 0,
+                               const std::optional<CudaBackendOptions>& cuda = std::nullopt);
 
 }  // namespace graft

@@ -1,6 +1,7 @@
 // The CUDA entry points in a build without the CUDA backend.
 #include "checkpoint/error.h"
 #include "cuda/cuda_backend.h"
+#include "cuda/cuda_backend_options.h"
 
 namespace graft {
 
@@ -10,6 +11,9 @@ std::string cuda_device_summary() { return "no CUDA device: graft was built with
 std::unique_ptr<Backend> make_cuda_backend(int) {
   throw Error("--device cuda: graft was built without the CUDA backend (rebuild with -DGRAFT_WITH_CUDA=ON)");
 }
+std::unique_ptr<Backend> make_cuda_backend(const CudaBackendOptions&, int device) { return make_cuda_backend(device); }
+// Without the backend its settings have no effect; the defaults stand.
+CudaBackendOptions CudaBackendOptions::from_env() { return CudaBackendOptions{}; }
 
 void cuda_profiler_start() noexcept {}
 void cuda_profiler_stop() noexcept {}

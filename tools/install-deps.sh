@@ -13,6 +13,8 @@ packages=(
   python3-numpy python3-onnx          # tests: files written by numpy, exported ONNX checked (skipped without)
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist               # the demo's data set
+  libcairo2-dev                       # the demo's pictures (PNG, SVG)
+  python3 python3-pil                 # tests: decode the demo's PNG with another library
 )
 # tools/fuzz.sh sets GRAFT_DEPS_FUZZ=1: clang and its runtimes (libFuzzer,
 # ASan, UBSan). Not needed for `make test`.

@@ -28,6 +28,7 @@
 #include "checkpoint/error.h"
 #include "host/backend.h"
 #include "host/cpu/aligned_buffer.h"
+#include "host/cpu/blas_kernels.h"
 #include "host/cpu/cpu_dataset.h"
 #include "host/cpu/reference_kernels.h"
 #include "host/cpu/sgemm.h"
@@ -77,7 +78,8 @@ class CpuBackend final : public Backend {
   }
 
   std::string description() const override {
-    return "cpu (OpenBLAS, " + std::to_string(team_.size()) + (team_.size() == 1 ? " thread)" : " threads)");
+    return "cpu (" + cpu::blas_summary() + ", " + std::to_string(team_.size()) +
+           (team_.size() == 1 ? " thread)" : " threads)");
   }
 
   void build(const std::vector<DenseLayerShape>& layers, const OptimizerConfig& optimizer,

@@ -196,7 +196,7 @@ TrainJobResult Job::run() {
   const Dataset data = load_job_data(job_, data_options, recorded, [this](const std::string& l) { say(l); });
   say("data: " + (job_.data_file ? job_.data_file->data : data_options.dir) + ": " + data.describe());
 
-  SelectedBackend selected = select_backend(job_.device, job_.threads);
+  SelectedBackend selected = select_backend(job_.device, job_.threads, job_.cuda);
   say(selected.note);
 
   if (recorded) {

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/cuda_backend_options.h"
 #include "host/data/dataset.h"
 #include "host/data/file_dataset.h"
 #include "host/model/initializers.h"
@@ -59,6 +60,7 @@ struct TrainJob {
 
   std::string device = "auto";  // cpu, cuda or auto (host/device_select.h)
   int threads = 0;              // CPU threads; 0 = all cores
+  std::optional<CudaBackendOptions> cuda;  // unset: from the GRAFT_CUDA_* environment
   std::string logdir;           // TensorBoard event file
   std::string metrics_file;     // .csv or .jsonl, one row per epoch
 };

@@ -76,12 +76,5 @@ const char* InterruptGuard::signal_name(int sig) {
   }
 }
 
-int64_t test_stop_after_steps() {
-  const char* text = std::getenv("GRAFT_TEST_STOP_AFTER_STEPS");
-  if (!text) return 0;
-  char* end = nullptr;
-  const long long n = std::strtoll(text, &end, 10);
-  return end != text && *end == '\0' && n > 0 ? static_cast<int64_t>(n) : 0;
-}
 
 }  // namespace graft

@@ -43,12 +43,3 @@ class InterruptGuard {
 };
 
 }  // namespace graft
-
-namespace graft {
-
-// For tests of the interrupt path: GRAFT_TEST_STOP_AFTER_STEPS=N in the
-// environment makes `graft train` raise SIGINT at itself after the N-th step
-// of the run (0 when unset or not a positive number).
-int64_t test_stop_after_steps();
-
-}  // namespace graft

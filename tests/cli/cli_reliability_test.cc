@@ -272,6 +272,17 @@ TEST(CliReliability, SignalsWhileStoppingAreIgnoredAndCorruptNothing) {
   EXPECT_EQ(step_of((dir / "run" / before).string()), s.step - 1);
 }
 
+// The production binary has no test hooks: the variable changes nothing.
+TEST(CliReliability, ProductionBinaryIgnoresTheTestHooks) {
+  test::TempDir dir;
+  const fs::path data = tiny_data(dir);
+  std::vector<std::string> args = train_args(data, 1);
+  const auto r = test::run_command("GRAFT_TEST_STOP_AFTER_STEPS=3 " + quote(test::graft_executable()) + " " +
+                                   shell_args(args));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output.find("interrupted"), std::string::npos) << r.output;
+}
+
 TEST(CliReliability, StopHookMidEpochThenResumeIsBitwiseAnUninterruptedRun) {
   test::TempDir dir;
   const fs::path data = tiny_data(dir);
@@ -279,8 +290,8 @@ TEST(CliReliability, StopHookMidEpochThenResumeIsBitwiseAnUninterruptedRun) {
   std::vector<std::string> args = train_args(data, 3);
   args.insert(args.end(), {"--save", prefix});
   // Step 400: batch 130 of epoch 2.
-  const auto stopped =
-      test::run_command("GRAFT_TEST_STOP_AFTER_STEPS=400 " + quote(test::graft_executable()) + " " + shell_args(args));
+  const auto stopped = test::run_command("GRAFT_TEST_STOP_AFTER_STEPS=400 " +
+                                         quote(test::graft_test_hooks_binary().string()) + " " + shell_args(args));
   EXPECT_EQ(stopped.status, 130) << stopped.output;
   EXPECT_CONTAINS(stopped.output, "interrupted by SIGINT at step 400\nsaved " + prefix +
                                       "\nto continue: the same command with --resume " + prefix + " --epochs 2\n");

@@ -14,6 +14,7 @@
 #include "tests/cli/cli_util.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/expect_contains.h"
+#include "tests/common/synthetic_data.h"
 
 namespace fs = std::filesystem;
 
@@ -134,6 +135,31 @@ TEST(CliTrain, FlagErrors) {
   const auto both = graft("train --clip-value 1 --clip-norm 1");
   EXPECT_NE(both.status, 0);
   EXPECT_CONTAINS(both.output, "excludes");
+}
+
+}  // namespace
+}  // namespace graft
+
+namespace graft {
+namespace {
+
+// The GRAFT_CUDA_* settings are flags too; bad values are one-line errors,
+// and on the CPU they change nothing.
+TEST(CliTrain, CudaFlagsAreCheckedAndHarmlessOnTheCpu) {
+  test::TempDir dir;
+  const fs::path data = test::banded_data_dir(dir.path(), 120, 40);
+  const std::string base = "train --hidden 8 --epochs 1 --validation 20 --device cpu --threads 1 --data " +
+                           quote(data.string()) + " ";
+  const auto plain = graft(base);
+  const auto flagged = graft(base + "--cuda-graphs off --cuda-fused --cuda-fused-schedule per-layer --cuda-fused-blocks 4");
+  ASSERT_EQ(plain.status, 0) << plain.output;
+  ASSERT_EQ(flagged.status, 0) << flagged.output;
+  EXPECT_EQ(column(flagged.output, "test acc"), column(plain.output, "test acc"));
+  for (const char* bad : {"--cuda-graphs maybe", "--cuda-fused-blocks 0", "--cuda-fused-schedule fast"}) {
+    const auto r = graft(base + bad);
+    EXPECT_EQ(r.status, 1) << bad << "\n" << r.output;
+    EXPECT_CONTAINS(r.output, std::string(bad).substr(0, std::string(bad).find(' ')));
+  }
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 // `graft demo --quick` smoke run.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -278,17 +279,38 @@ TEST(CliTransfer, QuickDemo) {
   const auto r = graft("demo --quick --device cpu --data " + data + " --out " + quote(out));
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_CONTAINS(r.output, "device: cpu");
-  EXPECT_CONTAINS(r.output, "step 1: reference network 784-300-50-50-50-50-5 (relu) on classes 0-4");
-  EXPECT_CONTAINS(r.output, "step 2: new network 784-300-50-50-20-5 (relu) on classes 5-9");
-  EXPECT_CONTAINS(r.output, "restore table of run (a):");
-  EXPECT_CONTAINS(r.output, "hidden3/bias    [50]         restored from hidden3/bias [frozen]");
-  EXPECT_CONTAINS(r.output, "(a) hidden1-3 restored, frozen, cached");
-  EXPECT_CONTAINS(r.output, "(b) hidden1-3 restored, fine-tuned");
+  EXPECT_CONTAINS(r.output, "step 1: source network 784-300-50-50-50-50-4 (relu) on the same training images, "
+                            "labelled coarsely");
+  // The source network's epoch lines have graft train's format (digits aside).
+  const auto shape = [](const std::string& output) {
+    const auto at = output.find("epoch   1  loss ");
+    std::string line = at == std::string::npos ? "" : output.substr(at, output.find('\n', at) - at);
+    for (char& c : line) c = std::isdigit(static_cast<unsigned char>(c)) ? '#' : c;
+    return line;
+  };
+  const auto train = graft("train --epochs 1 --hidden 16 --validation 500 --device cpu --data " + data);
+  ASSERT_EQ(train.status, 0) << train.output;
+  EXPECT_NE(shape(train.output), "");
+  EXPECT_EQ(shape(r.output), shape(train.output));
+  EXPECT_CONTAINS(r.output, "step 2: new network 784-300-20-10 (relu) on 10 classes");
+  // The restore table and the cache decision come before the runs.
+  const auto table = r.output.find("restore table of (a) and (b):");
+  const auto cache = r.output.find("cache of (a) at 30 images per class: frozen-layer cache");
+  const auto first_run = r.output.find("10 per class  (a) hidden1 restored, frozen, cached: lr");
+  ASSERT_NE(first_run, std::string::npos) << r.output;
+  EXPECT_LT(table, cache);
+  EXPECT_LT(cache, first_run);
+  EXPECT_CONTAINS(r.output, "hidden1/bias    [300]        restored from hidden1/bias [frozen]");
+  EXPECT_CONTAINS(r.output, "(b) hidden1 restored, fine-tuned");
   EXPECT_CONTAINS(r.output, "(c) from scratch");
   EXPECT_CONTAINS(r.output, "--quick: tiny budgets");
   EXPECT_CONTAINS(r.output, "written to " + out);
-  for (const char* run : {"reference", "frozen", "finetune", "scratch"}) {
-    EXPECT_TRUE(fs::exists(fs::path(out) / run / "checkpoint")) << run;
+  EXPECT_CONTAINS(r.output, "learning_curve.png, learning_curve.svg");
+  for (const char* run : {"source", "frozen", "finetune", "scratch"}) {
+    EXPECT_TRUE(fs::is_directory(fs::path(out) / run)) << run;
+  }
+  for (const char* f : {"learning_curve.png", "learning_curve.svg", "training_curves.png", "training_curves.svg"}) {
+    EXPECT_TRUE(fs::exists(fs::path(out) / f)) << f;
   }
   EXPECT_TRUE(fs::exists(fs::path(out) / "report.txt"));
   const auto missing = graft("demo --quick --device cpu --data " + quote((dir / "nothing").string()));

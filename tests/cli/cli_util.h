@@ -15,6 +15,12 @@ inline CommandResult graft(const std::string& args) {
   return run_command("'" + graft_executable() + "' " + args);
 }
 
+// Runs `VAR=value... graft ARGS`: env is a shell-quoted list of assignments
+// that apply to this one command.
+inline CommandResult graft_env(const std::string& env, const std::string& args) {
+  return run_command(env + " '" + graft_executable() + "' " + args);
+}
+
 // Runs `graft ARGS` and captures stdout only (stderr discarded).
 inline CommandResult graft_stdout(const std::string& args) {
   // Grouped, so run_command's own "2>&1" cannot bring stderr back.

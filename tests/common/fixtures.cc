@@ -66,6 +66,7 @@ fs::path mnist_as_training_data(const fs::path& mnist, const TempDir& dir) {
 }
 
 fs::path graft_binary() { return fs::path(GRAFT_BINARY_DIR) / "tools" / "graft"; }
+fs::path graft_test_hooks_binary() { return fs::path(GRAFT_BINARY_DIR) / "tests" / "graft-test-hooks"; }
 
 CommandResult run_command(const std::string& command) {
   CommandResult result;

@@ -36,6 +36,8 @@ std::filesystem::path mnist_as_training_data(const std::filesystem::path& mnist,
 
 // Path of the built graft CLI (build/tools/graft).
 std::filesystem::path graft_binary();
+// The same CLI with its test hooks on (tools/graft/hooks/test_hooks.h).
+std::filesystem::path graft_test_hooks_binary();
 
 // Runs a shell command, returning its exit status and captured stdout+stderr.
 struct CommandResult {

@@ -34,9 +34,13 @@
 #   CKPT_REPEATS      ckpt_bench repeats (default 5; 0 skips it)
 #   OUT / LOGDIR      where the raw logs go (default $GRAFT_BUILD_DIR/bench-logs)
 #
-# The environment is the same for both sides. OPENBLAS_CORETYPE and
-# OPENBLAS_L2_SIZE are left as they are and reported (if set, they apply to
-# both). Output ends with one line per case:
+# BLAS kernels (cpu): graft-bench runs with GRAFT_BLAS_CORE=auto, so it
+# uses the OpenBLAS kernels best for this CPU's flags even where the
+# environment sets OPENBLAS_CORETYPE (host/cpu/blas_kernels.h); the peer then
+# runs with OPENBLAS_CORETYPE set to the core graft-bench reported, so both
+# sides use the same kernels. BENCH_BLAS_CORE=env keeps the environment's
+# OPENBLAS_CORETYPE for both instead. OPENBLAS_L2_SIZE is left as it is (it
+# applies to both). Both are reported. Output ends with one line per case:
 #   CASE graft=X peer=Y ratio=R limit=L     (samples/s; R = graft/peer; L = graft / physical limit)
 #   transfer_cached epoch_ms=X unfrozen_ms=Y ratio=R
 #   ckpt_read graft_mbps=X cp_mbps=Y ratio=R
@@ -48,7 +52,7 @@ ROOT=$(pwd)
 MODE=${1:-cpu}
 case $MODE in
   cpu|gpu) ;;
-  -h|--help) sed -n '2,43p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,47p' "$0"; exit 0 ;;
   *) echo "compare.sh: mode must be cpu or gpu, got '$MODE'" >&2; exit 2 ;;
 esac
 
@@ -117,7 +121,7 @@ echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') 
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-unset} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE-unset} (both sides run under these)"
 [[ -n ${OPENBLAS_CORETYPE:-} || -n ${OPENBLAS_L2_SIZE:-} ]] &&
-  echo "compare.sh: NOTE: OpenBLAS tuning variables are set; they apply to graft and the peer alike"
+  echo "compare.sh: NOTE: OpenBLAS tuning variables are set; OPENBLAS_L2_SIZE applies to both sides, OPENBLAS_CORETYPE is overridden for both unless BENCH_BLAS_CORE=env"
 
 # Other processes' CPU use while a side runs, in cores (all CPU time on the
 # machine minus this script's children): the machine may be shared, and a
@@ -145,21 +149,27 @@ CLOG=$LOGDIR/ckpt.log
 : >"$PLOG2"
 
 if [[ $MODE == cpu ]]; then
-  echo "== graft: OPENBLAS_NUM_THREADS=1 $BENCH_BIN --device cpu --threads $THREADS --repeats $REPEATS ${DATA_ARGS_GRAFT[*]}"
+  GRAFT_ENV=(OPENBLAS_NUM_THREADS=1)
+  [[ ${BENCH_BLAS_CORE:-auto} == env ]] || GRAFT_ENV+=(GRAFT_BLAS_CORE=auto)
+  echo "== graft: ${GRAFT_ENV[*]} $BENCH_BIN --device cpu --threads $THREADS --repeats $REPEATS ${DATA_ARGS_GRAFT[*]}"
   load_begin
-  OPENBLAS_NUM_THREADS=1 "$BENCH_BIN" --device cpu --threads "$THREADS" --repeats "$REPEATS" "${DATA_ARGS_GRAFT[@]}" 2>&1 | tee "$GLOG"
+  env "${GRAFT_ENV[@]}" "$BENCH_BIN" --device cpu --threads "$THREADS" --repeats "$REPEATS" "${DATA_ARGS_GRAFT[@]}" 2>&1 | tee "$GLOG"
   [[ ${PIPESTATUS[0]} == 0 ]] || { echo "compare.sh: graft-bench failed" >&2; exit 1; }
   load_end; BG[graft]=$LOAD
-  echo "== peer: OPENBLAS_NUM_THREADS=1 $PYTHON $PEER --device cpu --threads $THREADS --repeats $REPEATS ${DATA_ARGS_PEER[*]}"
+  # The peer gets the kernels graft ran (its OpenBLAS is the same library).
+  PEER_ENV=(OPENBLAS_NUM_THREADS=1)
+  GRAFT_CORE=$(sed -n 's/^graft openblas_core=\([^ ]*\).*/\1/p' "$GLOG" | head -1)
+  if [[ ${BENCH_BLAS_CORE:-auto} != env && -n $GRAFT_CORE ]]; then PEER_ENV+=(OPENBLAS_CORETYPE=$GRAFT_CORE); fi
+  echo "== peer: ${PEER_ENV[*]} $PYTHON $PEER --device cpu --threads $THREADS --repeats $REPEATS ${DATA_ARGS_PEER[*]}"
   load_begin
-  OPENBLAS_NUM_THREADS=1 "$PYTHON" "$PEER" --device cpu --threads "$THREADS" --repeats "$REPEATS" "${DATA_ARGS_PEER[@]}" 2>&1 | tee "$PLOG"
+  env "${PEER_ENV[@]}" "$PYTHON" "$PEER" --device cpu --threads "$THREADS" --repeats "$REPEATS" "${DATA_ARGS_PEER[@]}" 2>&1 | tee "$PLOG"
   [[ ${PIPESTATUS[0]} == 0 ]] || { echo "compare.sh: the peer failed" >&2; exit 1; }
   load_end; BG[peer]=$LOAD
   if ((PEER_VARIANTS)) && ((THREADS > 1)); then
     echo "== peer, for reference: OPENBLAS_NUM_THREADS=$THREADS (BLAS threads inside torch's threads), 2 repeats"
-    OPENBLAS_NUM_THREADS=$THREADS "$PYTHON" "$PEER" --device cpu --threads "$THREADS" --repeats 2 "${DATA_ARGS_PEER[@]}" 2>&1 | tee "$PLOG2"
+    env "${PEER_ENV[@]}" OPENBLAS_NUM_THREADS="$THREADS" "$PYTHON" "$PEER" --device cpu --threads "$THREADS" --repeats 2 "${DATA_ARGS_PEER[@]}" 2>&1 | tee "$PLOG2"
     echo "== peer, for reference: OPENBLAS_NUM_THREADS=1, torch threads 1, 2 repeats"
-    OPENBLAS_NUM_THREADS=1 "$PYTHON" "$PEER" --device cpu --threads 1 --repeats 2 "${DATA_ARGS_PEER[@]}" 2>&1 |
+    env "${PEER_ENV[@]}" "$PYTHON" "$PEER" --device cpu --threads 1 --repeats 2 "${DATA_ARGS_PEER[@]}" 2>&1 |
       sed 's/^peer /peer1t /' | tee -a "$PLOG2"
   fi
 else
@@ -195,6 +205,8 @@ echo
 if [[ $MODE == cpu ]]; then echo "== summary (cpu, threads $THREADS, repeats $REPEATS; samples/s, median)"; else echo "== summary (gpu, repeats $REPEATS; samples/s, median)"; fi
 echo "graft: $(grep -m1 '^graft device=' "$GLOG" | cut -d' ' -f2-)"
 echo "graft: $(grep -m1 '^graft openblas_core=' "$GLOG" | cut -d' ' -f2-)"
+grep -m1 '^graft blas=' "$GLOG" | cut -d' ' -f2- | sed 's/^/graft: /' || true
+[[ $MODE == cpu ]] && echo "peer environment: ${PEER_ENV[*]}"
 grep -m1 '^graft gpu=' "$GLOG" | sed 's/^/graft: /' || true
 grep -m1 '^graft sgemm_peak' "$GLOG" | sed 's/^/graft: /' || true
 grep -m1 '^peer torch=' "$PLOG" || true

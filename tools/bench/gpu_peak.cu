@@ -70,6 +70,15 @@ double cublas_sgemm_gflops(int n, int repeats, bool tf32) {
   return 2.0 * n * double(n) * n / (med * 1e-3) / 1e9;
 }
 
-void device_synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
+// No usable device (cudaGetDeviceCount failing for any reason, e.g. no
+// driver, counts as none): nothing can be pending, so nothing to wait for.
+void device_synchronize() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return;
+  }
+  if (n > 0) check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+}
 
 }  // namespace graft_bench

@@ -11,7 +11,9 @@ namespace graft_bench {
 // always throws).
 double cublas_sgemm_gflops(int n, int repeats, bool tf32);
 
-// cudaDeviceSynchronize on device 0 (every stream); a no-op without CUDA.
+// cudaDeviceSynchronize on device 0 (every stream) when a device is usable;
+// a no-op without one (cudaGetDeviceCount failing counts as none) or without
+// CUDA. graft-bench calls it on GPU runs only.
 void device_synchronize();
 
 }  // namespace graft_bench

@@ -26,6 +26,7 @@
 // epoch's totals; no validation pass).
 //
 // Machine-readable lines (stdout):
+//   graft blas="OpenBLAS 0.3.21, Zen kernels" cpu_flags="AVX AVX2 FMA"
 //   graft sgemm_peak gflops=G
 //   graft CASE samples_per_s=X ms_per_epoch=Y spread=S limit_samples_per_s=Z
 //         (CASE train_b50, train_b256, train_b4096, infer_b10000)
@@ -53,6 +54,7 @@
 #include "checkpoint/error.h"
 #include "cuda/cuda_backend.h"
 #include "host/backend.h"
+#include "host/cpu/blas_kernels.h"
 #include "host/data/dataset.h"
 #include "host/device_select.h"
 #include "host/data/idx.h"
@@ -358,6 +360,7 @@ struct Row {
 }  // namespace
 
 int main(int argc, char** argv) {
+  graft::cpu::use_best_blas_kernels(argv);  // never time OpenBLAS's generic kernels by accident
   const Args a = parse(argc, argv);
   try {
     const bool gpu = a.device == "cuda" || (a.device == "auto" && graft::cuda_device_count() > 0);
@@ -389,6 +392,11 @@ int main(int argc, char** argv) {
     const char* l2 = std::getenv("OPENBLAS_L2_SIZE");
     std::printf("graft openblas_core=%s OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s\n", openblas_get_corename(),
                 coretype ? coretype : "unset", l2 ? l2 : "unset");
+    std::printf("graft blas=\"%s\" cpu_flags=\"%s\"\n", graft::cpu::blas_summary().c_str(),
+                graft::cpu::host_cpu_features().flags().c_str());
+    if (!graft::cpu::blas_report().decision.advice.empty()) {
+      std::printf("graft note: %s\n", graft::cpu::blas_report().decision.advice.c_str());
+    }
     std::printf("graft data=\"%s\"\n", data.source.c_str());
     std::printf("graft model=\"%s\" flops_per_sample train=%.0f infer=%.0f transfer_cached=%.0f\n",
                 full.describe().c_str(), f_train, f_infer, f_transfer);
@@ -469,7 +477,7 @@ int main(int argc, char** argv) {
           cache.reset();
           const double t = seconds([&] {
             cache = s.backend->forward_prefix(*train, kFrozenLayers);
-            graft_bench::device_synchronize();
+            if (gpu) graft_bench::device_synchronize();  // a CPU run never touches CUDA
           });
           if (i >= a.warmup) build_s.push_back(t);
         }

@@ -20,6 +20,7 @@
 #include "host/predict/predictions.h"
 #include "tools/graft/commands.h"
 #include "tools/graft/data_flags.h"
+#include "tools/graft/cuda_flags.h"
 
 namespace graft::cli {
 namespace {
@@ -38,6 +39,7 @@ struct EvalFlags {
   DataFlags data_flags;  // --data FILE (tools/graft/data_flags.h)
   uint64_t seed = 42;    // of --test-split: the seed training used
   bool per_class = false;
+  CudaFlags cuda;
 };
 
 // --data DIR: its t10k files; --data FILE: the file's test part or split, or
@@ -171,7 +173,7 @@ int run_eval(const EvalFlags& f) {
                 std::to_string(data.num_classes) + " classes (choose classes with --classes)");
   }
 
-  SelectedBackend selected = select_backend(f.device, f.threads);
+  SelectedBackend selected = select_backend(f.device, f.threads, cuda_options(f.cuda));
   Backend& backend = *selected.backend;
   backend.build(model.spec.backend_shapes(), OptimizerConfig{}, std::min<int64_t>(test.rows, 10000));
   load_checkpoint_weights(backend, reader, model);
@@ -243,6 +245,7 @@ void register_eval(CLI::App& app) {
   sub->add_flag("--json", flags->json, "Print the result as JSON (with per-class results and the confusion matrix)");
   sub->add_flag("--per-class", flags->per_class,
                 "Also print per-class precision and recall and the confusion matrix (from per-row predictions on the CPU)");
+  add_cuda_flags(*sub, flags->cuda);
   sub->callback([flags, sub] {
     flags->activation_given = sub->get_option("--activation")->count() > 0;
     run_guarded("eval", [flags] { return run_eval(*flags); });

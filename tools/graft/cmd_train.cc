@@ -25,6 +25,8 @@
 #include "host/train/trainer.h"
 #include "tools/graft/commands.h"
 #include "tools/graft/data_flags.h"
+#include "tools/graft/cuda_flags.h"
+#include "tools/graft/hooks/test_hooks.h"
 
 namespace graft::cli {
 namespace {
@@ -62,6 +64,7 @@ struct TrainFlags {
   int64_t log_every = 0;
   std::string metrics;
   bool override_checkpoint = false;
+  CudaFlags cuda;
   std::set<std::string> given;  // the options set on the command line (flag names, "--hidden")
   DataFlags data_flags;         // --data FILE: labels, splits (tools/graft/data_flags.h)
 };
@@ -187,6 +190,7 @@ TrainJob job_from(const TrainFlags& f) {
   job.cache = cache_options(f);
   job.device = f.device;
   job.threads = f.threads;
+  job.cuda = cuda_options(f.cuda);
   job.logdir = f.logdir;
   job.metrics_file = f.metrics;
   return job;
@@ -341,6 +345,7 @@ void register_train(CLI::App& app) {
                 "With --resume: train with the optimizer settings given (--optimizer, --lr, --momentum, --clip-*) "
                 "instead of the recorded ones, and drop optimizer slots the new optimizer does not use")
       ->needs(sub->get_option("--resume"));
+  add_cuda_flags(*sub, flags->cuda);
   sub->callback([flags, sub] {
     for (const CLI::Option* o : sub->get_options()) {
       if (o->count() > 0) flags->given.insert(o->get_name());

@@ -8,6 +8,7 @@
 #include "checkpoint/error.h"
 #include "cuda/cuda_backend.h"
 #include "graft/version.h"
+#include "host/cpu/blas_kernels.h"
 #include "tools/graft/commands.h"
 
 namespace graft::cli {
@@ -32,6 +33,11 @@ namespace {
 
 std::string version_text() {
   std::string text = std::string("graft ") + GRAFT_VERSION + "\n";
+  const graft::cpu::BlasReport& blas = graft::cpu::blas_report();
+  const graft::cpu::CpuFeatures& cpu = graft::cpu::host_cpu_features();
+  text += "CPU: " + (cpu.brand.empty() ? cpu.vendor : cpu.brand) + ", " + cpu.flags() + "\n";
+  text += "CPU BLAS: " + graft::cpu::blas_summary() + "\n";
+  if (!blas.decision.advice.empty()) text += "CPU BLAS note: " + blas.decision.advice + "\n";
   if (graft::cuda_compiled()) {
     text += "CUDA backend: compiled in\n";
     text += "CUDA device: " + graft::cuda_device_summary() + "\n";
@@ -44,6 +50,9 @@ std::string version_text() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // OpenBLAS on a CPU it does not know runs generic kernels: run again with
+  // the right ones (once; see host/cpu/blas_kernels.h).
+  graft::cpu::use_best_blas_kernels(argv);
   // protobuf logs some parse failures itself (e.g. a string field that is
   // not UTF-8 in a corrupt entry); graft reports them as one error line.
   google::protobuf::SetLogHandler(nullptr);
