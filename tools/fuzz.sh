@@ -6,19 +6,19 @@
 # build-fuzz/corpus/TARGET (reused by the next run); crashing inputs go to
 # build-fuzz/crashes/TARGET/. Prints each target's executions and the crash
 # count; exits 1 when any target crashed.
-#   TARGET: fuzz_index fuzz_entry_proto fuzz_state_file fuzz_idx fuzz_npy fuzz_csv fuzz_npz
-#           (default: all)
+#   TARGET: fuzz_index fuzz_entry_proto fuzz_state_file fuzz_idx fuzz_meta_graph fuzz_npy fuzz_csv
+#           fuzz_npz (default: all)
 #   env: GRAFT_FUZZ_BUILD_DIR (build-fuzz), JOBS (2), GRAFT_FUZZ_ARGS (extra
 #   libFuzzer flags). Run it under `nice -n 19` on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: tools/fuzz.sh SECONDS [fuzz_index|fuzz_entry_proto|fuzz_state_file|fuzz_idx|fuzz_npy|fuzz_csv|fuzz_npz ...]" >&2; exit 2; }
+usage() { echo "usage: tools/fuzz.sh SECONDS [fuzz_index|fuzz_entry_proto|fuzz_state_file|fuzz_idx|fuzz_meta_graph|fuzz_npy|fuzz_csv|fuzz_npz ...]" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 seconds=$1
 shift
 [[ $seconds =~ ^[0-9]+$ ]] || usage
-all=(fuzz_index fuzz_entry_proto fuzz_state_file fuzz_idx fuzz_npy fuzz_csv fuzz_npz)
+all=(fuzz_index fuzz_entry_proto fuzz_state_file fuzz_idx fuzz_meta_graph fuzz_npy fuzz_csv fuzz_npz)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 for t in "${targets[@]}"; do
@@ -36,13 +36,15 @@ cmake --build "$build" -j "${JOBS:-2}" --target "${targets[@]}" fuzz_seed_entrie
 fixtures=${GRAFT_FIXTURES:-../shared/fixtures}
 seeds=$build/seeds
 rm -rf "$seeds"
-mkdir -p "$seeds"/{fuzz_index,fuzz_entry_proto,fuzz_state_file,fuzz_idx,fuzz_npy,fuzz_csv,fuzz_npz}
+mkdir -p "$seeds"/{fuzz_index,fuzz_entry_proto,fuzz_state_file,fuzz_idx,fuzz_meta_graph,fuzz_npy,fuzz_csv,fuzz_npz}
 if [ -d "$fixtures" ]; then
   n=0
   for f in "$fixtures"/tf*/*/*.index; do cp "$f" "$seeds/fuzz_index/$n.index"; n=$((n + 1)); done
   "$build/fuzz/fuzz_seed_entries" "$fixtures"/tf*/*/*.index "$seeds/fuzz_entry_proto" >/dev/null
   n=0
   for f in "$fixtures"/tf*/*/checkpoint; do cp "$f" "$seeds/fuzz_state_file/$n"; n=$((n + 1)); done
+  n=0
+  for f in "$fixtures"/tf1/*/*.meta; do cp "$f" "$seeds/fuzz_meta_graph/$n.meta"; n=$((n + 1)); done
   # Small IDX files cut from the MNIST test set: 2 images (rank 3), 20 labels
   # (rank 1), raw and gzip'd; plus the real (4.5 KB) gzip'd label file.
   imgs=$fixtures/mnist/t10k-images-idx3-ubyte.gz
@@ -100,6 +102,7 @@ max_len() {
     fuzz_entry_proto) echo 512 ;;
     fuzz_state_file) echo 1024 ;;
     fuzz_idx) echo 4096 ;;
+    fuzz_meta_graph) echo 1048576 ;;  # the fixtures' graphs are 30-570 KB
     fuzz_npy|fuzz_csv) echo 2048 ;;
     fuzz_npz) echo 4096 ;;
   esac

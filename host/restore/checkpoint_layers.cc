@@ -163,11 +163,14 @@ CheckpointModel model_from_checkpoint(const BundleReader& reader, const Checkpoi
 
 CheckpointModel model_from_description(const BundleReader& reader, const ModelDescription& description) {
   description.validate();
+  // A description read from a TensorFlow graph (host/restore/graph_import.h) is not recorded in the checkpoint.
+  const std::string the_model =
+      description.source.rfind("TensorFlow graph ", 0) == 0 ? "the graph's model" : "the recorded model";
   CheckpointModel model;
   for (std::size_t i = 0; i < description.nodes.size(); ++i) {
     const ModelNode& n = description.nodes[i];
     if (n.kind != NodeKind::kDense) {
-      throw Error(reader.prefix() + ": the recorded model's node " + n.name + " is a " + node_kind_name(n.kind) +
+      throw Error(reader.prefix() + ": " + the_model + "'s node " + n.name + " is a " + node_kind_name(n.kind) +
                   " node, which the backends cannot run yet");
     }
     CheckpointDenseLayer c;
@@ -175,13 +178,13 @@ CheckpointModel model_from_description(const BundleReader& reader, const ModelDe
     c.bias_key = n.variables.at("bias");
     for (const std::string* key : {&c.kernel_key, &c.bias_key}) {
       if (!reader.find(*key)) {
-        throw Error(reader.prefix() + ": the recorded model needs " + *key + ", which the checkpoint lacks");
+        throw Error(reader.prefix() + ": " + the_model + " needs " + *key + ", which the checkpoint lacks");
       }
     }
     complete(reader, n.name, c);
     if (c.fan_in != description.node_inputs(i) || c.fan_out != n.units) {
       throw Error(reader.prefix() + ": " + c.kernel_key + " is [" + std::to_string(c.fan_in) + ", " +
-                  std::to_string(c.fan_out) + "] but the recorded model's " + n.name + " is [" +
+                  std::to_string(c.fan_out) + "] but " + the_model + "'s " + n.name + " is [" +
                   std::to_string(description.node_inputs(i)) + ", " + std::to_string(n.units) + "]");
     }
     LayerSpec layer;

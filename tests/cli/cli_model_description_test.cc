@@ -204,7 +204,8 @@ TEST(ModelDescriptionCli, ExtractCarriesRewritesOrLeavesOutTheDescription) {
   EXPECT_EQ(BundleReader::open(part).find(kModelDescriptionKey), nullptr);
 }
 
-// TF-written checkpoints record nothing: eval says what it assumed, and with
+// TF-written checkpoints record nothing (their graph, PREFIX.meta, says the
+// layers and activations: tests/cli/cli_graph_test.cc): eval says what it assumed, and with
 // --classes scores each image against the output that stands for its class
 // (here output i = digit i of a 10-output head), never relabelled 0..k-1.
 TEST(ModelDescriptionCli, EvalOfUnrecordedCheckpointSaysWhatItAssumed) {
@@ -214,7 +215,7 @@ TEST(ModelDescriptionCli, EvalOfUnrecordedCheckpointSaysWhatItAssumed) {
   const std::string ckpt = quote((*seed / "my_model_final.ckpt").string());
   const auto all = graft("eval " + ckpt + " --device cpu --data " + quote(mnist->string()));
   ASSERT_EQ(all.status, 0) << all.output;
-  EXPECT_CONTAINS(all.output, "assumed: activation relu for every hidden layer");
+  EXPECT_CONTAINS(all.output, "as its TensorFlow graph");
   EXPECT_CONTAINS(all.output, "accuracy: 0.9619\n");
   const auto subset = graft("eval " + ckpt + " --classes 5-9 --device cpu --data " + quote(mnist->string()));
   ASSERT_EQ(subset.status, 0) << subset.output;

@@ -25,6 +25,7 @@
 #include "host/data/idx.h"
 #include "host/data/npy.h"
 #include "host/data/npz.h"
+#include "host/restore/graph_import.h"
 #include "tensor_bundle.pb.h"
 
 namespace fs = std::filesystem;
@@ -226,6 +227,20 @@ void idx_one(const uint8_t* data, std::size_t size) {
       if (static_cast<int64_t>(a.data.size()) != n || static_cast<int>(a.dims.size()) != rank) std::abort();
     } catch (const Error&) {
     }
+  }
+}
+
+void meta_graph_one(const uint8_t* data, std::size_t size) {
+  static const bool quiet = [] {
+    google::protobuf::SetLogHandler(nullptr);  // as the CLI does: errors are graft::Error only
+    return true;
+  }();
+  (void)quiet;
+  try {
+    const ModelDescription m =
+        model_from_meta_graph_bytes(std::string_view(reinterpret_cast<const char*>(data), size), "fuzz.meta");
+    m.validate();
+  } catch (const Error&) {
   }
 }
 

@@ -23,6 +23,9 @@ void entry_one(const uint8_t* data, std::size_t size);
 void state_file_one(const uint8_t* data, std::size_t size);
 // The bytes as an IDX file (raw or gzip) read as rank 1, 2 and 3.
 void idx_one(const uint8_t* data, std::size_t size);
+// The bytes as a `.meta` MetaGraphDef: parsed and walked for the dense
+// network (host/restore/graph_import.h); a description it returns must validate.
+void meta_graph_one(const uint8_t* data, std::size_t size);
 // The bytes as a .npy image (parsed, then read as features and as labels),
 // as a CSV file (with and without a label column) and as an .npz archive,
 // each also through read_data_file; a small memory limit keeps lying

@@ -10,9 +10,11 @@
 
 #include "checkpoint/bundle_reader.h"
 #include "checkpoint/error.h"
+#include "checkpoint/meta_graph.h"
 #include "checkpoint/names.h"
 #include "checkpoint/summary.h"
 #include "host/model/model_io.h"
+#include "host/restore/graph_import.h"
 #include "tools/graft/commands.h"
 #include "tools/graft/tensor_values.h"
 
@@ -212,12 +214,22 @@ RecordedModel recorded_model(const BundleReader& r) {
   RecordedModel m;
   try {
     m.model = read_model_description(r);
-    if (!m.model) {
-      m.note = "no model description (not written by graft): layers and their order come from the variable names, "
-               "activations are not recorded";
-    }
   } catch (const Error& e) {
     m.note = std::string("model description unreadable: ") + e.what();
+    return m;
+  }
+  if (m.model) return m;
+  // A TensorFlow checkpoint: its graph (PREFIX.meta), when there is one, says what the model is.
+  try {
+    m.model = model_from_meta_graph(r.prefix());
+    if (m.model) m.note = "model: recovered from the TensorFlow graph " + meta_graph_path(r.prefix());
+  } catch (const Error& e) {
+    m.note = std::string("no model description (not written by graft), and its TensorFlow graph cannot be used: ") +
+             e.what();
+  }
+  if (!m.model && m.note.empty()) {
+    m.note = "no model description (not written by graft): layers and their order come from the variable names, "
+             "activations are not recorded";
   }
   return m;
 }
@@ -255,7 +267,7 @@ int run_inspect(const InspectOptions& o) {
     print_variables(r);
     print_summary(summarize(r));
     const RecordedModel m = recorded_model(r);
-    std::printf("\n%s", m.model ? m.model->summary().c_str() : (m.note + "\n").c_str());
+    std::printf("\n%s%s", m.note.empty() ? "" : (m.note + "\n").c_str(), m.model ? m.model->summary().c_str() : "");
   }
   if (!o.verify) return 0;
   const auto bad = verify_all(r);

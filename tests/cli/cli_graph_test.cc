@@ -1,0 +1,200 @@
+// `graft eval` and `graft inspect` of TensorFlow 1 checkpoints read the
+// network from the graph beside them (PREFIX.meta): no --activation, no
+// --rename, and a clear refusal where the graph holds what graft lacks.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "checkpoint/bundle_writer.h"
+#include "tests/cli/cli_util.h"
+#include "tests/common/expect_contains.h"
+#include "tests/common/fixtures.h"
+#include "tests/common/graph_builder.h"
+
+namespace graft {
+namespace {
+
+using test::graft;
+using test::quote;
+
+std::string prefix_of(const std::string& rel) {
+  auto p = test::fixture(rel + ".index");
+  return p ? p->string().substr(0, p->string().size() - 6) : "";
+}
+
+double accuracy_in(const std::string& out) {
+  const auto at = out.find("accuracy: ");
+  return at == std::string::npos ? -1.0 : std::stod(out.substr(at + 10));
+}
+
+struct GraphEvalCase {
+  const char* name;
+  const char* prefix;
+  const char* flags;
+  double accuracy;  // TensorFlow's, on MNIST t10k
+};
+
+void PrintTo(const GraphEvalCase& c, std::ostream* os) { *os << c.prefix << " " << c.flags; }
+
+class CliGraphEval : public ::testing::TestWithParam<GraphEvalCase> {};
+
+TEST_P(CliGraphEval, NeedsNoModelFlags) {
+  const GraphEvalCase c = GetParam();
+  const std::string prefix = prefix_of(c.prefix);
+  auto mnist = test::fixture("mnist");
+  if (prefix.empty() || !mnist) GTEST_SKIP() << "fixture " << c.prefix << " or mnist not found";
+  const auto r = graft("eval " + quote(prefix) + " --data " + quote(mnist->string()) + " --device cpu " + c.flags);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "(as its TensorFlow graph " + prefix + ".meta defines it)");
+  EXPECT_EQ(r.output.find("assumed: activation"), std::string::npos) << r.output;
+  EXPECT_NEAR(accuracy_in(r.output), c.accuracy, 0.0001) << r.output;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Tf1, CliGraphEval,
+    ::testing::Values(GraphEvalCase{"SeedOriginal", "tf1/seed_original/my_model_final.ckpt", "", 0.9619},
+                      GraphEvalCase{"SeedNew", "tf1/seed_new/my_new_model_final.ckpt", "", 0.9674},
+                      GraphEvalCase{"AdamDigits0To4Elu", "tf1/adam_digits_0_to_4/ch11-exercise_model_0_to_4.ckpt",
+                                    "--classes 0-4", 0.9840},
+                      GraphEvalCase{"ScopedNamesWithoutRenames", "tf1/scoped_names/my_model_final.ckpt", "", 0.9459}),
+    [](const ::testing::TestParamInfo<GraphEvalCase>& info) { return std::string(info.param.name); });
+
+TEST(CliGraph, RefusalsAndContradictionsAreOneLineErrors) {
+  const std::string adam = prefix_of("tf1/adam_digits_0_to_4/ch11-exercise_model_0_to_4.ckpt");
+  const std::string bn = prefix_of("tf1/batchnorm/my_model_final.ckpt");
+  const std::string conv = prefix_of("tf1/conv_adam/my_mnist_model");
+  auto mnist = test::fixture("mnist");
+  if (adam.empty() || bn.empty() || conv.empty() || !mnist) GTEST_SKIP() << "fixtures not found";
+  const std::string data = " --data " + quote(mnist->string()) + " --device cpu";
+  struct Case {
+    std::string args, message;
+  };
+  for (const Case& c : {
+           Case{quote(adam) + data + " --classes 0-4 --activation relu",
+                "--activation relu contradicts the graph " + adam + ".meta (hidden1 uses elu)"},
+           Case{quote(bn) + data, bn + ".meta: the graph's network uses batch normalization (dnn/batch_normalization"},
+           Case{quote(bn) + data + " --layers hidden1,hidden2,hidden3,outputs",
+                bn + ".meta: the graph's network uses batch normalization"},
+           Case{quote(conv) + data, conv + ".meta: the graph's network uses Conv2D (conv2/Conv2D)"},
+       }) {
+    const auto r = graft("eval " + c.args);
+    EXPECT_EQ(r.status, 1) << c.args << "\n" << r.output;
+    EXPECT_CONTAINS(r.output, "graft eval: error: " + c.message);
+    EXPECT_EQ(test::line_count(r.output), 1) << r.output;
+  }
+}
+
+TEST(CliGraph, InspectPrintsTheRecoveredArchitecture) {
+  const std::string seed = prefix_of("tf1/seed_original/my_model_final.ckpt");
+  const std::string bn = prefix_of("tf1/batchnorm/my_model_final.ckpt");
+  if (seed.empty() || bn.empty()) GTEST_SKIP() << "fixtures not found";
+  const auto r = graft("inspect " + quote(seed));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "model: recovered from the TensorFlow graph " + seed + ".meta\n");
+  EXPECT_CONTAINS(r.output, "model (TensorFlow graph " + seed + ".meta)\n");
+  EXPECT_CONTAINS(r.output, "  hidden5  dense       50  relu");
+  EXPECT_CONTAINS(r.output, "  outputs  dense       10  identity");
+  const auto j = nlohmann::json::parse(test::graft_stdout("inspect --json " + quote(seed)).output);
+  EXPECT_EQ(j["model"]["nodes"].size(), 6u);
+  // A graph graft cannot use is reported, and inspect still lists the variables.
+  const auto b = graft("inspect " + quote(bn));
+  ASSERT_EQ(b.status, 0) << b.output;
+  EXPECT_CONTAINS(b.output,
+                  "its TensorFlow graph cannot be used: " + bn + ".meta: the graph's network uses batch normalization");
+  EXPECT_CONTAINS(b.output, "batch_normalization/moving_mean");
+}
+
+// A graph built here, beside a bundle written by graft: the hand-written
+// leaky ReLU's alpha reaches eval, and a corrupt graph is an error naming it.
+TEST(CliGraph, HandWrittenLeakyReluAndCorruptGraph) {
+  auto mnist = test::fixture("mnist");
+  if (!mnist) GTEST_SKIP() << "fixture mnist not found";
+  test::TempDir dir;
+  const std::string prefix = (dir / "model.ckpt").string();
+  const auto g = test::two_layer_graph(784, 8, 10, [](test::GraphBuilder& b, const std::string& z) {
+    b.node("net/hidden1/mul", "Mul", {b.constant("net/hidden1/alpha", 0.1f), z});
+    b.node("net/hidden1/Maximum", "Maximum", {"net/hidden1/mul", z});
+    return "net/hidden1/Maximum";
+  });
+  g.write_meta(prefix + ".meta");
+  {
+    std::mt19937 rng(7);
+    std::normal_distribution<float> normal(0.f, 0.1f);
+    std::vector<float> k1(784 * 8), b1(8, 0.f), k2(8 * 10), b2(10, 0.f);
+    for (float& v : k1) v = normal(rng);
+    for (float& v : k2) v = normal(rng);
+    BundleWriter w(prefix);
+    w.add_float("hidden1/kernel", {784, 8}, k1.data());
+    w.add_float("hidden1/bias", {8}, b1.data());
+    w.add_float("outputs/kernel", {8, 10}, k2.data());
+    w.add_float("outputs/bias", {10}, b2.data());
+    w.finish();
+  }
+  const std::string data = " --data " + quote(mnist->string()) + " --device cpu";
+  const auto inspect = graft("inspect " + quote(prefix));
+  ASSERT_EQ(inspect.status, 0) << inspect.output;
+  EXPECT_CONTAINS(inspect.output, "  hidden1  dense        8  leaky_relu:0.1");
+  const auto r = test::graft_stdout("eval " + quote(prefix) + data + " --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["model_source"], "TensorFlow graph " + prefix + ".meta");
+  EXPECT_EQ(j["layers"][0]["activation"], "leaky_relu");
+  EXPECT_EQ(j["layers"][1]["activation"], "identity");
+  const auto wrong = graft("eval " + quote(prefix) + data + " --activation leaky_relu:0.2");
+  EXPECT_EQ(wrong.status, 1);
+  EXPECT_CONTAINS(wrong.output, "--activation leaky_relu:0.2 contradicts the graph " + prefix +
+                                    ".meta (hidden1 uses leaky_relu:0.1)");
+
+  std::ofstream(prefix + ".meta", std::ios::binary | std::ios::trunc) << "\x0a\x05garbage";
+  const auto bad = graft("eval " + quote(prefix) + data);
+  EXPECT_EQ(bad.status, 1) << bad.output;
+  EXPECT_CONTAINS(bad.output, "graft eval: error: " + prefix + ".meta: not a TensorFlow MetaGraphDef");
+  EXPECT_EQ(test::line_count(bad.output), 1) << bad.output;
+}
+
+// Per-layer activations from the graph; with --layers (the variables route)
+// one activation must serve every hidden layer, so mixed ones are an error.
+TEST(CliGraph, MixedActivationsComeFromTheGraph) {
+  auto mnist = test::fixture("mnist");
+  if (!mnist) GTEST_SKIP() << "fixture mnist not found";
+  test::TempDir dir;
+  const std::string prefix = (dir / "model.ckpt").string();
+  test::GraphBuilder g;
+  g.placeholder("X", {-1, 784});
+  g.node("net/hidden1/Tanh", "Tanh", {g.dense("hidden1", "X", 784, 8)});
+  g.node("net/hidden2/Sigmoid", "Sigmoid", {g.dense("hidden2", "net/hidden1/Tanh", 8, 6)});
+  g.loss(g.dense("outputs", "net/hidden2/Sigmoid", 6, 10));
+  g.write_meta(prefix + ".meta");
+  {
+    std::mt19937 rng(3);
+    std::normal_distribution<float> normal(0.f, 0.1f);
+    BundleWriter w(prefix);
+    for (const auto& [name, in, out] : {std::tuple{"hidden1", 784, 8}, {"hidden2", 8, 6}, {"outputs", 6, 10}}) {
+      std::vector<float> k(static_cast<std::size_t>(in * out)), b(static_cast<std::size_t>(out), 0.f);
+      for (float& v : k) v = normal(rng);
+      w.add_float(std::string(name) + "/kernel", {in, out}, k.data());
+      w.add_float(std::string(name) + "/bias", {out}, b.data());
+    }
+    w.finish();
+  }
+  const std::string data = " --data " + quote(mnist->string()) + " --device cpu";
+  const auto r = test::graft_stdout("eval " + quote(prefix) + data + " --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  ASSERT_EQ(j["layers"].size(), 3u);
+  EXPECT_EQ(j["layers"][0]["activation"], "tanh");
+  EXPECT_EQ(j["layers"][1]["activation"], "sigmoid");
+  EXPECT_EQ(j["layers"][2]["activation"], "identity");
+  const auto layers = graft("eval " + quote(prefix) + data + " --layers hidden1,hidden2,outputs");
+  EXPECT_EQ(layers.status, 1) << layers.output;
+  EXPECT_CONTAINS(layers.output, "the graph " + prefix + ".meta uses tanh and sigmoid in different layers");
+}
+
+}  // namespace
+}  // namespace graft
