@@ -143,6 +143,13 @@ BundleReader BundleReader::open(const std::string& path) {
   impl->index_path = index_file_name(impl->prefix);
 
   const file_io::MappedFile index(impl->index_path);
+  // Every row of the index is copied out of the mapping: refuse a size no
+  // real index has (1 GiB is ~10 million variables) before doing so.
+  constexpr std::size_t kMaxIndexBytes = std::size_t{1} << 30;
+  if (index.size() > kMaxIndexBytes) {
+    throw Error(impl->index_path + ": " + std::to_string(index.size()) + " bytes, more than the " +
+                std::to_string(kMaxIndexBytes) + " an index may have");
+  }
   const auto rows = sstable::read_all(index);
   if (rows.empty() || !rows.front().first.empty()) {
     throw Error(impl->index_path + ": no header entry (not a tensor bundle index)");

@@ -8,7 +8,9 @@
 #include "checkpoint/error.h"
 #include "checkpoint/file_io.h"
 #include "checkpoint/path_resolution.h"
+#include "checkpoint/save_lock.h"
 #include "checkpoint/sstable.h"
+#include "checkpoint/state_file.h"
 #include "checkpoint/string_tensor.h"
 #include "tensor_bundle.pb.h"
 
@@ -30,6 +32,9 @@ std::string header_bytes() {
 struct BundleWriter::Impl {
   std::string prefix;
   std::string dir;
+  std::string base;    // the prefix's file name
+  std::string staged;  // the prefix the new bundle is written under (a temporary)
+  std::optional<SaveLock> lock;
   std::string data_path;
   std::string index_path;
   std::string data_tmp;
@@ -100,33 +105,85 @@ void BundleWriter::Impl::write_index() {
   out.close();
 }
 
-// Moves the finished files into place. An earlier data file with this prefix
-// is set aside (renamed, which every filesystem supports) and put back if a
-// later rename fails, so a failure never leaves new data under an old index.
+// Moves the staged bundle into place (docs/reliability.md, "The save
+// protocol"). The old files of the prefix get a second name first (hard
+// links: the backup), and while the prefix is being replaced the state file
+// names the backup instead of the prefix, so at every instant each entry of
+// the state file is a complete checkpoint. A failure puts the old files back.
 void BundleWriter::Impl::commit() {
-  const bool had_data = file_io::exists(data_path);
-  const std::string backup = file_io::temp_name(data_path);
-  if (had_data) file_io::rename_file(data_path, backup);
+  std::string backup = file_io::temp_name(prefix);
+  while (file_io::exists(index_file_name(backup)) || file_io::exists(data_file_name(backup, 0, 1))) {
+    backup = file_io::temp_name(prefix);  // one the state file names, left by a killed save
+  }
+  const std::string backup_base = std::filesystem::path(backup).filename().string();
+  const std::string backup_data = data_file_name(backup, 0, 1), backup_index = index_file_name(backup);
+  const bool had_data = file_io::exists(data_path), had_index = file_io::exists(index_path);
+  std::vector<std::string> backups;
+  auto drop_backups = [&]() noexcept {
+    for (const std::string& f : backups) file_io::remove_quietly(f);  // the index first
+  };
+  // The entries standing for this prefix: itself, or a backup a killed save
+  // left the state file naming. Only the prefix itself is switched to the
+  // new backup: after such a kill the prefix's own files may be the broken
+  // pair, while the old backup is complete and stays named until the commit.
+  bool names_prefix = false;
+  std::vector<std::string> names_after_commit = {backup_base};
+  for (const std::string& n : state_entries_in_folder(prefix)) {
+    std::string staged_name;
+    if (n == base) names_prefix = true;
+    if (is_save_temporary(base, n + ".index", &staged_name) && staged_name == n) names_after_commit.push_back(n);
+  }
+  bool switched = false;
+  try {
+    if (had_index) {
+      file_io::link_file(index_path, backup_index);
+      backups.push_back(backup_index);
+    }
+    if (had_data) {
+      file_io::link_file(data_path, backup_data);
+      backups.push_back(backup_data);
+    }
+    file_io::sync_directory(dir);  // the staged bundle and the backup are durable
+    if (names_prefix && had_index && had_data) switched = replace_state_entries(prefix, {base}, backup_base);
+  } catch (...) {
+    drop_backups();
+    throw;
+  }
   bool data_replaced = false;
   try {
     file_io::rename_file(data_tmp, data_path);
     data_replaced = true;
-    file_io::rename_file(index_tmp, index_path);
+    file_io::rename_file(index_tmp, index_path);  // the commit point
   } catch (const Error& e) {
     std::string restore_error;
-    if (had_data) {
-      try {
-        file_io::rename_file(backup, data_path);
-      } catch (const Error& e2) {
-        restore_error = std::string("; restoring the previous data file (now ") + backup + ") also failed: " + e2.what();
+    try {
+      if (had_data && data_replaced) {
+        // A new name for the backup, renamed over the data file: the backup
+        // stays complete while the state file may still name it. (Not when
+        // the data file is still the old one: rename() between two links of
+        // one file does nothing, leaving the temporary.)
+        const std::string tmp = file_io::temp_name(data_path);
+        file_io::link_file(backup_data, tmp);
+        file_io::rename_file(tmp, data_path);
+      } else if (!had_data && data_replaced) {
+        file_io::remove_quietly(data_path);
       }
-    } else if (data_replaced) {
-      file_io::remove_quietly(data_path);
+      if (switched) replace_state_entries(prefix, {backup_base}, base);
+      drop_backups();
+    } catch (const Error& e2) {
+      restore_error = std::string("; restoring the previous checkpoint (kept as ") + backup + ") also failed: " + e2.what();
     }
     throw Error(e.what() + restore_error);
   }
-  if (had_data) file_io::remove_quietly(backup);
-  file_io::sync_directory(dir);
+  try {
+    file_io::sync_directory(dir);  // the new files are durable before the state file names them
+    if (switched || names_after_commit.size() > 1) replace_state_entries(prefix, names_after_commit, base);
+  } catch (...) {
+    if (!switched) drop_backups();  // else the state file still names the backup: keep it
+    throw;
+  }
+  drop_backups();
+  remove_stale_temporaries(prefix, state_entries_in_folder(prefix));
 }
 
 void BundleWriter::Impl::clean_up() noexcept {
@@ -142,10 +199,15 @@ BundleWriter::BundleWriter(std::string prefix) : impl_(std::make_unique<Impl>())
   std::error_code ec;
   std::filesystem::create_directories(impl_->dir, ec);
   if (ec) throw Error("cannot create directory " + impl_->dir + ": " + ec.message());
+  impl_->base = std::filesystem::path(impl_->prefix).filename().string();
   impl_->data_path = data_file_name(impl_->prefix, 0, 1);
   impl_->index_path = index_file_name(impl_->prefix);
-  impl_->data_tmp = file_io::temp_name(impl_->data_path);
-  impl_->index_tmp = file_io::temp_name(impl_->index_path);
+  impl_->lock.emplace(impl_->prefix);
+  // Holding the lock, no live saver owns a temporary of this prefix.
+  remove_stale_temporaries(impl_->prefix, state_entries_in_folder(impl_->prefix));
+  impl_->staged = file_io::temp_name(impl_->prefix);
+  impl_->data_tmp = data_file_name(impl_->staged, 0, 1);
+  impl_->index_tmp = index_file_name(impl_->staged);
 }
 
 BundleWriter::~BundleWriter() {

@@ -1,9 +1,12 @@
 #pragma once
 // Writing a TensorFlow V2 checkpoint that TensorFlow reads, byte-identical to
-// TF's BundleWriter for the same tensors added in the same order. Atomic:
-// temporary files in the target directory, fsync, rename data then index;
-// a failure leaves any earlier checkpoint with the same prefix intact and no
-// temporary files behind.
+// TF's BundleWriter for the same tensors added in the same order. Atomic,
+// with no window even under SIGKILL (docs/reliability.md, "The save
+// protocol"): the bundle is staged under a temporary prefix, the old files
+// kept as a backup the state file names while the prefix is replaced; a
+// failure leaves any earlier checkpoint with the same prefix intact and no
+// temporary files behind. Holds PREFIX.lock from construction to
+// destruction: a second writer to the prefix is refused.
 #include <cstdint>
 #include <memory>
 #include <string>

@@ -22,12 +22,32 @@ std::regex compile(const std::string& pattern, const char* what) {
 
 std::string renamed(const std::string& name, const std::vector<RenameRule>& rules) {
   for (const auto& rule : rules) {
-    if (std::regex_search(name, rule.regex)) return std::regex_replace(name, rule.regex, rule.replacement);
+    if (std::regex_search(name, rule.regex)) return apply_rename_rule(rule, name);
   }
   return name;
 }
 
 }  // namespace
+
+std::string apply_rename_rule(const RenameRule& rule, const std::string& name) {
+  // Every match, as std::regex_replace, except an empty match right where
+  // the previous match ended (sed's rule): regex_replace also replaced the
+  // empty match '.*' has at the end of the name, so '.*=x' gave "xx".
+  std::string out;
+  auto copied = name.cbegin();
+  bool matched = false;
+  auto previous_end = name.cbegin();
+  for (std::sregex_iterator it(name.cbegin(), name.cend(), rule.regex), end; it != end; ++it) {
+    const std::smatch& m = *it;
+    if (m.length(0) == 0 && matched && m[0].first == previous_end) continue;
+    out.append(copied, m[0].first);
+    out += m.format(rule.replacement);
+    copied = previous_end = m[0].second;
+    matched = true;
+  }
+  out.append(copied, name.cend());
+  return out;
+}
 
 RenameRule parse_rename_rule(const std::string& text) {
   std::size_t eq = std::string::npos;

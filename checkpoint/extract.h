@@ -21,6 +21,9 @@ struct RenameRule {
   std::string replacement;  // std::regex_replace format: $1, $&, ...
 };
 RenameRule parse_rename_rule(const std::string& text);
+// `name` with every match of the rule replaced (std::regex_replace), but no
+// empty match right after a match: '.*=x' turns any name into "x".
+std::string apply_rename_rule(const RenameRule& rule, const std::string& name);
 
 struct ExtractOptions {
   // Keep a variable when its whole name matches any of these (ECMAScript,

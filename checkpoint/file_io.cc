@@ -17,6 +17,11 @@ namespace {
 
 int64_t g_operations = 0;
 int64_t g_fail_at = 0;
+testing::StepHook g_step_hook = nullptr;
+
+void step(const char* what, const std::string& path) {
+  if (g_step_hook) g_step_hook(what, path);
+}
 
 // Counts one filesystem-changing operation; true when it must fail.
 bool injected_failure() {
@@ -41,9 +46,11 @@ void fail_at(int64_t n) {
 }
 int64_t operations() { return g_operations; }
 void reset() { fail_at(0); }
+void set_step_hook(StepHook hook) { g_step_hook = hook; }
 }  // namespace testing
 
 OutputFile::OutputFile(std::string path) : path_(std::move(path)) {
+  step("create", path_);
   if (injected_failure()) fail("create", path_, errno);
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) fail("create", path_, errno);
@@ -54,6 +61,7 @@ OutputFile::~OutputFile() {
 }
 
 void OutputFile::write(const void* data, std::size_t n) {
+  step("write", path_);
   if (injected_failure()) fail("write", path_, errno);
   auto p = static_cast<const char*>(data);
   while (n > 0) {
@@ -68,11 +76,13 @@ void OutputFile::write(const void* data, std::size_t n) {
 }
 
 void OutputFile::sync() {
+  step("fsync", path_);
   if (injected_failure() || ::fsync(fd_) != 0) fail("sync", path_, errno);
 }
 
 void OutputFile::close() {
   if (fd_ < 0) return;
+  step("close", path_);
   const int fd = fd_;
   fd_ = -1;
   if (injected_failure()) {
@@ -115,12 +125,14 @@ MappedFile::~MappedFile() {
 }
 
 void rename_file(const std::string& from, const std::string& to) {
+  step("rename", from);
   if (injected_failure() || ::rename(from.c_str(), to.c_str()) != 0) {
     throw Error("cannot rename " + from + " to " + to + ": " + std::strerror(errno));
   }
 }
 
 void sync_directory(const std::string& dir) {
+  step("fsync directory", dir);
   if (injected_failure()) fail("sync directory", dir, errno);
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) fail("open directory", dir, errno);
@@ -131,7 +143,31 @@ void sync_directory(const std::string& dir) {
   if (rc != 0 && err != EINVAL && err != EROFS) fail("sync directory", dir, err);
 }
 
-void remove_quietly(const std::string& path) noexcept { ::unlink(path.c_str()); }
+void remove_quietly(const std::string& path) noexcept {
+  step("unlink", path);
+  ::unlink(path.c_str());
+}
+
+void link_file(const std::string& from, const std::string& to) {
+  step("link", from);
+  if (injected_failure()) fail("link", to, errno);
+  if (::link(from.c_str(), to.c_str()) == 0) return;
+  const int err = errno;
+  // Filesystems without hard links (FAT, some FUSE and network mounts): copy.
+  if (err != EPERM && err != ENOTSUP && err != EMLINK && err != EXDEV) {
+    fail("link " + from + " to", to, err);
+  }
+  const MappedFile in(from);
+  OutputFile out(to);
+  try {
+    out.write(in.bytes().data(), in.size());
+    out.sync();
+    out.close();
+  } catch (...) {
+    ::unlink(to.c_str());
+    throw;
+  }
+}
 
 bool exists(const std::string& path) {
   struct stat st {};
@@ -139,7 +175,13 @@ bool exists(const std::string& path) {
 }
 
 std::string temp_name(const std::string& path) {
-  static std::mt19937_64 rng{std::random_device{}() ^ static_cast<uint64_t>(::getpid())};
+  // Reseeded in a forked child, which would otherwise repeat its parent's names.
+  static pid_t seeded_for = 0;
+  static std::mt19937_64 rng;
+  if (seeded_for != ::getpid()) {
+    seeded_for = ::getpid();
+    rng.seed(std::random_device{}() ^ (static_cast<uint64_t>(seeded_for) << 32));
+  }
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
   return path + ".tempstate" + buf;

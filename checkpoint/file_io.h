@@ -48,6 +48,9 @@ class MappedFile {
 };
 
 void rename_file(const std::string& from, const std::string& to);  // atomic replace
+// A second name for `from` (hard link; a copy where the filesystem has no
+// hard links). `to` must not exist.
+void link_file(const std::string& from, const std::string& to);
 void sync_directory(const std::string& dir);
 void remove_quietly(const std::string& path) noexcept;  // unlink, ignoring errors
 bool exists(const std::string& path);
@@ -65,6 +68,12 @@ namespace testing {
 void fail_at(int64_t n);
 int64_t operations();
 void reset();
+// Called before every filesystem-changing step (create, write, fsync, close,
+// rename, link, unlink, directory sync) with its name and path; the
+// kill-at-each-step tests _exit() from it. Null (the default) disables it.
+// Nothing in the library or the CLI sets it.
+using StepHook = void (*)(const char* step, const std::string& path);
+void set_step_hook(StepHook hook);
 }  // namespace testing
 
 }  // namespace graft::file_io

@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "checkpoint/error.h"
+#include "checkpoint/printable.h"
 #include "checkpoint/state_file.h"
 
 namespace fs = std::filesystem;
@@ -15,6 +16,28 @@ namespace {
 bool is_file(const std::string& p) {
   std::error_code ec;
   return fs::is_regular_file(p, ec);
+}
+
+// What is at `p` when it is there but not a regular file ("a directory",
+// "a FIFO", ...); "" for a regular file or nothing.
+std::string non_file_kind(const std::string& p) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(p, ec);
+  switch (st.type()) {
+    case fs::file_type::directory: return "a directory";
+    case fs::file_type::fifo: return "a FIFO";
+    case fs::file_type::socket: return "a socket";
+    case fs::file_type::block:
+    case fs::file_type::character: return "a device";
+    default: break;
+  }
+  return {};
+}
+
+// Throws when `p` exists but is not a regular file, saying what it is.
+void require_not_special(const std::string& p, const char* role) {
+  const std::string kind = non_file_kind(p);
+  if (!kind.empty()) throw Error(printable(p) + " is " + kind + ", not " + role);
 }
 
 std::string strip_trailing_slashes(std::string p) {
@@ -53,11 +76,12 @@ ResolvedPrefix from_directory(const std::string& dir) {
   fs::path prefix = state.model_checkpoint_path;
   if (prefix.is_relative()) prefix = fs::path(dir) / prefix;
   const std::string p = prefix.string();
+  require_not_special(index_file_name(p), "a checkpoint index file");
   if (!is_file(index_file_name(p))) {
-    throw Error(state_path + " names checkpoint " + p + ", but " + index_file_name(p) +
+    throw Error(state_path + " names checkpoint " + printable(p) + ", but " + printable(index_file_name(p)) +
                 " does not exist");
   }
-  return {p, "using checkpoint prefix " + p + " (from " + state_path + ")"};
+  return {p, "using checkpoint prefix " + printable(p) + " (from " + state_path + ")"};
 }
 
 }  // namespace
@@ -76,10 +100,15 @@ ResolvedPrefix resolve_checkpoint_path(const std::string& input) {
   if (is_file(index_file_name(path))) return {path, ""};
 
   std::error_code ec;
+  const std::string prefix = prefix_of_file(path);
+  // PREFIX given, PREFIX.index there but not a file.
+  if (!fs::is_directory(path, ec)) require_not_special(index_file_name(path), "a checkpoint index file");
+  // PREFIX.index (or a data file) given that is not a file.
+  if (!prefix.empty()) require_not_special(path, "a checkpoint file");
   if (fs::is_directory(path, ec)) return from_directory(path);
 
-  const std::string prefix = prefix_of_file(path);
   if (!prefix.empty() && is_file(path)) {
+    require_not_special(index_file_name(prefix), "a checkpoint index file");
     if (!is_file(index_file_name(prefix))) {
       throw Error(path + " belongs to checkpoint " + prefix + ", but " + index_file_name(prefix) +
                   " does not exist");

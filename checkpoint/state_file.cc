@@ -13,6 +13,7 @@
 
 #include "checkpoint/error.h"
 #include "checkpoint/file_io.h"
+#include "checkpoint/save_lock.h"
 #include "checkpoint_state.pb.h"
 
 namespace fs = std::filesystem;
@@ -86,9 +87,39 @@ double now_seconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
+fs::path folder_of(const std::string& prefix) {
+  const fs::path p(prefix);
+  return p.has_parent_path() ? p.parent_path() : fs::path(".");
+}
+
+// The file name an entry of the state file in `dir` names, when it lies in
+// `dir`; empty otherwise.
+std::string name_in_folder(const fs::path& dir, const std::string& entry) {
+  if (entry.empty()) return {};
+  std::error_code ec;
+  const fs::path abs_dir = fs::absolute(dir, ec).lexically_normal();
+  const fs::path e(entry);
+  const fs::path resolved = fs::absolute(e.is_relative() ? dir / e : e, ec).lexically_normal();
+  if (ec || resolved.parent_path() != abs_dir) return {};
+  return resolved.filename().string();
+}
+
 }  // namespace
 
 CheckpointState read_state_file(const std::string& path) {
+  // TF's state files are a few hundred bytes per entry; refuse a huge (or
+  // sparse) file before reading it, and a FIFO before blocking on it.
+  constexpr std::uintmax_t kMaxStateFileBytes = 1 << 20;
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (!ec && fs::exists(st) && !fs::is_regular_file(st)) {
+    throw Error("cannot read checkpoint state file " + path + ": not a regular file");
+  }
+  const std::uintmax_t bytes = fs::file_size(path, ec);
+  if (!ec && bytes > kMaxStateFileBytes) {
+    throw Error("checkpoint state file " + path + " has " + std::to_string(bytes) + " bytes, more than the " +
+                std::to_string(kMaxStateFileBytes) + " a state file may have");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("cannot read checkpoint state file " + path);
   std::stringstream text;
@@ -118,6 +149,7 @@ std::vector<std::string> record_checkpoint(const std::string& prefix, int keep) 
   const fs::path p(prefix);
   const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
   const std::string state_path = (dir / "checkpoint").string();
+  const StateFileLock lock(state_path);
   CheckpointState state;
   if (file_io::exists(state_path)) state = read_state_file(state_path);
 
@@ -153,6 +185,71 @@ std::vector<std::string> record_checkpoint(const std::string& prefix, int keep) 
   }
   write_state_file(state_path, state);
   return dropped;
+}
+
+std::vector<std::string> state_entries_in_folder(const std::string& prefix) {
+  const fs::path dir = folder_of(prefix);
+  const std::string state_path = (dir / "checkpoint").string();
+  std::vector<std::string> names;
+  if (!file_io::exists(state_path)) return names;
+  CheckpointState state;
+  try {
+    state = read_state_file(state_path);
+  } catch (const Error&) {
+    return names;  // names nothing readable; record_checkpoint reports it
+  }
+  auto add = [&](const std::string& entry) {
+    const std::string n = name_in_folder(dir, entry);
+    if (!n.empty() && std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+  };
+  add(state.model_checkpoint_path);
+  for (const auto& p : state.all_model_checkpoint_paths) add(p);
+  return names;
+}
+
+bool replace_state_entries(const std::string& prefix, const std::vector<std::string>& from, const std::string& to) {
+  const fs::path dir = folder_of(prefix);
+  const std::string state_path = (dir / "checkpoint").string();
+  if (!file_io::exists(state_path)) return false;
+  const StateFileLock lock(state_path);
+  CheckpointState state;
+  try {
+    state = read_state_file(state_path);
+  } catch (const Error&) {
+    return false;
+  }
+  auto named = [&](const std::string& entry) {
+    const std::string n = name_in_folder(dir, entry);
+    return !n.empty() && std::find(from.begin(), from.end(), n) != from.end();
+  };
+  bool changed = false;
+  if (named(state.model_checkpoint_path)) {
+    state.model_checkpoint_path = to;
+    changed = true;
+  }
+  auto& paths = state.all_model_checkpoint_paths;
+  auto& stamps = state.all_model_checkpoint_timestamps;
+  const bool timed = stamps.size() == paths.size();
+  for (auto& p : paths) {
+    if (named(p)) {
+      p = to;
+      changed = true;
+    }
+  }
+  if (!changed) return false;
+  // Two entries may now be `to`: keep the newest (last) place.
+  for (std::size_t i = paths.size(); i-- > 0;) {
+    if (paths[i] != to) continue;
+    for (std::size_t j = i; j-- > 0;) {
+      if (paths[j] != to) continue;
+      paths.erase(paths.begin() + static_cast<std::ptrdiff_t>(j));
+      if (timed) stamps.erase(stamps.begin() + static_cast<std::ptrdiff_t>(j));
+      --i;
+    }
+    break;
+  }
+  write_state_file(state_path, state);
+  return true;
 }
 
 }  // namespace graft

@@ -24,4 +24,15 @@ void write_state_file(const std::string& path, const CheckpointState& state);
 // files the caller may delete.
 std::vector<std::string> record_checkpoint(const std::string& prefix, int keep = 0);
 
+// For the save protocol (checkpoint/bundle_writer.cc). The entries
+// (model_checkpoint_path, all_model_checkpoint_paths) of the state file in
+// `prefix`'s folder that name files in that folder, as file names; empty
+// when there is no readable state file.
+std::vector<std::string> state_entries_in_folder(const std::string& prefix);
+// Rewrites that state file atomically with every entry naming one of `from`
+// (file names in the folder) replaced by `to` (a file name there); a path
+// listed twice afterwards keeps its newest place. Returns false, writing
+// nothing, when no entry names one of `from`.
+bool replace_state_entries(const std::string& prefix, const std::vector<std::string>& from, const std::string& to);
+
 }  // namespace graft

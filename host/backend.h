@@ -118,7 +118,9 @@ class Backend {
   virtual EpochTotals evaluate(const DeviceDataset& data, int first_layer) = 0;
 };
 
-// The reference backend. threads <= 0 means OpenBLAS's default.
+// The reference backend. threads <= 0 means OpenBLAS's default; more than
+// max_cpu_threads() is a graft::Error.
 std::unique_ptr<Backend> make_cpu_backend(int threads = 0);
+int max_cpu_threads();  // 4 per hardware thread, at least 8
 
 }  // namespace graft

@@ -514,6 +514,8 @@ EpochTotals CpuBackend::evaluate(const DeviceDataset& data, int first_layer) {
 
 }  // namespace
 
+int max_cpu_threads() { return ThreadTeam::max_threads(); }
+
 std::unique_ptr<Backend> make_cpu_backend(int threads) {
   return std::make_unique<CpuBackend>(threads > 0 ? threads : default_threads());
 }

@@ -1,10 +1,15 @@
 #pragma once
 // A fixed team of threads for splitting one step's work (GEMM panels, row
-// blocks, update ranges) between cores with microsecond latency: the caller
-// runs part 0 itself while the workers run the others, and run() returns when
-// all parts are done. Workers spin briefly between jobs (training issues
-// thousands of small jobs a second; a futex wake-up per job would cost more
-// than the job) and then sleep, so an idle backend burns no CPU.
+// blocks, update ranges) between cores with microsecond latency: run() splits
+// a job into size() parts, which the caller and the workers claim one at a
+// time, and returns when all parts are done. The split never changes (part
+// p always computes the same range, so results are bit-identical whoever
+// runs it), but who runs a part does: when a worker is descheduled (another
+// process busy on its core) the caller runs its part instead of waiting.
+// Waiting is a bounded spin, then a blocking wait (condition variable):
+// training issues thousands of small jobs a second, so a short spin saves a
+// futex wake-up per job on a quiet machine, and under load nobody burns a
+// core another thread needs.
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -16,7 +21,12 @@ namespace graft::cpu {
 
 class ThreadTeam {
  public:
-  explicit ThreadTeam(int threads);  // threads >= 1: the caller plus threads - 1 workers
+  // threads >= 1: the caller plus threads - 1 workers. Throws graft::Error
+  // when threads exceeds max_threads() or a thread cannot be created (after
+  // stopping the ones that were).
+  explicit ThreadTeam(int threads);
+  // The most threads a team may have: 4 per hardware thread, at least 8.
+  static int max_threads();
   ~ThreadTeam();
   ThreadTeam(const ThreadTeam&) = delete;
   ThreadTeam& operator=(const ThreadTeam&) = delete;
@@ -39,17 +49,23 @@ class ThreadTeam {
  private:
   using Job = void (*)(void*, int, int);
   void run_impl(Job job, void* ctx);
-  void worker_loop(int part);
+  void run_parts(uint64_t generation);  // claims and runs parts of that job until none is left
+  void worker_loop();
+  void stop_workers() noexcept;
 
+  static constexpr int kPartBits = 20;  // claim_ = generation << kPartBits | next unclaimed part
   const int parts_;
   std::vector<std::thread> workers_;
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<int> done_{0};  // parts finished of the current job
+  std::atomic<bool> caller_waiting_{false};
   std::atomic<bool> stop_{false};
   Job job_ = nullptr;
   void* ctx_ = nullptr;
   std::mutex mutex_;
-  std::condition_variable wake_;
+  std::condition_variable wake_;  // workers: a new job or stop
+  std::condition_variable done_cv_;  // the caller: the last part is done
 };
 
 // The half-open range [begin, end) of part `part` when n items are split

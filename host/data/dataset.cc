@@ -7,6 +7,7 @@
 #include <set>
 
 #include "checkpoint/error.h"
+#include "host/backend.h"
 #include "host/data/idx.h"
 
 namespace graft {
@@ -26,7 +27,7 @@ std::string find_file(const std::string& dir, const std::string& name) {
 // The raw images and labels of one split.
 struct RawSplit {
   IdxArray images, labels;
-  std::string images_path;
+  std::string images_path, labels_path;
   int64_t rows() const { return images.dims[0]; }
   int64_t cols() const { return images.dims[1] * images.dims[2]; }
 };
@@ -35,6 +36,7 @@ RawSplit read_split(const std::string& dir, const std::string& stem) {
   RawSplit raw;
   raw.images_path = find_file(dir, stem + "-images-idx3-ubyte");
   const std::string labels_path = find_file(dir, stem + "-labels-idx1-ubyte");
+  raw.labels_path = labels_path;
   raw.images = read_idx_u8(raw.images_path, 3);
   raw.labels = read_idx_u8(labels_path, 1);
   if (raw.labels.dims[0] != raw.images.dims[0]) {
@@ -47,6 +49,14 @@ RawSplit read_split(const std::string& dir, const std::string& stem) {
 // Rows of `raw` (by index) into a split, pixels scaled like the book's
 // X.astype(np.float32) / 255.
 DataSplit make_split(const RawSplit& raw, const std::vector<int64_t>& rows, const std::vector<int32_t>& label_of) {
+  // The float32 features take 4 bytes per pixel byte of the IDX file.
+  const long double bytes = 4.0L * static_cast<long double>(rows.size()) * static_cast<long double>(raw.cols());
+  const BackendMemory ram = host_memory();
+  if (ram.available_bytes > 0 && bytes > static_cast<long double>(ram.available_bytes)) {
+    throw Error(raw.images_path + ": " + std::to_string(rows.size()) + " rows of " + std::to_string(raw.cols()) +
+                " pixels need " + std::to_string(static_cast<int64_t>(bytes)) + " bytes as float32, more than the " +
+                std::to_string(ram.available_bytes) + " bytes of RAM available");
+  }
   DataSplit split;
   split.rows = static_cast<int64_t>(rows.size());
   split.cols = raw.cols();
@@ -59,6 +69,31 @@ DataSplit make_split(const RawSplit& raw, const std::vector<int64_t>& rows, cons
     split.labels[i] = label_of[raw.labels.data[static_cast<std::size_t>(rows[i])]];
   }
   return split;
+}
+
+// Without --classes the model gets 1 + the largest label classes, so a stray
+// label (200 among 0-9) would silently make a 201-class model. Every label
+// up to the largest must occur; else the first row past the gap is named.
+void check_no_label_gap(const std::vector<const RawSplit*>& splits) {
+  std::vector<int64_t> count(256, 0);
+  for (const RawSplit* s : splits) {
+    for (uint8_t l : s->labels.data) ++count[l];
+  }
+  int missing = 0;
+  while (missing < 256 && count[static_cast<std::size_t>(missing)] > 0) ++missing;
+  int largest = 255;
+  while (largest >= 0 && count[static_cast<std::size_t>(largest)] == 0) --largest;
+  if (largest < missing) return;
+  for (const RawSplit* s : splits) {
+    for (std::size_t row = 0; row < s->labels.data.size(); ++row) {
+      const int l = s->labels.data[row];
+      if (l <= missing) continue;
+      throw Error(s->labels_path + ": row " + std::to_string(row) + " has label " + std::to_string(l) +
+                  ", but no row has label " + std::to_string(missing) + ": the model would get " +
+                  std::to_string(largest + 1) + " classes; choose the classes with --classes (e.g. 0-" +
+                  std::to_string(missing - 1 < 0 ? 0 : missing - 1) + ")");
+    }
+  }
 }
 
 // Rows whose original label is kept, in file order.
@@ -144,6 +179,11 @@ Dataset load_dataset(const DatasetOptions& options) {
                   test.images_path + " has " + std::to_string(test.cols()));
     }
     std::vector<int64_t> rows = kept_rows(train, label_of);
+    if (rows.empty()) {
+      std::string list;
+      for (int c : options.classes) list += (list.empty() ? "" : ", ") + std::to_string(c);
+      throw Error(train.labels_path + ": no row has any of the chosen classes (" + list + ")");
+    }
     if (options.validation >= static_cast<int64_t>(rows.size())) {
       throw Error("--validation " + std::to_string(options.validation) + " leaves no training rows: " +
                   train.images_path + " has " + std::to_string(rows.size()) + " rows of the chosen classes");
@@ -159,8 +199,12 @@ Dataset load_dataset(const DatasetOptions& options) {
     }
     out.train = make_split(train, train_rows, label_of);
     out.validation = make_split(train, valid_rows, label_of);
+    if (options.classes.empty()) check_no_label_gap({&train, &test});
     for (int32_t l : out.train.labels) max_label = std::max<int>(max_label, l);
+    // A validation label the model has no output for would be scored as a miss.
+    for (int32_t l : out.validation.labels) max_label = std::max<int>(max_label, l);
   } else {
+    if (options.classes.empty()) check_no_label_gap({&test});
     out.train.cols = out.validation.cols = out.test.cols;
   }
 

@@ -6,6 +6,7 @@
 #include "checkpoint/error.h"
 #include "checkpoint/names.h"
 #include "checkpoint/summary.h"
+#include "host/restore/checked_read.h"
 
 namespace graft {
 namespace {
@@ -205,8 +206,8 @@ void load_checkpoint_weights(Backend& backend, const BundleReader& reader, const
     const BundleEntry* kernel = reader.find(c.kernel_key);
     const BundleEntry* bias = reader.find(c.bias_key);
     if (!kernel || !bias) throw Error(reader.prefix() + ": layer " + c.name + " is not in this checkpoint");
-    backend.write_param(static_cast<int>(2 * l), reader.read_float(*kernel).data());
-    backend.write_param(static_cast<int>(2 * l + 1), reader.read_float(*bias).data());
+    backend.write_param(static_cast<int>(2 * l), read_checked_float(reader, *kernel).data());
+    backend.write_param(static_cast<int>(2 * l + 1), read_checked_float(reader, *bias).data());
   }
 }
 

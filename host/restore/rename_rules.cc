@@ -10,7 +10,7 @@ std::vector<RenameRule> parse_rename_rules(const std::vector<std::string>& texts
 
 std::string apply_renames(const std::vector<RenameRule>& rules, const std::string& name) {
   for (const RenameRule& rule : rules) {
-    if (std::regex_search(name, rule.regex)) return std::regex_replace(name, rule.regex, rule.replacement);
+    if (std::regex_search(name, rule.regex)) return apply_rename_rule(rule, name);
   }
   return name;
 }

@@ -2,8 +2,10 @@
 // Rename rules for checkpoint variable names, shared with `graft extract`:
 // "REGEX=REPLACEMENT" (RenameRule and parse_rename_rule live in
 // checkpoint/extract.h). Rules apply in order; the first whose regex occurs in
-// a name (std::regex_search) wins and the name becomes
-// std::regex_replace(name, regex, replacement); a name no rule matches is kept.
+// a name (std::regex_search) wins and its matches are replaced as
+// std::regex_replace does, except an empty match right after a match
+// (apply_rename_rule: '.*=x' gives "x", not "xx"); a name no rule matches is
+// kept.
 #include <string>
 #include <vector>
 

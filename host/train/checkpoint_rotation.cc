@@ -1,10 +1,12 @@
 #include "host/train/checkpoint_rotation.h"
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <system_error>
 
 #include "checkpoint/error.h"
+#include "checkpoint/save_lock.h"
 #include "checkpoint/state_file.h"
 
 namespace fs = std::filesystem;
@@ -30,6 +32,39 @@ bool is_numbered_version(const std::string& prefix, const std::string& base) {
   if (folder_of(p) != folder_of(b)) return false;
   const std::string name = p.filename().string(), head = b.filename().string() + "-";
   return starts_with(name, head) && all_digits(name.substr(head.size()));
+}
+
+// Numbered versions of `base` in its folder that the state file does not
+// list and that are older than every listed one: what a save killed between
+// recording the state file and deleting the dropped files leaves behind.
+std::vector<std::string> unlisted_numbered_versions(const std::string& saved, const std::string& base) {
+  const fs::path dir = folder_of(fs::path(base));
+  const std::vector<std::string> listed = state_entries_in_folder(saved);
+  const std::string head = fs::path(base).filename().string() + "-";
+  auto step_of = [&](const std::string& name) -> long double {  // -1: not a numbered version
+    if (!starts_with(name, head) || !all_digits(name.substr(head.size()))) return -1;
+    return std::stold(name.substr(head.size()));
+  };
+  long double oldest_listed = -1;
+  for (const std::string& n : listed) {
+    const long double step = step_of(n);
+    if (step >= 0 && (oldest_listed < 0 || step < oldest_listed)) oldest_listed = step;
+  }
+  std::vector<std::string> out;
+  if (oldest_listed < 0) return out;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!starts_with(name, head) || name.size() < 6 || name.compare(name.size() - 6, 6, ".index") != 0) continue;
+    const std::string prefix_name = name.substr(0, name.size() - 6);
+    const long double step = step_of(prefix_name);
+    if (step < 0 || step >= oldest_listed) continue;
+    if (std::find(listed.begin(), listed.end(), prefix_name) != listed.end()) continue;
+    const std::string prefix = (dir / prefix_name).string();
+    if (fs::path(prefix).lexically_normal() == fs::path(saved).lexically_normal()) continue;
+    out.push_back(prefix);
+  }
+  return out;
 }
 
 }  // namespace
@@ -87,6 +122,16 @@ std::vector<std::string> rotate_checkpoints(const std::string& saved, const std:
     if (dropped == saved || !is_numbered_version(dropped, base)) continue;
     delete_checkpoint_files(dropped);
     deleted.push_back(dropped);
+  }
+  if (keep > 0) {
+    for (const std::string& orphan : unlisted_numbered_versions(saved, base)) {
+      try {
+        const SaveLock lock(orphan);  // not while another process is saving it
+        delete_checkpoint_files(orphan);
+        deleted.push_back(orphan);
+      } catch (const Error&) {
+      }
+    }
   }
   return deleted;
 }

@@ -6,7 +6,9 @@
 // newest); the files of a numbered checkpoint of the same PREFIX that falls
 // off the list are deleted. Other entries (another prefix, a plain PREFIX
 // saved at the end of an earlier run) may leave the list but are never
-// deleted.
+// deleted. Numbered checkpoints of PREFIX older than every listed one and
+// not listed (a save killed between the state file and the deletion leaves
+// them) are deleted too, unless a save to them is in progress.
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -12,6 +12,7 @@
 #include "checkpoint/names.h"
 #include "checkpoint/state_file.h"
 #include "host/model/model_io.h"
+#include "host/restore/checked_read.h"
 
 namespace graft {
 namespace {
@@ -65,24 +66,33 @@ const BundleEntry* find_scalar(const BundleReader& reader, const std::string& wa
   return found;
 }
 
+constexpr int64_t kMaxGlobalStep = int64_t{1} << 53;  // exact in a double (metrics, TensorBoard)
+
 int64_t read_step(const BundleReader& reader, const BundleEntry& entry) {
   if (!entry.info.shape.empty()) {
     throw Error(reader.prefix() + ": " + entry.info.name + " has shape " + shape_string(entry.info.shape) +
                 ", expected a scalar");
   }
-  const std::string_view bytes = reader.raw_bytes(entry, true);
+  std::string bytes(reader.raw_bytes(entry, true));
+  if (reader.big_endian()) std::reverse(bytes.begin(), bytes.end());  // one scalar: its bytes
+  int64_t v = 0;
   if (entry.info.dtype == DType::kInt64 && bytes.size() == 8) {
-    int64_t v;
     std::memcpy(&v, bytes.data(), 8);
-    return v;
+  } else if (entry.info.dtype == DType::kInt32 && bytes.size() == 4) {
+    int32_t v32;
+    std::memcpy(&v32, bytes.data(), 4);
+    v = v32;
+  } else {
+    throw Error(reader.prefix() + ": " + entry.info.name + " is " + dtype_name(entry.info.dtype) +
+                ", expected an int64 step");
   }
-  if (entry.info.dtype == DType::kInt32 && bytes.size() == 4) {
-    int32_t v;
-    std::memcpy(&v, bytes.data(), 4);
-    return v;
+  // Training adds to the step (and numbers checkpoints PREFIX-<step>): a
+  // negative step or one near INT64_MAX would be wrong or overflow.
+  if (v < 0 || v > kMaxGlobalStep) {
+    throw Error(reader.prefix() + ": " + entry.info.name + " is " + std::to_string(v) +
+                ", outside the steps graft resumes from (0 to " + std::to_string(kMaxGlobalStep) + ")");
   }
-  throw Error(reader.prefix() + ": " + entry.info.name + " is " + dtype_name(entry.info.dtype) +
-              ", expected an int64 step");
+  return v;
 }
 
 }  // namespace
@@ -135,7 +145,7 @@ std::vector<float> read_tensor(const BundleReader& reader, const std::string& ke
     throw Error(reader.prefix() + ": " + key + " has shape " + shape_string(e->info.shape) + ", the model needs " +
                 shape_string(shape));
   }
-  return reader.read_float(*e);
+  return read_checked_float(reader, *e);
 }
 
 std::string ResumeReport::resumed() const {

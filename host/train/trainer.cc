@@ -9,6 +9,7 @@
 #include "checkpoint/error.h"
 #include "host/model/model_io.h"
 #include "host/train/divergence.h"
+#include "host/train/memory_check.h"
 
 namespace graft {
 namespace {
@@ -21,6 +22,21 @@ void add_totals(EpochTotals& into, const EpochTotals& t) {
   into.loss_sum += t.loss_sum;
   into.correct += t.correct;
   into.samples += t.samples;
+}
+
+// Non-finite hyper-parameters would show up only as a divergence many steps
+// later, blamed on the learning rate.
+void check_hyperparameters(const OptimizerConfig& o) {
+  const std::pair<const char*, float> values[] = {
+      {"learning_rate", o.learning_rate}, {"momentum", o.momentum},         {"adagrad_initial", o.adagrad_initial},
+      {"rho", o.rho},                     {"rmsprop_momentum", o.rmsprop_momentum},
+      {"rmsprop_epsilon", o.rmsprop_epsilon}, {"beta1", o.beta1},           {"beta2", o.beta2},
+      {"adam_epsilon", o.adam_epsilon},   {"clip_value", o.clip_value},     {"clip_norm", o.clip_norm}};
+  for (const auto& [name, v] : values) {
+    if (!std::isfinite(v)) {
+      throw Error(std::string("OptimizerConfig::") + name + " is " + std::to_string(v) + ", not a finite number");
+    }
+  }
 }
 
 }  // namespace
@@ -44,10 +60,13 @@ Trainer::Trainer(Backend& backend, const ModelDescription& model, const TrainOpt
   if (options_.save_every.enabled() && options_.save_prefix.empty()) {
     throw Error("periodic checkpoints (" + options_.save_every.describe() + ") need a save prefix");
   }
+  check_hyperparameters(optimizer_);
   if (optimizer_.clip_value > 0 && optimizer_.clip_norm > 0) {
     throw Error("clip by value and clip by global norm are exclusive");
   }
   table_ = parameter_table(spec_, optimizer_.kind);
+  check_training_memory(spec_.backend_shapes(), static_cast<int>(optimizer_slot_suffixes(optimizer_.kind).size()),
+                        std::max(options_.batch_size, options_.eval_batch), backend_.memory());
   backend_.build(spec_.backend_shapes(), optimizer_, std::max(options_.batch_size, options_.eval_batch));
   apply_trainable(backend_, table_);
   initialize_parameters(backend_, table_, options_.seed);

@@ -2,7 +2,10 @@
 // the file (and tensor) and the problem; never a crash or a hang.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
+#include <fstream>
 #include <limits>
 
 #include "checkpoint/bundle_reader.h"
@@ -11,6 +14,7 @@
 #include "checkpoint/error.h"
 #include "checkpoint/file_io.h"
 #include "checkpoint/sstable.h"
+#include "checkpoint/state_file.h"
 #include "tests/checkpoint/independent_reader.h"
 #include "tests/checkpoint/index_rewrite.h"
 #include "tests/checkpoint/test_util.h"
@@ -329,6 +333,62 @@ TEST(BadStrings, CorruptStringTensor) {
     const BundleReader r = BundleReader::open(prefix);
     EXPECT_CONTAINS(error_of([&] { r.read_strings(*r.find("_CHECKPOINTABLE_OBJECT_GRAPH"), false); }),
                     "string tensor");
+  }
+}
+
+}  // namespace
+}  // namespace graft
+
+namespace graft {
+namespace {
+
+// Issue 15: an index that is a directory or FIFO says so (it was "does not
+// exist"); a path from the state file with a newline or NUL stays one line;
+// a huge state file is refused before it is read.
+TEST(BadPaths, IndexThatIsNotAFileSaysWhatItIs) {
+  test::TempDir tmp;
+  const std::string dir = tmp.path().string();
+  fs::create_directory(dir + "/d.index");
+  EXPECT_CONTAINS(open_error(dir + "/d"), dir + "/d.index is a directory, not a checkpoint index file");
+  EXPECT_CONTAINS(open_error(dir + "/d.index"), dir + "/d.index is a directory, not a checkpoint file");
+  ASSERT_EQ(::mkfifo((dir + "/f.index").c_str(), 0644), 0);
+  EXPECT_CONTAINS(open_error(dir + "/f"), dir + "/f.index is a FIFO, not a checkpoint index file");
+  EXPECT_CONTAINS(open_error(dir + "/f.index"), dir + "/f.index is a FIFO");
+  test::write_bytes(dir + "/checkpoint", "model_checkpoint_path: \"f\"\n");
+  EXPECT_CONTAINS(open_error(dir), dir + "/f.index is a FIFO, not a checkpoint index file");
+}
+
+TEST(BadPaths, StateFilePathWithNewlineOrNulStaysOneLine) {
+  test::TempDir tmp;
+  const std::string dir = tmp.path().string();
+  test::write_bytes(dir + "/checkpoint", "model_checkpoint_path: \"a\\nverify: all tensors match\\000x\"\n");
+  const std::string msg = open_error(dir);
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\0'), std::string::npos) << msg;
+  EXPECT_CONTAINS(msg, "a\\nverify: all tensors match\\0x");
+}
+
+TEST(BadPaths, HugeIndexIsRefusedBeforeReading) {
+  test::TempDir tmp;
+  const std::string prefix = (tmp / "huge").string();
+  std::ofstream(prefix + ".index") << "x";
+  fs::resize_file(prefix + ".index", std::uintmax_t{3} << 30);  // sparse
+  EXPECT_CONTAINS(open_error(prefix), prefix + ".index: 3221225472 bytes, more than the 1073741824 an index may have");
+}
+
+TEST(BadPaths, HugeStateFileIsRefusedBeforeReading) {
+  test::TempDir tmp;
+  const std::string path = (tmp / "checkpoint").string();
+  {
+    std::ofstream out(path);
+    out << "model_checkpoint_path: \"m\"\n";
+  }
+  fs::resize_file(path, std::uintmax_t{3} << 30);  // sparse: 3 GiB that take no disk
+  try {
+    read_state_file(path);
+    FAIL() << "a 3 GiB state file was read";
+  } catch (const Error& e) {
+    EXPECT_CONTAINS(std::string(e.what()), path + " has 3221225472 bytes, more than the 1048576");
   }
 }
 

@@ -148,5 +148,15 @@ TEST(RenameRules, FirstMatchWins) {
   EXPECT_THROW(parse_rename_rules({"(=x"}), Error);
 }
 
+// Issue 15: '.*=x' renamed every name to "xx" (std::regex_replace also
+// replaced the empty match at the end).
+TEST(RenameRules, DotStarRenamesToTheReplacementOnce) {
+  EXPECT_EQ(apply_renames(parse_rename_rules({".*=x"}), "dnn/hidden1/kernel"), "x");
+  EXPECT_EQ(apply_renames(parse_rename_rules({"(.*)=pre/$1"}), "hidden1/bias"), "pre/hidden1/bias");
+  EXPECT_EQ(apply_renames(parse_rename_rules({"dnn/(.*)=$1"}), "dnn/hidden1/bias"), "hidden1/bias");
+  EXPECT_EQ(apply_renames(parse_rename_rules({"^dnn/="}), "dnn/hidden1/bias"), "hidden1/bias");
+  EXPECT_EQ(apply_renames(parse_rename_rules({"a*=x"}), "bab"), "xbxbx");  // as sed 's/a*/x/g'
+}
+
 }  // namespace
 }  // namespace graft

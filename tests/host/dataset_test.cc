@@ -162,6 +162,47 @@ TEST(Dataset, Errors) {
   EXPECT_NE(error_of([&] { load_dataset(o); }).find("39 labels for 40 images"), std::string::npos);
 }
 
+// Issue 15: a label of 200 among 0-3 silently made a 201-class model (and
+// a stray validation label was scored as a miss). The error names the file
+// and the row.
+TEST(Dataset, StrayLabelIsAnErrorNamingFileAndRow) {
+  test::TempDir dir;
+  write_dataset(dir.path(), 40, 12, false);
+  std::vector<uint8_t> labels(40);
+  for (int i = 0; i < 40; ++i) labels[static_cast<std::size_t>(i)] = static_cast<uint8_t>(i % 4);
+  labels[17] = 200;
+  write_file(dir / "train-labels-idx1-ubyte", idx_bytes(8, {40}, labels), false);
+  DatasetOptions o;
+  o.dir = dir.path().string();
+  o.validation = 5;
+  const std::string msg = error_of([&] { load_dataset(o); });
+  EXPECT_NE(msg.find((dir / "train-labels-idx1-ubyte").string() + ": row 17 has label 200, but no row has label 4"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("the model would get 201 classes"), std::string::npos) << msg;
+  // In a validation row too (row 2 < --validation 5).
+  labels[17] = 1;
+  labels[2] = 9;
+  write_file(dir / "train-labels-idx1-ubyte", idx_bytes(8, {40}, labels), false);
+  EXPECT_NE(error_of([&] { load_dataset(o); }).find("row 2 has label 9"), std::string::npos);
+  // Choosing the classes is the way out.
+  o.classes = {0, 1, 2, 3};
+  EXPECT_EQ(load_dataset(o).num_classes, 4);
+}
+
+// Issue 15: `--classes 11-12` on a 0-3 data set blamed --validation.
+TEST(Dataset, ClassesThatNeverOccurAreNamed) {
+  test::TempDir dir;
+  write_dataset(dir.path(), 40, 12, false);
+  DatasetOptions o;
+  o.dir = dir.path().string();
+  o.validation = 5;
+  o.classes = {11, 12};
+  const std::string msg = error_of([&] { load_dataset(o); });
+  EXPECT_NE(msg.find("train-labels-idx1-ubyte: no row has any of the chosen classes (11, 12)"), std::string::npos)
+      << msg;
+}
+
 TEST(Dataset, ParseClassList) {
   EXPECT_EQ(parse_class_list("5-9"), (std::vector<int>{5, 6, 7, 8, 9}));
   EXPECT_EQ(parse_class_list("0,2,4"), (std::vector<int>{0, 2, 4}));

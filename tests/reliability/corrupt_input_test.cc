@@ -626,6 +626,12 @@ void path_family(Corpus& corpus, const Checkpoint& c) {
   }
   {
     const fs::path d = corpus.case_dir();
+    const std::string prefix = c.link_into(d, ".index");
+    ASSERT_EQ(::mkfifo((prefix + ".index").c_str(), 0644), 0);
+    run(".index is a FIFO (prefix given)", prefix, prefix + ".index");
+  }
+  {
+    const fs::path d = corpus.case_dir();
     const std::string prefix = c.link_into(d, data_suffix);
     fs::create_directory(prefix + data_suffix);
     run("data shard is a directory", prefix, prefix + data_suffix);
@@ -673,6 +679,12 @@ void path_family(Corpus& corpus, const Checkpoint& c) {
         [&](const fs::path& p) {
           write_file(p, "model_checkpoint_path: \"" + c.base + "\"\nall_model_checkpoint_timestamps: x\n");
         });
+  state("is a 3 GiB sparse file", [](const fs::path& p) {
+    write_file(p, "model_checkpoint_path: \"m\"\n");
+    fs::resize_file(p, std::uintmax_t{3} << 30);  // refused before reading (issue 15)
+  });
+  state("names a path with a newline and an escape",
+        [](const fs::path& p) { write_file(p, "model_checkpoint_path: \"a\\nverify: ok\\033[31m\"\n"); });
   state("has a 1 MB path", [](const fs::path& p) {
     write_file(p, "model_checkpoint_path: \"" + std::string(1 << 20, 'a') + "\"\n");
   });

@@ -49,7 +49,8 @@ void register_demo(CLI::App& app) {
       "(frozen and cached, fine-tuned, from scratch), and draw the learning curves");
   DemoOptions& o = flags->options;
   sub->add_option("--device", flags->device, "cpu, cuda or auto (the GPU when there is one)")->capture_default_str();
-  sub->add_option("--threads", flags->threads, "CPU threads (default: all cores)");
+  sub->add_option("--threads", flags->threads, "CPU threads (default: all cores)")
+      ->check(CLI::Range(0, max_cpu_threads()));
   sub->add_option("--data", o.data_dir, "Fashion-MNIST folder (the four IDX files)")->capture_default_str();
   sub->add_option("--out", o.out_dir, "Where checkpoints, pictures, TensorBoard runs and report.txt go")
       ->capture_default_str();

@@ -268,7 +268,8 @@ void register_eval(CLI::App& app) {
                   "REGEX=REPLACEMENT applied to checkpoint names (repeatable; the first matching rule wins)")
       ->allow_extra_args(false);
   sub->add_option("--device", flags->device, "cpu, cuda or auto")->capture_default_str();
-  sub->add_option("--threads", flags->threads, "CPU threads (default: all cores)");
+  sub->add_option("--threads", flags->threads, "CPU threads (default: all cores)")
+      ->check(CLI::Range(0, max_cpu_threads()));
   sub->add_flag("--json", flags->json, "Print the result as JSON (with per-class results and the confusion matrix)");
   sub->add_flag("--per-class", flags->per_class,
                 "Also print per-class precision and recall and the confusion matrix (from per-row predictions on the CPU)");

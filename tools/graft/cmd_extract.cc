@@ -8,6 +8,7 @@
 
 #include "checkpoint/bundle_reader.h"
 #include "checkpoint/error.h"
+#include "checkpoint/printable.h"
 #include "checkpoint/extract.h"
 #include "host/model/model_io.h"
 #include "tools/graft/commands.h"
@@ -22,15 +23,17 @@ struct ExtractCliOptions {
   bool dry_run = false;
 };
 
+// Names are escaped for the terminal (checkpoint/printable.h).
 void print_plan(const std::vector<ExtractedTensor>& tensors) {
   std::size_t w = 0;
-  for (const auto& t : tensors) w = std::max(w, t.source.size());
+  for (const auto& t : tensors) w = std::max(w, printable(t.source).size());
   for (const auto& t : tensors) {
+    const std::string source = printable(t.source);
     if (t.source == t.name) {
-      std::printf("  %s\n", t.source.c_str());
+      std::printf("  %s\n", source.c_str());
     } else {
-      std::printf("  %s%s -> %s\n", t.source.c_str(), std::string(w - t.source.size(), ' ').c_str(),
-                  t.name.c_str());
+      std::printf("  %s%s -> %s\n", source.c_str(), std::string(w - source.size(), ' ').c_str(),
+                  printable(t.name).c_str());
     }
   }
 }

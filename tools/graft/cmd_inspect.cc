@@ -12,6 +12,7 @@
 #include "checkpoint/error.h"
 #include "checkpoint/meta_graph.h"
 #include "checkpoint/names.h"
+#include "checkpoint/printable.h"
 #include "checkpoint/summary.h"
 #include "host/model/model_io.h"
 #include "host/restore/graph_import.h"
@@ -30,7 +31,10 @@ struct InspectOptions {
   std::string tensor;
 };
 
-std::string pad(const std::string& s, std::size_t width) {
+// Names from the file are escaped for the terminal (checkpoint/printable.h):
+// a control character or ANSI escape in a name cannot fake output lines.
+std::string pad(const std::string& raw, std::size_t width) {
+  const std::string s = printable(raw);
   return s.size() >= width ? s : s + std::string(width - s.size(), ' ');
 }
 std::string pad_left(const std::string& s, std::size_t width) {
@@ -39,7 +43,7 @@ std::string pad_left(const std::string& s, std::size_t width) {
 
 std::string joined(const std::vector<std::string>& v, const char* sep = ", ") {
   std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + printable(s);
   return out;
 }
 
@@ -47,7 +51,7 @@ void print_variables(const BundleReader& r) {
   const bool sharded = r.num_shards() > 1;
   std::size_t wn = 4, wd = 5, ws = 5, wb = 5;
   for (const auto& e : r.entries()) {
-    wn = std::max(wn, e.info.name.size());
+    wn = std::max(wn, printable(e.info.name).size());
     wd = std::max(wd, dtype_name(e.info.dtype).size());
     ws = std::max(ws, shape_string(e.info.shape).size());
     wb = std::max(wb, std::to_string(e.size).size());
@@ -80,7 +84,7 @@ void print_summary(const CheckpointSummary& s) {
     for (const auto& d : s.dense_layers) w = std::max(w, d.name.size());
     for (const auto& d : s.dense_layers) {
       std::printf("  %s  %lld -> %lld%s\n", pad(d.name, w).c_str(), static_cast<long long>(d.inputs),
-                  static_cast<long long>(d.outputs), d.keras_name.empty() ? "" : ("  (" + d.keras_name + ")").c_str());
+                  static_cast<long long>(d.outputs), d.keras_name.empty() ? "" : ("  (" + printable(d.keras_name) + ")").c_str());
     }
   }
   if (!s.optimizer_slots.empty()) std::printf("optimizer slots: %s\n", joined(s.optimizer_slots).c_str());
@@ -141,7 +145,7 @@ const BundleEntry& find_tensor(const BundleReader& r, const std::string& name) {
 
 void print_tensor(const BundleReader& r, const BundleEntry& e) {
   const TensorValues v = describe_values(r, e);
-  std::printf("%s: %s %s, %lld element%s, %lld bytes\n", e.info.name.c_str(), dtype_name(e.info.dtype).c_str(),
+  std::printf("%s: %s %s, %lld element%s, %lld bytes\n", printable(e.info.name).c_str(), dtype_name(e.info.dtype).c_str(),
               shape_string(e.info.shape).c_str(), static_cast<long long>(v.elements), v.elements == 1 ? "" : "s",
               static_cast<long long>(e.size));
   if (!v.note.empty()) {
@@ -195,7 +199,7 @@ std::vector<std::pair<std::string, std::string>> verify_all(const BundleReader& 
     try {
       r.verify(e);
     } catch (const Error& err) {
-      std::fprintf(stderr, "graft inspect: error: %s\n", err.what());
+      std::fprintf(stderr, "graft inspect: error: %s\n", printable(err.what()).c_str());
       bad.emplace_back(e.info.name, err.what());
     }
   }

@@ -27,6 +27,7 @@
 #include "tools/graft/data_flags.h"
 #include "tools/graft/cuda_flags.h"
 #include "tools/graft/hooks/test_hooks.h"
+#include "tools/graft/flag_checks.h"
 
 namespace graft::cli {
 namespace {
@@ -273,10 +274,10 @@ void register_train(CLI::App& app) {
   sub->add_option("--batch-size", flags->batch_size, "Mini-batch size")->capture_default_str();
   sub->add_option("--optimizer", flags->optimizer, "sgd, momentum, nesterov, adagrad, rmsprop, adam")
       ->capture_default_str();
-  sub->add_option("--lr", flags->lr, "Learning rate")->capture_default_str();
-  sub->add_option("--momentum", flags->momentum, "Momentum (momentum, nesterov)")->capture_default_str();
-  auto* clip_value = sub->add_option("--clip-value", flags->clip_value, "Clip gradients to [-T, T]");
-  auto* clip_norm = sub->add_option("--clip-norm", flags->clip_norm, "Clip gradients by global norm N");
+  sub->add_option("--lr", flags->lr, "Learning rate")->capture_default_str()->check(finite_number());
+  sub->add_option("--momentum", flags->momentum, "Momentum (momentum, nesterov)")->capture_default_str()->check(finite_number());
+  auto* clip_value = sub->add_option("--clip-value", flags->clip_value, "Clip gradients to [-T, T]")->check(finite_number());
+  auto* clip_norm = sub->add_option("--clip-norm", flags->clip_norm, "Clip gradients by global norm N")->check(finite_number());
   clip_value->excludes(clip_norm);
   sub->add_option("--save", flags->save, "Save a TF checkpoint at this prefix at the end (the best one with early stopping) and on SIGINT/SIGTERM");
   auto* save_every = sub->add_option(
@@ -293,7 +294,7 @@ void register_train(CLI::App& app) {
       });
   sub->add_option("--keep", flags->keep, "Numbered checkpoints to keep (like TF's max_to_keep; 0 = all)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative())
       ->needs(save_every);
   sub->add_option("--resume", flags->resume,
                   "Resume variables, optimizer slots and step from a checkpoint (also one saved on SIGINT/SIGTERM)");
@@ -301,7 +302,8 @@ void register_train(CLI::App& app) {
                   "Stop after this many epochs without a lower validation loss; keep the best");
   sub->add_option("--seed", flags->seed, "Seed for initial values and shuffling")->capture_default_str();
   sub->add_option("--device", flags->device, "cpu, cuda or auto")->capture_default_str();
-  sub->add_option("--threads", flags->threads, "CPU threads (default: all cores)");
+  sub->add_option("--threads", flags->threads, "CPU threads (default: all cores)")
+      ->check(CLI::Range(0, max_cpu_threads()));
   // Transfer learning.
   auto* init_from = sub->add_option("--init-from", flags->init_from,
                                     "After initialising, restore variables from this TF checkpoint (TF1 or TF2)");
@@ -336,7 +338,7 @@ void register_train(CLI::App& app) {
                                  "file in DIR");
   sub->add_option("--log-every", flags->log_every, "Also log the training loss over every N steps (with --logdir)")
       ->needs(logdir)
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   sub->add_option("--metrics", flags->metrics, "Write one row per epoch to FILE.csv or FILE.jsonl")
       ->check([](const std::string& path) {
         return is_metrics_file_name(path) ? std::string() : "the metrics file must end in .csv or .jsonl: " + path;

@@ -43,14 +43,79 @@ std::string escaped(const std::string& s, std::size_t max_chars) {
   return out;
 }
 
-// Integers are shown exactly, not via float: signed ones as int64, unsigned as uint64.
+// One element of a numeric tensor: its value for the statistics and, when
+// it is shown, its text. Integers are shown exactly, not via float: signed
+// ones as int64, unsigned as uint64.
 template <typename T>
-std::vector<T> load_ints(std::string_view bytes, int64_t n, bool big_endian) {
-  std::string copy(bytes);
-  if (big_endian) swap_element_bytes(copy.data(), n, sizeof(T));
-  std::vector<T> out(static_cast<std::size_t>(n));
-  std::memcpy(out.data(), copy.data(), out.size() * sizeof(T));
-  return out;
+ShownValue int_value(T v) {
+  if constexpr (std::is_signed_v<T>) {
+    return {std::to_string(static_cast<int64_t>(v)), static_cast<int64_t>(v)};
+  } else {
+    return {std::to_string(static_cast<uint64_t>(v)), static_cast<uint64_t>(v)};
+  }
+}
+
+// Walks a numeric tensor in chunks straight from the mapped data file (its
+// checksum verified first): a 4 GiB tensor is summarised without a copy of
+// it, let alone the float and double copies this once made. Statistics are
+// accumulated in element order, as before.
+void stream_numbers(const BundleReader& r, const BundleEntry& e, std::size_t edge, std::size_t all_limit,
+                    TensorValues& tv) {
+  r.verify(e);
+  const std::string_view bytes = r.raw_bytes(e, false);
+  const auto n = static_cast<std::size_t>(tv.elements);
+  const bool all = n <= all_limit;
+  const std::size_t head = all ? n : edge, tail_from = all ? n : n - edge;
+  const bool be = r.big_endian();
+  const std::size_t size = dtype_size(e.info.dtype);
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo, sum = 0;
+  int64_t counted = 0;
+  auto take = [&](std::size_t i, double x, const auto& show) {
+    if (i < head) tv.head.push_back(show());
+    if (i >= tail_from) tv.tail.push_back(show());
+    if (std::isnan(x)) {
+      ++tv.nan_count;
+      return;
+    }
+    lo = std::min(lo, x);
+    hi = std::max(hi, x);
+    sum += x;
+    ++counted;
+  };
+  constexpr std::size_t kChunk = 1 << 16;
+  std::vector<float> floats(std::min(n, kChunk));
+  std::string chunk;
+  for (std::size_t at = 0; at < n; at += kChunk) {
+    const std::size_t m = std::min(kChunk, n - at);
+    chunk.assign(bytes.data() + at * size, m * size);
+    auto ints = [&](auto zero) {
+      using T = decltype(zero);
+      if (be) swap_element_bytes(chunk.data(), static_cast<int64_t>(m), sizeof(T));
+      for (std::size_t j = 0; j < m; ++j) {
+        T v;
+        std::memcpy(&v, chunk.data() + j * sizeof(T), sizeof(T));
+        take(at + j, static_cast<double>(v), [&] { return int_value(v); });
+      }
+    };
+    switch (e.info.dtype) {
+      case DType::kInt8: ints(int8_t{}); break;
+      case DType::kUInt8: ints(uint8_t{}); break;
+      case DType::kInt16: ints(int16_t{}); break;
+      case DType::kUInt16: ints(uint16_t{}); break;
+      case DType::kInt32: ints(int32_t{}); break;
+      case DType::kUInt32: ints(uint32_t{}); break;
+      case DType::kInt64: ints(int64_t{}); break;
+      case DType::kUInt64: ints(uint64_t{}); break;
+      default:
+        convert_to_float(e.info.dtype, chunk.data(), static_cast<int64_t>(m), floats.data(), be);
+        for (std::size_t j = 0; j < m; ++j) take(at + j, floats[j], [&] { return float_value(floats[j]); });
+    }
+  }
+  if (counted > 0) {
+    tv.min = lo;
+    tv.max = hi;
+    tv.mean = sum / static_cast<double>(counted);
+  }
 }
 
 struct Source {
@@ -58,43 +123,6 @@ struct Source {
   std::function<ShownValue(std::size_t)> show;  // formats element i
   std::vector<double> numbers;                  // for min/max/mean; empty when not numeric
 };
-
-template <typename T>
-Source int_source(std::vector<T> v) {
-  Source s;
-  s.count = v.size();
-  for (T x : v) s.numbers.push_back(static_cast<double>(x));
-  s.show = [v = std::move(v)](std::size_t i) -> ShownValue {
-    if constexpr (std::is_signed_v<T>) {
-      return {std::to_string(static_cast<int64_t>(v[i])), static_cast<int64_t>(v[i])};
-    } else {
-      return {std::to_string(static_cast<uint64_t>(v[i])), static_cast<uint64_t>(v[i])};
-    }
-  };
-  return s;
-}
-
-Source numeric_source(const BundleReader& r, const BundleEntry& e) {
-  const int64_t n = shape_elements(e.info.shape);
-  const bool be = r.big_endian();
-  switch (e.info.dtype) {
-    case DType::kInt8: return int_source(load_ints<int8_t>(r.raw_bytes(e, true), n, be));
-    case DType::kUInt8: return int_source(load_ints<uint8_t>(r.raw_bytes(e, true), n, be));
-    case DType::kInt16: return int_source(load_ints<int16_t>(r.raw_bytes(e, true), n, be));
-    case DType::kUInt16: return int_source(load_ints<uint16_t>(r.raw_bytes(e, true), n, be));
-    case DType::kInt32: return int_source(load_ints<int32_t>(r.raw_bytes(e, true), n, be));
-    case DType::kUInt32: return int_source(load_ints<uint32_t>(r.raw_bytes(e, true), n, be));
-    case DType::kInt64: return int_source(load_ints<int64_t>(r.raw_bytes(e, true), n, be));
-    case DType::kUInt64: return int_source(load_ints<uint64_t>(r.raw_bytes(e, true), n, be));
-    default: break;
-  }
-  auto floats = r.read_float(e);
-  Source s;
-  s.count = floats.size();
-  s.numbers.assign(floats.begin(), floats.end());
-  s.show = [f = std::move(floats)](std::size_t i) { return float_value(f[i]); };
-  return s;
-}
 
 }  // namespace
 
@@ -116,7 +144,8 @@ TensorValues describe_values(const BundleReader& reader, const BundleEntry& e, s
       return ShownValue{bytes[i] ? "true" : "false", bytes[i] != 0};
     };
   } else if (dtype_converts_to_float(e.info.dtype)) {
-    src = numeric_source(reader, e);
+    stream_numbers(reader, e, edge, all_limit, tv);
+    return tv;
   } else {
     reader.verify(e);
     tv.note = dtype_name(e.info.dtype) + " values are not shown";
