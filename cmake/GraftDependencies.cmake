@@ -8,6 +8,17 @@ find_package(fmt CONFIG REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)
+# Data files (host/data/): libzip reads .npz archives (zip, with CRC and
+# structure checks we would otherwise write ourselves); libcsv parses CSV
+# (RFC 4180 quoting, any column count; Debian's libfccp fixes the column
+# count at compile time). Through pkg-config / a plain library path, since
+# libzip's CMake package wants its command-line tools installed as well.
+pkg_check_modules(LIBZIP REQUIRED IMPORTED_TARGET libzip)
+find_path(GRAFT_CSV_INCLUDE_DIR csv.h)
+find_library(GRAFT_CSV_LIBRARY csv)
+if(NOT GRAFT_CSV_INCLUDE_DIR OR NOT GRAFT_CSV_LIBRARY)
+  message(FATAL_ERROR "graft needs libcsv (Debian: libcsv-dev; tools/install-deps.sh installs it)")
+endif()
 # The demo's pictures (PNG and SVG surfaces).
 pkg_check_modules(CAIRO REQUIRED IMPORTED_TARGET cairo)
 if(GRAFT_BUILD_TESTS)

@@ -6,18 +6,19 @@
 # build-fuzz/corpus/TARGET (reused by the next run); crashing inputs go to
 # build-fuzz/crashes/TARGET/. Prints each target's executions and the crash
 # count; exits 1 when any target crashed.
-#   TARGET: fuzz_index fuzz_entry_proto fuzz_state_file fuzz_idx fuzz_meta_graph (default: all)
+#   TARGET: fuzz_index fuzz_entry_proto fuzz_state_file fuzz_idx fuzz_meta_graph fuzz_npy fuzz_csv
+#           fuzz_npz (default: all)
 #   env: GRAFT_FUZZ_BUILD_DIR (build-fuzz), JOBS (2), GRAFT_FUZZ_ARGS (extra
 #   libFuzzer flags). Run it under `nice -n 19` on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: tools/fuzz.sh SECONDS [fuzz_index|fuzz_entry_proto|fuzz_state_file|fuzz_idx|fuzz_meta_graph ...]" >&2; exit 2; }
+usage() { echo "usage: tools/fuzz.sh SECONDS [fuzz_index|fuzz_entry_proto|fuzz_state_file|fuzz_idx|fuzz_meta_graph|fuzz_npy|fuzz_csv|fuzz_npz ...]" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 seconds=$1
 shift
 [[ $seconds =~ ^[0-9]+$ ]] || usage
-all=(fuzz_index fuzz_entry_proto fuzz_state_file fuzz_idx fuzz_meta_graph)
+all=(fuzz_index fuzz_entry_proto fuzz_state_file fuzz_idx fuzz_meta_graph fuzz_npy fuzz_csv fuzz_npz)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 for t in "${targets[@]}"; do
@@ -35,7 +36,7 @@ cmake --build "$build" -j "${JOBS:-2}" --target "${targets[@]}" fuzz_seed_entrie
 fixtures=${GRAFT_FIXTURES:-../shared/fixtures}
 seeds=$build/seeds
 rm -rf "$seeds"
-mkdir -p "$seeds"/{fuzz_index,fuzz_entry_proto,fuzz_state_file,fuzz_idx,fuzz_meta_graph}
+mkdir -p "$seeds"/{fuzz_index,fuzz_entry_proto,fuzz_state_file,fuzz_idx,fuzz_meta_graph,fuzz_npy,fuzz_csv,fuzz_npz}
 if [ -d "$fixtures" ]; then
   n=0
   for f in "$fixtures"/tf*/*/*.index; do cp "$f" "$seeds/fuzz_index/$n.index"; n=$((n + 1)); done
@@ -64,6 +65,22 @@ printf 'model_checkpoint_path: "model.ckpt-20"\nall_model_checkpoint_paths: "mod
   >"$seeds/fuzz_state_file/full"
 printf 'model_checkpoint_path: "/abs/dir/m\\303\\251\\"q\\n"\n' >"$seeds/fuzz_state_file/escapes"
 printf '\x00\x00\x08\x02\x00\x00\x00\x02\x00\x00\x00\x03abcdef' >"$seeds/fuzz_idx/rank2"
+printf '\x00\x00\x0d\x02\x00\x00\x00\x01\x00\x00\x00\x02\x3f\x80\x00\x00\xc0\x00\x00\x00' >"$seeds/fuzz_idx/float"
+# .npy images (numpy's header layout), CSV files and an .npz archive.
+npy() {  # DESCR SHAPE BYTES-AS-PRINTF
+  local h="{'descr': '$1', 'fortran_order': False, 'shape': $2, }"
+  while [ $(( (10 + ${#h} + 1) % 64 )) -ne 0 ]; do h="$h "; done
+  printf '\x93NUMPY\x01\x00'; printf "\\x$(printf %02x $(( (${#h} + 1) % 256 )))\\x$(printf %02x $(( (${#h} + 1) / 256 )))"
+  printf '%s\n' "$h"; printf "$3"
+}
+npy '<f4' '(2, 2)' '\x00\x00\x80\x3f\x00\x00\x00\x40\x00\x00\x40\x40\x00\x00\x80\x40' >"$seeds/fuzz_npy/f4"
+npy '|u1' '(3,)' '\x01\x02\x03' >"$seeds/fuzz_npy/u1"
+npy '>f8' '(1, 1)' '\x3f\xf0\x00\x00\x00\x00\x00\x00' >"$seeds/fuzz_npy/be"
+printf 'a,b,label\n1.5,2,0\n3,-4e2,1\n' >"$seeds/fuzz_csv/numeric"
+printf 'x,"species"\r\n1,"cat"\r\n2,"dog, spotted"\r\n3,"two\nlines"\r\n' >"$seeds/fuzz_csv/names"
+if command -v zip >/dev/null; then
+  (cd "$seeds/fuzz_npy" && cp f4 x_train.npy && cp u1 y_train.npy && zip -q -0 ../fuzz_npz/train.npz x_train.npy y_train.npy && rm x_train.npy y_train.npy)
+fi
 cat >"$build/state_file.dict" <<'EOF'
 "model_checkpoint_path"
 "all_model_checkpoint_paths"
@@ -86,6 +103,8 @@ max_len() {
     fuzz_state_file) echo 1024 ;;
     fuzz_idx) echo 4096 ;;
     fuzz_meta_graph) echo 1048576 ;;  # the fixtures' graphs are 30-570 KB
+    fuzz_npy|fuzz_csv) echo 2048 ;;
+    fuzz_npz) echo 4096 ;;
   esac
 }
 

@@ -9,6 +9,8 @@ packages=(
   libleveldb-dev libsnappy-dev        # the SSTable in .index files (leveldb's CMake config links snappy)
   libcli11-dev nlohmann-json3-dev libfmt-dev
   libopenblas-dev zlib1g-dev          # CPU GEMMs, gzip'd IDX files
+  libzip-dev libcsv-dev               # .npz archives, CSV data files (docs/data.md)
+  python3-numpy python3-onnx          # tests: files written by numpy, exported ONNX checked (skipped without)
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist               # the demo's data set
   libcairo2-dev                       # the demo's pictures (PNG, SVG)

@@ -41,6 +41,13 @@ struct Dataset {
   DataSplit train, validation, test;
   int num_classes = 0;              // classes.size(), or 1 + the largest label
   std::vector<int> original_labels; // original label of each class index
+  // Files other than IDX folders (host/data/file_dataset.h): how raw values
+  // became features (to be recorded in the model), the names of the
+  // original labels where the file had names, and the split's rows per class.
+  double input_scale = 1.0 / 255.0;
+  std::vector<std::string> class_names;
+  std::string label_column;  // CSV: the column the labels came from
+  std::string split_report;
   std::string describe() const;     // "55000 train, 5000 validation, 10000 test; 784 features; 10 classes"
 };
 

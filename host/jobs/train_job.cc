@@ -13,6 +13,29 @@
 namespace graft {
 namespace {
 
+// job.data.dir, or job.data_file with the selection of `selection` (the
+// recorded classes on resume) and the recorded input; its split is reported.
+template <typename Say>
+Dataset load_job_data(const TrainJob& job, const DatasetOptions& selection,
+                      const std::optional<ModelDescription>& recorded, const Say& say) {
+  if (!job.data_file) return load_dataset(selection);
+  FileDatasetOptions o = *job.data_file;
+  o.classes = selection.classes;
+  o.relabel_to = selection.relabel_to;
+  o.per_class = selection.per_class;
+  o.load_train = true;
+  if (recorded) {
+    if (o.scale) throw Error("an input scale contradicts the model recorded in the resumed checkpoint: leave it out");
+    o.input = recorded->input;
+    o.file.csv.class_names = recorded->output.class_names;
+  }
+  Dataset data = load_file_dataset(o);
+  std::string report = data.split_report;
+  if (!report.empty() && report.back() == '\n') report.pop_back();
+  say(fmt::format("split (stratified per class, seed {}):\n{}", o.split.seed, report));
+  return data;
+}
+
 class Job {
  public:
   Job(const TrainJob& job, const TrainJobCallbacks& callbacks) : job_(job), cb_(callbacks) {}
@@ -90,7 +113,13 @@ ModelDescription Job::fresh_model(const Dataset& data, const OptimizerConfig& op
     for (int64_t i = static_cast<int64_t>(labels.size()); i < outputs; ++i) labels.push_back(static_cast<int>(i));
   }
   labels.resize(static_cast<std::size_t>(outputs), kNoClass);
-  return model_from_spec(spec, optimizer, labels);
+  ModelDescription model = model_from_spec(spec, optimizer, labels);
+  // What the model must remember of its data: how raw values became
+  // inputs, and the class names.
+  model.input.scale = data.input_scale;
+  model.output.class_names = data.class_names;
+  model.output.label_column = data.label_column == "label" ? "" : data.label_column;
+  return model;
 }
 
 void Job::resume(Trainer& trainer, const BundleReader& reader) const {
@@ -164,8 +193,8 @@ TrainJobResult Job::run() {
     for (std::size_t i = 0; i < classes.size(); ++i) identity = identity && classes[i] == static_cast<int>(i);
     data_options.classes = identity ? std::vector<int>{} : classes;
   }
-  const Dataset data = load_dataset(data_options);
-  say("data: " + data_options.dir + ": " + data.describe());
+  const Dataset data = load_job_data(job_, data_options, recorded, [this](const std::string& l) { say(l); });
+  say("data: " + (job_.data_file ? job_.data_file->data : data_options.dir) + ": " + data.describe());
 
   SelectedBackend selected = select_backend(job_.device, job_.threads, job_.cuda);
   say(selected.note);

@@ -22,6 +22,7 @@
 
 #include "cuda/cuda_backend_options.h"
 #include "host/data/dataset.h"
+#include "host/data/file_dataset.h"
 #include "host/model/initializers.h"
 #include "host/model/model_description.h"
 #include "host/restore/restore_plan.h"
@@ -36,6 +37,9 @@ inline constexpr int64_t kDefaultHidden[] = {300, 100};
 
 struct TrainJob {
   DatasetOptions data;  // data.classes: empty keeps every class (a resumed model keeps its recorded ones)
+  // Set: train on a data file and its splits instead of the folder data.dir
+  // (host/data/file_dataset.h); data.classes and data.per_class still apply.
+  std::optional<FileDatasetOptions> data_file;
   // The model and optimizer asked for. Unset fields: on --resume of a
   // checkpoint that records its model, the recorded values; otherwise the
   // defaults (hidden 300,100; outputs = the data's classes; relu; sgd at

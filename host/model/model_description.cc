@@ -98,6 +98,10 @@ void ModelDescription::validate() const {
     }
   }
   if (seen.empty()) throw Error("model description: no output stands for a class");
+  if (!output.class_names.empty() && *seen.rbegin() >= static_cast<int>(output.class_names.size())) {
+    throw Error(fmt::format("model description: output label {} has no name in output.class_names ({} names)",
+                            *seen.rbegin(), output.class_names.size()));
+  }
   if (optimizer) check_finite_hyperparameters(*optimizer);
 }
 
@@ -197,6 +201,17 @@ std::string ModelDescription::summary() const {
   }
   text += fmt::format("  parameters: {} ({} in fully trainable layers)\n", thousands(total), thousands(trainable_total));
   text += fmt::format("  output: {} classes, original labels {}\n", output.classes, label_list_text(output.labels));
+  if (!output.class_names.empty()) {
+    std::string names;
+    for (int l : output.labels) {
+      if (!names.empty()) names += ",";
+      names += l >= 0 && static_cast<std::size_t>(l) < output.class_names.size() ? output.class_names[static_cast<std::size_t>(l)] : "-";
+    }
+    text += "  class names: " + names + "\n";
+  }
+  if (!output.label_column.empty()) {
+    text += "  labels from the CSV column: " + output.label_column + "\n";
+  }
   text += "  loss: " + loss + "\n";
   text += "  optimizer: " + (optimizer ? optimizer_text(*optimizer) : std::string("not recorded")) + "\n";
   for (const std::string& a : assumptions) text += "  assumed: " + a + "\n";
@@ -332,6 +347,8 @@ std::string model_to_json(const ModelDescription& m) {
     j["nodes"].push_back(node);
   }
   j["output"] = json{{"classes", m.output.classes}, {"labels", m.output.labels}};
+  if (!m.output.class_names.empty()) j["output"]["class_names"] = m.output.class_names;
+  if (!m.output.label_column.empty()) j["output"]["label_column"] = m.output.label_column;
   j["loss"] = m.loss;
   if (m.optimizer) j["optimizer"] = optimizer_to_json(*m.optimizer);
   j["frozen"] = m.frozen;
@@ -394,6 +411,8 @@ ModelDescription model_from_json(const std::string& text, const std::string& ori
     if (!l.is_number_integer()) output.fail("holds a non-integer", "labels");
     m.output.labels.push_back(l.get<int>());
   }
+  m.output.class_names = output.strings("class_names");
+  if (output.has("label_column")) m.output.label_column = output.str("label_column");
   m.loss = top.str("loss");
   if (m.loss != "sparse_softmax_cross_entropy") top.fail("is an unknown loss '" + m.loss + "'", "loss");
   if (top.has("optimizer")) m.optimizer = optimizer_from_json(Fields(top.at("optimizer"), "optimizer", origin));

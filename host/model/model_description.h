@@ -53,6 +53,12 @@ struct ModelOutput {
   // output no class was trained on (--outputs 10 with --classes 5-9); the
   // same size as `classes`.
   std::vector<int> labels;
+  // Where the data named its classes (a CSV label column of strings): the
+  // name of original label k is class_names[k]. Empty: labels are numbers.
+  std::vector<std::string> class_names;
+  // The CSV column the labels came from (empty: not a CSV, or "label"):
+  // eval and predict find the labels there without --label-column.
+  std::string label_column;
 };
 inline constexpr int kNoClass = -1;
 

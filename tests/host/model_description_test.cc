@@ -49,6 +49,22 @@ TEST(ModelDescription, JsonRoundTripKeepsEveryField) {
   EXPECT_EQ(back.assumptions, m.assumptions);
 }
 
+// Data files: class names and the CSV label column travel with the model.
+TEST(ModelDescription, ClassNamesAndLabelColumnRoundTrip) {
+  ModelDescription m = model_from_spec(make_mlp_spec(5, {4}, 3, Activation{}), std::nullopt, {0, 1, 2});
+  m.output.class_names = {"cat", "dog", "owl"};
+  m.output.label_column = "species";
+  m.input.scale = 1.0;
+  const ModelDescription back = model_from_json(model_to_json(m), "test");
+  EXPECT_EQ(back.output.class_names, m.output.class_names);
+  EXPECT_EQ(back.output.label_column, "species");
+  EXPECT_EQ(back.input.scale, 1.0);
+  EXPECT_CONTAINS(back.summary(), "  class names: cat,dog,owl\n  labels from the CSV column: species\n");
+  m.output.class_names = {"cat", "dog"};
+  EXPECT_EQ(test::error_of([&] { m.validate(); }),
+            "model description: output label 2 has no name in output.class_names (2 names)");
+}
+
 TEST(ModelDescription, MalformedJsonNamesTheField) {
   const std::string good = model_to_json(sample());
   auto with = [&](const std::string& from, const std::string& to) {

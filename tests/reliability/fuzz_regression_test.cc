@@ -28,6 +28,9 @@ const std::map<std::string, Harness>& harnesses() {
       {"fuzz_state_file", fuzz::state_file_one},
       {"fuzz_idx", fuzz::idx_one},
       {"fuzz_meta_graph", fuzz::meta_graph_one},
+      {"fuzz_npy", fuzz::npy_one},
+      {"fuzz_csv", fuzz::csv_one},
+      {"fuzz_npz", fuzz::npz_one},
   };
   return kHarnesses;
 }

@@ -20,7 +20,11 @@
 #include "checkpoint/string_tensor.h"
 #include "checkpoint/summary.h"
 #include "checkpoint/varint.h"
+#include "host/data/csv.h"
+#include "host/data/data_file.h"
 #include "host/data/idx.h"
+#include "host/data/npy.h"
+#include "host/data/npz.h"
 #include "host/restore/graph_import.h"
 #include "tensor_bundle.pb.h"
 
@@ -238,6 +242,68 @@ void meta_graph_one(const uint8_t* data, std::size_t size) {
     m.validate();
   } catch (const Error&) {
   }
+}
+
+namespace {
+
+DataLimits fuzz_limits() {
+  DataLimits l;
+  l.max_bytes = int64_t{64} << 20;
+  return l;
+}
+
+// Whatever read_data_file makes of the file; only graft::Error may come out.
+void read_any(const std::string& path) {
+  try {
+    DataFileOptions o;
+    o.limits = fuzz_limits();
+    const DataFile f = read_data_file(path, o);
+    if (static_cast<int64_t>(f.rows.features.size()) != f.rows.rows * f.rows.cols) std::abort();
+    if (!f.rows.labels.empty() && static_cast<int64_t>(f.rows.labels.size()) != f.rows.rows) std::abort();
+  } catch (const Error&) {
+  }
+}
+
+}  // namespace
+
+void npy_one(const uint8_t* data, std::size_t size) {
+  try {
+    const NpyArray a = parse_npy(data, size, "fuzz.npy", fuzz_limits());
+    if (static_cast<int64_t>(a.data.size()) != a.elements() * a.dtype.size) std::abort();
+    try {
+      const RawData r = npy_features(a, "fuzz.npy");
+      if (static_cast<int64_t>(r.features.size()) != r.rows * r.cols) std::abort();
+    } catch (const Error&) {
+    }
+    (void)npy_labels(a, "fuzz.npy");
+  } catch (const Error&) {
+  }
+}
+
+void csv_one(const uint8_t* data, std::size_t size) {
+  static const std::string path = make_dir("csv") + "/data.csv";
+  write_file(path, data, size);
+  for (const char* column : {"", "label", "1"}) {
+    try {
+      CsvOptions o;
+      o.label_column = column;
+      o.limits = fuzz_limits();
+      const RawData r = read_csv(path, o);
+      if (static_cast<int64_t>(r.features.size()) != r.rows * r.cols) std::abort();
+    } catch (const Error&) {
+    }
+  }
+  read_any(path);
+}
+
+void npz_one(const uint8_t* data, std::size_t size) {
+  static const std::string path = make_dir("npz") + "/data.npz";
+  write_file(path, data, size);
+  try {
+    (void)read_npz(path, fuzz_limits());
+  } catch (const Error&) {
+  }
+  read_any(path);
 }
 
 }  // namespace graft::fuzz

@@ -26,6 +26,13 @@ void idx_one(const uint8_t* data, std::size_t size);
 // The bytes as a `.meta` MetaGraphDef: parsed and walked for the dense
 // network (host/restore/graph_import.h); a description it returns must validate.
 void meta_graph_one(const uint8_t* data, std::size_t size);
+// The bytes as a .npy image (parsed, then read as features and as labels),
+// as a CSV file (with and without a label column) and as an .npz archive,
+// each also through read_data_file; a small memory limit keeps lying
+// headers cheap.
+void npy_one(const uint8_t* data, std::size_t size);
+void csv_one(const uint8_t* data, std::size_t size);
+void npz_one(const uint8_t* data, std::size_t size);
 
 // Recomputes the masked CRC32C of every block the footer and the index block
 // point to (those that lie inside the file); other bytes are unchanged.

@@ -18,7 +18,10 @@
 #include "host/restore/graph_import.h"
 #include "host/data/dataset.h"
 #include "host/device_select.h"
+#include "host/predict/class_report.h"
+#include "host/predict/predictions.h"
 #include "tools/graft/commands.h"
+#include "tools/graft/data_flags.h"
 #include "tools/graft/cuda_flags.h"
 
 namespace graft::cli {
@@ -35,8 +38,38 @@ struct EvalFlags {
   int threads = 0;
   bool json = false;
   bool activation_given = false;
+  DataFlags data_flags;  // --data FILE (tools/graft/data_flags.h)
+  uint64_t seed = 42;    // of --test-split: the seed training used
+  bool per_class = false;
   CudaFlags cuda;
 };
+
+// --data DIR: its t10k files; --data FILE: the file's test part or split, or
+// all its rows, transformed as the model records (or by the data's natural
+// scale, which is then said).
+Dataset load_eval_data(const EvalFlags& f, const DatasetOptions& selection,
+                       const std::optional<ModelDescription>& recorded, std::vector<std::string>& notes) {
+  if (!is_data_file(f.data)) {
+    check_folder_flags(f.data, f.data_flags);
+    return load_dataset(selection);
+  }
+  Dataset data = load_file_dataset(file_options(f.data, f.data_flags, selection, f.seed, recorded));
+  if (!recorded && !f.data_flags.input_scale) {
+    notes.push_back(fmt::format("assumed: inputs are the raw values x {:.6g} (the checkpoint does not record its "
+                                "input scale)",
+                                data.input_scale));
+  }
+  return data;
+}
+
+// Per-class results from per-row predictions on the CPU (host/predict/).
+ClassReport per_class_report(const BundleReader& reader, const CheckpointModel& model, const DataSplit& test,
+                             const std::vector<int>& output_labels, const std::optional<ModelDescription>& recorded) {
+  const RowPredictions p = predict_rows(reader, model, test.features.data(), test.rows);
+  const std::vector<std::string> names = output_names(
+      p.outputs, output_labels, recorded ? recorded->output.class_names : std::vector<std::string>{});
+  return class_report(test.labels, p.predicted, names);
+}
 
 // Which original labels the model's outputs stand for, and which images to
 // score: the recorded head's labels when the checkpoint records its model,
@@ -152,7 +185,7 @@ int run_eval(const EvalFlags& f) {
 
   const Scoring scoring = scoring_for(f, recorded, model.spec.outputs());
   notes.insert(notes.end(), scoring.notes.begin(), scoring.notes.end());
-  const Dataset data = load_dataset(scoring.data);
+  const Dataset data = load_eval_data(f, scoring.data, recorded, notes);
   const DataSplit& test = data.test;
   if (test.rows == 0) throw Error(f.data + ": no test images of the chosen classes");
   if (test.cols != model.spec.inputs()) {
@@ -172,6 +205,8 @@ int run_eval(const EvalFlags& f) {
   const EpochTotals totals = backend.evaluate(*uploaded, 0);
   const double accuracy = static_cast<double>(totals.correct) / static_cast<double>(totals.samples);
   const double loss = totals.loss_sum / static_cast<double>(totals.samples);
+  std::optional<ClassReport> per_class;
+  if (f.json || f.per_class) per_class = per_class_report(reader, model, test, scoring.output_labels, recorded);
 
   const std::string how = recorded ? "as recorded in the checkpoint"
                           : graph  ? "as its TensorFlow graph " + meta_graph_path(reader.prefix()) + " defines it"
@@ -192,6 +227,7 @@ int run_eval(const EvalFlags& f) {
     j["model_source"] = known ? known->source : "checkpoint variables";
     j["notes"] = notes;
     if (!scoring.output_labels.empty()) j["output_labels"] = scoring.output_labels;
+    j["per_class"] = per_class->json();
     j["device"] = backend.description();
     for (std::size_t l = 0; l < model.layers.size(); ++l) {
       const CheckpointDenseLayer& c = model.layers[l];
@@ -201,7 +237,7 @@ int run_eval(const EvalFlags& f) {
     }
     std::printf("%s\n", j.dump(2).c_str());
   } else {
-    std::printf("accuracy: %.4f\nloss: %.4f\n", accuracy, loss);
+    std::printf("accuracy: %.4f\nloss: %.4f\n%s", accuracy, loss, per_class ? per_class->text().c_str() : "");
   }
   return 0;
 }
@@ -213,8 +249,12 @@ void register_eval(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("eval", "Evaluate a checkpoint's dense network on the test split (t10k)");
   sub->add_option("checkpoint", flags->checkpoint, "Checkpoint prefix, one of its files, or a folder with a `checkpoint` file")
       ->required();
-  sub->add_option("--data", flags->data, "Folder with t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz]")
+  sub->add_option("--data", flags->data,
+                  "Folder with t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz], or a data file (.npy with "
+                  "--labels, .npz, CSV, IDX): its test part or --test-split, else all its rows")
       ->capture_default_str();
+  add_data_flags(sub, flags->data_flags, DataUse::kEval);
+  sub->add_option("--seed", flags->seed, "Seed of --test-split (the one training used)")->capture_default_str();
   sub->add_option("--layers", flags->layers, "Layer names in model order (default: all, natural order, outputs last)")
       ->delimiter(',')
       ->allow_extra_args(false);
@@ -230,7 +270,9 @@ void register_eval(CLI::App& app) {
   sub->add_option("--device", flags->device, "cpu, cuda or auto")->capture_default_str();
   sub->add_option("--threads", flags->threads, "CPU threads (default: all cores)")
       ->check(CLI::Range(0, max_cpu_threads()));
-  sub->add_flag("--json", flags->json, "Print the result as JSON");
+  sub->add_flag("--json", flags->json, "Print the result as JSON (with per-class results and the confusion matrix)");
+  sub->add_flag("--per-class", flags->per_class,
+                "Also print per-class precision and recall and the confusion matrix (from per-row predictions on the CPU)");
   add_cuda_flags(*sub, flags->cuda);
   sub->callback([flags, sub] {
     flags->activation_given = sub->get_option("--activation")->count() > 0;

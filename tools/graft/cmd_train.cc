@@ -24,6 +24,7 @@
 #include "host/jobs/train_job.h"
 #include "host/train/trainer.h"
 #include "tools/graft/commands.h"
+#include "tools/graft/data_flags.h"
 #include "tools/graft/cuda_flags.h"
 #include "tools/graft/hooks/test_hooks.h"
 #include "tools/graft/flag_checks.h"
@@ -66,6 +67,7 @@ struct TrainFlags {
   bool override_checkpoint = false;
   CudaFlags cuda;
   std::set<std::string> given;  // the options set on the command line (flag names, "--hidden")
+  DataFlags data_flags;         // --data FILE: labels, splits (tools/graft/data_flags.h)
 };
 
 // Where an interrupted run without --save puts its checkpoint.
@@ -118,6 +120,20 @@ std::string flag_of(const std::string& field) {
   return it == flags.end() ? field : it->second;
 }
 
+// --data DIR: the IDX folder as before; --data FILE: a data file with its
+// splits (host/data/file_dataset.h), whose rows per class the job reports.
+void set_data_file(const TrainFlags& f, TrainJob& job) {
+  if (!is_data_file(f.data)) {
+    check_folder_flags(f.data, f.data_flags);
+    return;
+  }
+  if (f.given.count("--validation")) {
+    throw Error("--validation N is for IDX folders; with --data FILE use --validation-split FRACTION or "
+                "--validation-data FILE");
+  }
+  job.data_file = file_options(f.data, f.data_flags, DatasetOptions{}, f.seed, std::nullopt);
+}
+
 // Flags -> the library's job (host/jobs/train_job.h). Model and optimizer
 // flags join the request only when given: on --resume the checkpoint's
 // recorded model fills the rest.
@@ -150,6 +166,7 @@ TrainJob job_from(const TrainFlags& f) {
   if (!f.classes.empty()) job.data.classes = parse_class_list(f.classes);
   job.data.per_class = f.per_class;
   job.data.validation = f.validation;
+  set_data_file(f, job);
 
   TrainOptions& t = job.train;
   t.epochs = f.epochs;
@@ -245,7 +262,10 @@ void register_train(CLI::App& app) {
   sub->add_option("--activation", flags->activation,
                   "relu, elu, selu, leaky_relu[:ALPHA], tanh, sigmoid, identity")->capture_default_str();
   sub->add_option("--initializer", flags->initializer, "glorot_uniform, he_normal, he_uniform")->capture_default_str();
-  sub->add_option("--data", flags->data, "Folder with the four IDX files (optionally .gz)")->capture_default_str();
+  sub->add_option("--data", flags->data,
+                  "Folder with the four IDX files (optionally .gz), or a data file: .npy (with --labels), .npz, CSV, IDX")
+      ->capture_default_str();
+  add_data_flags(sub, flags->data_flags, DataUse::kTrain);
   sub->add_option("--classes", flags->classes, "Keep these classes, relabelled 0..k-1: 5-9 or 0,2,4");
   sub->add_option("--per-class", flags->per_class, "Keep the first N training images of each class");
   sub->add_option("--validation", flags->validation, "Validation rows taken from the start of the training set")

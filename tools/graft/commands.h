@@ -14,6 +14,8 @@ void register_inspect(CLI::App& app);
 void register_extract(CLI::App& app);
 void register_train(CLI::App& app);
 void register_eval(CLI::App& app);
+void register_predict(CLI::App& app);
+void register_export(CLI::App& app);
 void register_demo(CLI::App& app);
 
 // Runs fn, turning graft::Error and std::exception into one line on stderr

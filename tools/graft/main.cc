@@ -73,6 +73,8 @@ int main(int argc, char** argv) {
   graft::cli::register_extract(app);
   graft::cli::register_train(app);
   graft::cli::register_eval(app);
+  graft::cli::register_predict(app);
+  graft::cli::register_export(app);
   graft::cli::register_demo(app);
   try {
     app.parse(argc, argv);

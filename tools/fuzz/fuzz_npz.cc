@@ -1,0 +1,8 @@
+// libFuzzer target: the .npz reader (libzip + .npy).
+// Built with -DGRAFT_BUILD_FUZZERS=ON (clang); run by tools/fuzz.sh.
+#include "tools/fuzz/harness.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  graft::fuzz::npz_one(data, size);
+  return 0;
+}

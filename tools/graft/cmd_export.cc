@@ -1,0 +1,92 @@
+// graft export CKPT --onnx FILE.onnx: the checkpoint's dense network as an
+// ONNX inference graph (host/export/onnx_export.h), from its recorded model,
+// or rebuilt from its variables with what was assumed said on stderr.
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "checkpoint/bundle_reader.h"
+#include "checkpoint/error.h"
+#include "host/export/onnx_export.h"
+#include "host/model/model_io.h"
+#include "host/restore/checkpoint_layers.h"
+#include "tools/graft/commands.h"
+
+namespace graft::cli {
+namespace {
+
+struct ExportFlags {
+  std::string checkpoint, onnx;
+  std::string activation = "relu";
+  std::optional<double> input_scale;
+  bool activation_given = false;
+};
+
+int run_export(const ExportFlags& f) {
+  const auto activation = parse_activation(f.activation);
+  if (!activation) throw Error("unknown activation '" + f.activation + "'");
+  const BundleReader reader = BundleReader::open(f.checkpoint);
+  if (!reader.resolution_note().empty()) std::fprintf(stderr, "%s\n", reader.resolution_note().c_str());
+  const std::optional<ModelDescription> recorded = read_model_description(reader);
+  CheckpointModel model;
+  OnnxExportInput input;
+  if (recorded) {
+    if (f.activation_given || f.input_scale) {
+      throw Error(std::string(f.activation_given ? "--activation" : "--input-scale") + " is for checkpoints that do "
+                  "not record their model; " + reader.prefix() + " records it (see graft inspect)");
+    }
+    model = model_from_description(reader, *recorded);
+    input.scale = recorded->input.scale;
+    input.mean = recorded->input.mean;
+    input.stddev = recorded->input.stddev;
+    input.output_labels = recorded->output.labels;
+    input.class_names = recorded->output.class_names;
+  } else {
+    CheckpointModelOptions options;
+    options.activation = *activation;
+    model = model_from_checkpoint(reader, options);
+    input.scale = f.input_scale.value_or(1.0);
+    if (!f.activation_given && model.layers.size() > 1) {
+      std::fprintf(stderr, "assumed: activation %s for every hidden layer (the checkpoint does not record it; pass "
+                   "--activation)\n", f.activation.c_str());
+    }
+    if (!f.input_scale) {
+      std::fprintf(stderr, "assumed: the inputs are used as given (the checkpoint does not record its input scale; "
+                   "pass --input-scale)\n");
+    }
+  }
+  const std::string bytes = onnx_model(reader, model, input);
+  std::ofstream out(f.onnx, std::ios::binary);
+  if (!out) throw Error(f.onnx + ": cannot create");
+  out << bytes;
+  out.close();
+  if (!out) throw Error(f.onnx + ": write error");
+  std::fprintf(stderr, "model: %s from %s\nwrote %s (%zu bytes): input \"input\" [N, %lld], outputs "
+               "\"probabilities\" and \"logits\" [N, %lld]\n",
+               model.spec.describe().c_str(), reader.prefix().c_str(), f.onnx.c_str(), bytes.size(),
+               static_cast<long long>(model.spec.inputs()), static_cast<long long>(model.spec.outputs()));
+  return 0;
+}
+
+}  // namespace
+
+void register_export(CLI::App& app) {
+  auto flags = std::make_shared<ExportFlags>();
+  CLI::App* sub = app.add_subcommand("export", "Write a checkpoint's dense network as an ONNX model");
+  sub->add_option("checkpoint", flags->checkpoint, "Checkpoint prefix, one of its files, or a folder with a `checkpoint` file")
+      ->required();
+  sub->add_option("--onnx", flags->onnx, "The ONNX file to write")->required();
+  sub->add_option("--activation", flags->activation,
+                  "Activation of every layer but the last, for checkpoints that do not record their model");
+  sub->add_option("--input-scale", flags->input_scale,
+                  "For checkpoints that do not record their input: raw values x SCALE (default 1)");
+  sub->callback([flags, sub] {
+    flags->activation_given = sub->get_option("--activation")->count() > 0;
+    run_guarded("export", [flags] { return run_export(*flags); });
+  });
+}
+
+}  // namespace graft::cli
