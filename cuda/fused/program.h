@@ -4,6 +4,9 @@
 // small-batch step is one cooperative kernel launch instead of ~35 dependent
 // kernels (docs/cuda-backend.md, "Fused step").
 //
+// Over 500 lines on purpose: the kernel and its CPU emulator must compile the
+// very same text, and the phases only make sense read in order.
+//
 // This header is the algorithm, shared verbatim by two drivers:
 //   cuda/fused_step.cu         the cooperative kernel (grid.sync() between
 //                              phases, __syncthreads() between substeps);

@@ -1,3 +1,7 @@
+// Over 500 lines: one walk of TensorFlow's graph from the logits back to the
+// input, with a recogniser per construct it meets (dense, each activation,
+// the hand-written leaky ReLU and SELU, dropout's cond) and the refusals;
+// split apart, the walk's invariants would be spread over files.
 #include "host/restore/graph_import.h"
 
 #include <fmt/format.h>
