@@ -4,7 +4,6 @@
 #include <cstdio>
 
 namespace graft {
-namespace {
 
 std::string fixed(double v, int digits) {
   char buf[64];
@@ -17,6 +16,8 @@ std::string rate_text(float lr) {
   std::snprintf(buf, sizeof buf, "%g", static_cast<double>(lr));
   return buf;
 }
+
+namespace {
 
 std::string pad(std::string s, std::size_t width) {
   if (s.size() < width) s += std::string(width - s.size(), ' ');

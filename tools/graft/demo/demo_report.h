@@ -11,6 +11,10 @@
 
 namespace graft {
 
+// "0.8125" with `digits` decimals; a learning rate as printf's %g ("0.001").
+std::string fixed(double v, int digits);
+std::string rate_text(float lr);
+
 // How the better reuse variant at one N compares with scratch.
 enum class Verdict {
   kReuseBeats,    // reuse's worst seed beats scratch's best (needs 2+ seeds)
