@@ -18,16 +18,8 @@ namespace {
 using test::graft;
 using test::quote;
 
-std::string prefix_of(const std::string& rel) {
-  auto p = test::fixture(rel + ".index");
-  return p ? p->string().substr(0, p->string().size() - 6) : "";
-}
-
-// `accuracy: X` from stdout, or -1.
-double accuracy_in(const std::string& out) {
-  const auto at = out.find("accuracy: ");
-  return at == std::string::npos ? -1.0 : std::stod(out.substr(at + 10));
-}
+using test::accuracy_in;
+using test::prefix_of;
 
 struct EvalCase {
   const char* name;  // the gtest/ctest name suffix

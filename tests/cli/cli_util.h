@@ -27,6 +27,18 @@ inline CommandResult graft_stdout(const std::string& args) {
   return run_command("{ '" + graft_executable() + "' " + args + " 2>/dev/null; }");
 }
 
+// The prefix of a fixture checkpoint ("tf1/seed_original/my_model_final.ckpt"), "" when absent.
+inline std::string prefix_of(const std::string& rel) {
+  auto p = fixture(rel + ".index");
+  return p ? p->string().substr(0, p->string().size() - 6) : "";
+}
+
+// `accuracy: X` from graft eval's stdout, or -1.
+inline double accuracy_in(const std::string& out) {
+  const auto at = out.find("accuracy: ");
+  return at == std::string::npos ? -1.0 : std::stod(out.substr(at + 10));
+}
+
 inline std::string quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
