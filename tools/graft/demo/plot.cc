@@ -199,8 +199,11 @@ void check(cairo_status_t status, const std::string& path) {
 
 }  // namespace
 
-void write_chart_png(const Chart& chart, const std::string& path) {
-  cairo_surface_t* surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, chart.width, chart.height);
+namespace {
+
+// Draws the chart on `surface`; returns the drawing's status. On an
+// exception the surface is destroyed before it propagates.
+cairo_status_t draw_on(cairo_surface_t* surface, const Chart& chart) {
   cairo_t* cr = cairo_create(surface);
   try {
     draw(cr, chart);
@@ -211,6 +214,14 @@ void write_chart_png(const Chart& chart, const std::string& path) {
   }
   const cairo_status_t drawn = cairo_status(cr);
   cairo_destroy(cr);
+  return drawn;
+}
+
+}  // namespace
+
+void write_chart_png(const Chart& chart, const std::string& path) {
+  cairo_surface_t* surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, chart.width, chart.height);
+  const cairo_status_t drawn = draw_on(surface, chart);
   const cairo_status_t written =
       drawn == CAIRO_STATUS_SUCCESS ? cairo_surface_write_to_png(surface, path.c_str()) : drawn;
   cairo_surface_destroy(surface);
@@ -220,16 +231,7 @@ void write_chart_png(const Chart& chart, const std::string& path) {
 void write_chart_svg(const Chart& chart, const std::string& path) {
   cairo_surface_t* surface = cairo_svg_surface_create(path.c_str(), chart.width, chart.height);
   check(cairo_surface_status(surface), path);
-  cairo_t* cr = cairo_create(surface);
-  try {
-    draw(cr, chart);
-  } catch (...) {
-    cairo_destroy(cr);
-    cairo_surface_destroy(surface);
-    throw;
-  }
-  const cairo_status_t drawn = cairo_status(cr);
-  cairo_destroy(cr);
+  const cairo_status_t drawn = draw_on(surface, chart);
   cairo_surface_finish(surface);  // the file is complete only now
   const cairo_status_t written = drawn == CAIRO_STATUS_SUCCESS ? cairo_surface_status(surface) : drawn;
   cairo_surface_destroy(surface);
