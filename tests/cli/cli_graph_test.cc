@@ -3,6 +3,7 @@
 // --rename, and a clear refusal where the graph holds what graft lacks.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "checkpoint/bundle_writer.h"
+#include "host/data/idx.h"
 #include "tests/cli/cli_util.h"
 #include "tests/common/expect_contains.h"
 #include "tests/common/fixtures.h"
@@ -187,6 +189,67 @@ TEST(CliGraph, MixedActivationsComeFromTheGraph) {
   const auto layers = graft("eval " + quote(prefix) + data + " --layers hidden1,hidden2,outputs");
   EXPECT_EQ(layers.status, 1) << layers.output;
   EXPECT_CONTAINS(layers.output, "the graph " + prefix + ".meta uses tanh and sigmoid in different layers");
+}
+
+}  // namespace
+}  // namespace graft
+
+namespace graft {
+namespace {
+
+// Where nothing records the activation (a Keras save_weights checkpoint: no
+// model description, no .meta), eval, predict and export ask for it instead
+// of assuming ReLU; given, they run.
+TEST(CliGraph, UnrecordedActivationIsAskedForNotAssumed) {
+  const std::string keras = test::prefix_of("tf2/keras_dense_adam/cp.ckpt");
+  const auto mnist = test::fixture("mnist");
+  if (keras.empty() || !mnist) GTEST_SKIP() << "fixtures not found";
+  test::TempDir tmp;
+  const std::string onnx = (tmp / "m.onnx").string();
+  for (const std::string& cmd : {"eval " + quote(keras) + " --data " + quote(mnist->string()),
+                                 "predict " + quote(keras) + " --data " + quote(mnist->string()),
+                                 "export " + quote(keras) + " --onnx " + quote(onnx)}) {
+    const auto r = graft(cmd);
+    EXPECT_EQ(r.status, 1) << cmd << "\n" << r.output;
+    EXPECT_CONTAINS(r.output, keras + " does not record its hidden layers' activation (no model description, no "
+                                      "TensorFlow graph " + keras + ".meta): pass --activation");
+  }
+  EXPECT_FALSE(std::filesystem::exists(onnx));
+  const auto given = graft("eval " + quote(keras) + " --data " + quote(mnist->string()) + " --activation relu");
+  EXPECT_EQ(given.status, 0) << given.output;
+  EXPECT_GT(accuracy_in(given.output), 0.9);
+}
+
+// predict reads the graph as eval does: the ELU network's predictions score
+// its accuracy on digits 0-4 (a ReLU reading of it would not).
+TEST(CliGraph, PredictUsesTheGraphsActivation) {
+  const std::string adam = test::prefix_of("tf1/adam_digits_0_to_4/ch11-exercise_model_0_to_4.ckpt");
+  const auto mnist = test::fixture("mnist");
+  if (adam.empty() || !mnist) GTEST_SKIP() << "fixtures not found";
+  test::TempDir tmp;
+  const std::string csv = (tmp / "p.csv").string();
+  const auto r = graft("predict " + quote(adam) + " --data " + quote(mnist->string()) + " --out " + quote(csv));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "(elu) from " + adam);
+  EXPECT_CONTAINS(r.output, "as its TensorFlow graph " + adam + ".meta defines it");
+  const auto e = graft("eval " + quote(adam) + " --data " + quote(mnist->string()) + " --classes 0-4 --json");
+  ASSERT_EQ(e.status, 0) << e.output;
+  // The CSV's label column beside the true labels of t10k, over digits 0-4.
+  std::ifstream in(csv);
+  std::string line;
+  std::getline(in, line);  // header
+  std::vector<int> predicted;
+  while (std::getline(in, line)) predicted.push_back(std::stoi(line.substr(0, line.find(','))));
+  ASSERT_EQ(predicted.size(), 10000u);
+  const std::vector<int32_t> truth = read_idx_labels((*mnist / "t10k-labels-idx1-ubyte.gz").string());
+  int64_t hits = 0, seen = 0;
+  for (std::size_t i = 0; i < truth.size(); ++i) {
+    if (truth[i] > 4) continue;
+    ++seen;
+    hits += predicted[i] == truth[i];
+  }
+  EXPECT_EQ(seen, 5139);
+  EXPECT_NEAR(static_cast<double>(hits) / static_cast<double>(seen), 0.9840, 0.0005);
 }
 
 }  // namespace

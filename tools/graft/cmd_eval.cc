@@ -15,7 +15,7 @@
 #include "host/model/model_io.h"
 #include "checkpoint/meta_graph.h"
 #include "host/restore/checkpoint_layers.h"
-#include "host/restore/graph_import.h"
+#include "host/restore/checkpoint_model_resolution.h"
 #include "host/data/dataset.h"
 #include "host/device_select.h"
 #include "host/predict/class_report.h"
@@ -31,7 +31,7 @@ struct EvalFlags {
   std::string checkpoint;
   std::string data = kDefaultDataDir;
   std::vector<std::string> layers;
-  std::string activation = "relu";
+  std::string activation;
   std::string classes;
   std::vector<std::string> renames;
   std::string device = "auto";
@@ -124,64 +124,23 @@ Scoring scoring_for(const EvalFlags& f, const std::optional<ModelDescription>& r
                           f.classes, asked.size(), outputs));
 }
 
-// "elu", "leaky_relu:0.1": with leaky ReLU's alpha, which tells models apart.
-std::string activation_text(const Activation& a) {
-  return a.kind == ActivationKind::kLeakyRelu ? fmt::format("leaky_relu:{}", a.alpha) : activation_name(a);
-}
-
 int run_eval(const EvalFlags& f) {
-  const auto activation = parse_activation(f.activation);
-  if (!activation) throw Error("unknown activation '" + f.activation + "'");
+  CheckpointModelQuery query;
+  if (f.activation_given) {
+    query.activation = parse_activation(f.activation);
+    if (!query.activation) throw Error("unknown activation '" + f.activation + "'");
+  }
+  query.layers = f.layers;
+  query.renames = f.renames;
+  query.option_name = cli_option_name;
 
   const BundleReader reader = BundleReader::open(f.checkpoint);
   if (!reader.resolution_note().empty()) std::fprintf(stderr, "%s\n", reader.resolution_note().c_str());
-  const std::optional<ModelDescription> recorded = read_model_description(reader);
-  // Else a TensorFlow checkpoint's graph (PREFIX.meta) says what the network is.
-  const std::optional<ModelDescription> graph = recorded ? std::nullopt : model_from_meta_graph(reader.prefix());
-  const std::optional<ModelDescription>& known = recorded ? recorded : graph;
-  const std::string known_where =
-      recorded ? "the model recorded in " + reader.prefix() : "the graph " + meta_graph_path(reader.prefix());
-  if (known && f.activation_given) {
-    for (std::size_t i = 0; i + 1 < known->nodes.size(); ++i) {
-      const Activation& a = known->nodes[i].activation;
-      if (a.kind != activation->kind || (a.kind == ActivationKind::kLeakyRelu && a.alpha != activation->alpha)) {
-        throw Error("--activation " + f.activation + " contradicts " + known_where + " (" + known->nodes[i].name +
-                    " uses " + activation_text(a) + "): leave --activation out");
-      }
-    }
-  }
-  std::vector<std::string> notes;
-  CheckpointModel model;
-  if (recorded && (!f.layers.empty() || !f.renames.empty())) {
-    throw Error(std::string(f.layers.empty() ? "--rename" : "--layers") + " is for checkpoints that do not record "
-                "their model; " + reader.prefix() + " records it (see graft inspect)");
-  }
-  if (known && f.layers.empty() && f.renames.empty()) {
-    model = model_from_description(reader, *known);
-  } else {
-    // Built from the variables, as --layers/--rename ask; a graph still says the activation.
-    CheckpointModelOptions model_options;
-    model_options.renames = parse_rename_rules(f.renames);
-    model_options.layers = f.layers;
-    model_options.activation = *activation;
-    if (graph && !f.activation_given && graph->nodes.size() > 1) {
-      model_options.activation = graph->nodes.front().activation;
-      for (std::size_t i = 0; i + 1 < graph->nodes.size(); ++i) {
-        if (activation_text(graph->nodes[i].activation) != activation_text(model_options.activation)) {
-          throw Error(known_where + " uses " + activation_text(model_options.activation) + " and " +
-                      activation_text(graph->nodes[i].activation) + " in different layers; with --layers or "
-                      "--rename every hidden layer has one --activation: leave them out");
-        }
-      }
-    }
-    model = model_from_checkpoint(reader, model_options);
-    if (!f.activation_given && model.layers.size() > 1) {
-      notes.push_back(graph ? "activation " + activation_text(model_options.activation) + " for every hidden layer, "
-                                  "from " + known_where
-                            : "assumed: activation " + f.activation + " for every hidden layer (the checkpoint does "
-                                  "not record it; pass --activation)");
-    }
-  }
+  const ResolvedCheckpointModel resolved = resolve_checkpoint_model(reader, query);
+  const std::optional<ModelDescription>& recorded = resolved.recorded;
+  const std::optional<ModelDescription>& known = resolved.known();
+  const CheckpointModel& model = resolved.model;
+  std::vector<std::string> notes = resolved.notes;
 
   const Scoring scoring = scoring_for(f, recorded, model.spec.outputs());
   notes.insert(notes.end(), scoring.notes.begin(), scoring.notes.end());
@@ -208,9 +167,7 @@ int run_eval(const EvalFlags& f) {
   std::optional<ClassReport> per_class;
   if (f.json || f.per_class) per_class = per_class_report(reader, model, test, scoring.output_labels, recorded);
 
-  const std::string how = recorded ? "as recorded in the checkpoint"
-                          : graph  ? "as its TensorFlow graph " + meta_graph_path(reader.prefix()) + " defines it"
-                                   : "rebuilt from its variables";
+  const std::string& how = resolved.how;
   std::fprintf(stderr, "%s\nmodel: %s from %s (%s)\ndata: %lld test images from %s\n", selected.note.c_str(),
                model.spec.describe().c_str(), reader.prefix().c_str(), how.c_str(), static_cast<long long>(test.rows),
                f.data.c_str());
@@ -259,8 +216,8 @@ void register_eval(CLI::App& app) {
       ->delimiter(',')
       ->allow_extra_args(false);
   sub->add_option("--activation", flags->activation,
-                  "Activation of every layer but the last, for checkpoints that record no model and have no .meta "
-                  "graph (default relu, and then said)");
+                  "Activation of every layer but the last (relu, elu, selu, leaky_relu:ALPHA, tanh, sigmoid), needed "
+                  "for checkpoints that record no model and have no .meta graph; elsewhere it must agree with them");
   sub->add_option("--classes", flags->classes,
                   "Evaluate on images of these classes only (0-4 or 1,3), each scored against the output that stands "
                   "for it: as recorded, or for a 5-unit head trained on --classes 5-9, output i = the i-th class");
