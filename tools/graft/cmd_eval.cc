@@ -168,7 +168,7 @@ int run_eval(const EvalFlags& f) {
   if (f.json || f.per_class) per_class = per_class_report(reader, model, test, scoring.output_labels, recorded);
 
   const std::string& how = resolved.how;
-  std::fprintf(stderr, "%s\nmodel: %s from %s (%s)\ndata: %lld test images from %s\n", selected.note.c_str(),
+  std::fprintf(stderr, "%s\nmodel: %s from %s (%s)\ndata: %lld test images from %s\n", selected.short_note.c_str(),
                model.spec.describe().c_str(), reader.prefix().c_str(), how.c_str(), static_cast<long long>(test.rows),
                f.data.c_str());
   for (const std::string& n : notes) std::fprintf(stderr, "%s\n", n.c_str());
