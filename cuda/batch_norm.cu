@@ -218,14 +218,14 @@ void batch_norm_forward_infer(const float* x, int64_t rows, int64_t cols, const 
 }
 
 void batch_norm_update_moving(float* moving_mean, float* moving_var, const float* batch_mean,
-                              const float* batch_var, int64_t rows, int64_t cols, float momentum,
+                              const float* batch_var, int64_t rows, int64_t cols, double momentum,
                               bool bessel_correction, cudaStream_t stream) {
   if (bessel_correction && rows < 2) {
     throw Error("batch_norm_update_moving: Bessel's correction needs a batch of at least 2 rows, got " +
                 std::to_string(rows));
   }
   if (cols <= 0) return;
-  const float decay = 1.0f - momentum;  // as on the CPU
+  const float decay = static_cast<float>(1.0 - momentum);  // as on the CPU: TF's float32(1 - momentum)
   const float adjust = bessel_correction ? static_cast<float>(rows) / static_cast<float>(rows - 1) : 1.0f;
   update_moving_kernel<<<static_cast<unsigned>((cols + 255) / 256), 256, 0, stream>>>(
       moving_mean, moving_var, batch_mean, batch_var, cols, decay, adjust, bessel_correction);

@@ -44,7 +44,7 @@ void batch_norm_forward_infer(const float* x, int64_t rows, int64_t cols, const 
 // TF's moving-average rule (the CPU twin's comment); both implementations
 // use it. Throws graft::Error for bessel_correction with rows < 2.
 void batch_norm_update_moving(float* moving_mean, float* moving_var, const float* batch_mean,
-                              const float* batch_var, int64_t rows, int64_t cols, float momentum,
+                              const float* batch_var, int64_t rows, int64_t cols, double momentum,
                               bool bessel_correction, cudaStream_t stream);
 
 // Backward (the CPU twin's comment). dx, dgamma, dbeta nullable; dx may alias
