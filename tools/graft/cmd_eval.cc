@@ -74,6 +74,9 @@ int run_eval(const EvalFlags& f) {
                model.spec.describe().c_str(), r.prefix.c_str(), r.model.how.c_str(), static_cast<long long>(r.samples),
                f.data.c_str());
   for (const std::string& n : r.notes) std::fprintf(stderr, "%s\n", n.c_str());
+  // The model's summary heads the result (on stderr, like the lines above:
+  // stdout stays the result alone, for scripts).
+  if (r.model.known() && !f.json) std::fprintf(stderr, "%s", r.model.known()->summary().c_str());
   if (f.json) {
     const std::optional<ModelDescription>& known = r.model.known();
     nlohmann::json j;
