@@ -67,6 +67,17 @@ OptimizerConfig Job::requested_optimizer() const {
   if (m.momentum) o.momentum = *m.momentum;
   if (m.clip_value) o.clip_value = *m.clip_value;
   if (m.clip_norm) o.clip_norm = *m.clip_norm;
+  if (m.lr_schedule) {
+    o.schedule = *m.lr_schedule;
+    // tf.train.piecewise_constant's values are the rate itself.
+    if (o.schedule.kind == math::LrScheduleKind::kPiecewise) {
+      if (m.learning_rate) {
+        throw Error(name("learning_rate") + " and the piecewise schedule's values both give the learning rate: leave " +
+                    name("learning_rate") + " out");
+      }
+      o.learning_rate = o.schedule.values[0];
+    }
+  }
   return o;
 }
 
@@ -105,6 +116,13 @@ ModelDescription Job::fresh_model(const Dataset& data, const OptimizerConfig& op
                                  job_.initializer);
   if (!job_.layer_names.empty()) set_layer_names(spec, job_.layer_names);
   if (m.names) set_layer_names(spec, *m.names);
+  if (m.layer_activations) {
+    std::vector<std::string> hidden_names;
+    for (std::size_t l = 0; l + 1 < spec.layers.size(); ++l) hidden_names.push_back(spec.layers[l].name);
+    const std::vector<Activation> each =
+        resolve_layer_activations(*m.layer_activations, hidden_names, m.activation.value_or(Activation{}));
+    for (std::size_t l = 0; l < each.size(); ++l) spec.layers[l].activation = each[l];
+  }
   freeze_variables(spec, job_.freeze);
   // Output i stands for original label original_labels[i]; outputs beyond
   // the data's classes stand for none.
@@ -223,6 +241,9 @@ TrainJobResult Job::run() {
   std::string clip;
   if (optimizer.clip_value > 0) clip = fmt::format(", clip value {}", optimizer.clip_value);
   if (optimizer.clip_norm > 0) clip = fmt::format(", clip norm {}", optimizer.clip_norm);
+  if (optimizer.schedule.kind != math::LrScheduleKind::kConstant) {
+    clip += ", lr schedule " + lr_schedule_text(optimizer.schedule);
+  }
   say(fmt::format("model: {}, {} lr {}{}, batch {}", trainer.spec().describe(), optimizer_name(optimizer.kind),
                   static_cast<double>(optimizer.learning_rate), clip, options.batch_size));
   if (resume_reader) resume(trainer, *resume_reader);

@@ -18,6 +18,8 @@
 #include "host/data/dataset.h"
 #include "host/train/frozen_cache.h"
 #include "host/model/initializers.h"
+#include "host/model/layer_activations.h"
+#include "host/model/lr_schedule_spec.h"
 #include "host/train/interrupt.h"
 #include "host/train/metrics_sinks.h"
 #include "host/restore/rename_rules.h"
@@ -48,6 +50,7 @@ struct TrainFlags {
   float momentum = 0.9f;
   float clip_value = 0.0f;
   float clip_norm = 0.0f;
+  std::string lr_schedule;  // host/model/lr_schedule_spec.h
   std::string save;
   std::string save_every;  // N, Nepochs or Nsteps (host/train/checkpoint_rotation.h)
   int keep = 5;
@@ -115,7 +118,8 @@ std::string flag_of(const std::string& field) {
       {"hidden", "--hidden"},         {"outputs", "--outputs"},          {"activation", "--activation"},
       {"names", "--layer-names"},     {"classes", "--classes"},          {"frozen", "--freeze"},
       {"optimizer", "--optimizer"},   {"learning_rate", "--lr"},         {"momentum", "--momentum"},
-      {"clip_value", "--clip-value"}, {"clip_norm", "--clip-norm"},      {"override_recorded", "--override"}};
+      {"clip_value", "--clip-value"}, {"clip_norm", "--clip-norm"},      {"override_recorded", "--override"},
+      {"lr_schedule", "--lr-schedule"}};
   const auto it = flags.find(field);
   return it == flags.end() ? field : it->second;
 }
@@ -142,7 +146,10 @@ TrainJob job_from(const TrainFlags& f) {
   const bool given_hidden = f.given.count("--hidden") > 0;
   if (given_hidden) job.model.hidden = f.hidden;
   if (f.given.count("--outputs")) job.model.outputs = f.outputs;
-  if (f.given.count("--activation")) {
+  const bool per_layer = f.activation.find_first_of(",=") != std::string::npos;
+  if (f.given.count("--activation") && per_layer) {
+    job.model.layer_activations = parse_layer_activations(f.activation);
+  } else if (f.given.count("--activation")) {
     const auto activation = parse_activation(f.activation);
     if (!activation) throw Error("unknown activation '" + f.activation + "'");
     job.model.activation = *activation;
@@ -156,6 +163,7 @@ TrainJob job_from(const TrainFlags& f) {
   if (f.given.count("--momentum")) job.model.momentum = f.momentum;
   if (f.given.count("--clip-value")) job.model.clip_value = f.clip_value;
   if (f.given.count("--clip-norm")) job.model.clip_norm = f.clip_norm;
+  if (f.given.count("--lr-schedule")) job.model.lr_schedule = parse_lr_schedule(f.lr_schedule);
   const auto initializer = parse_initializer(f.initializer);
   if (!initializer) throw Error("unknown initializer '" + f.initializer + "' (glorot_uniform, he_normal, he_uniform)");
   job.initializer = *initializer;
@@ -260,7 +268,9 @@ void register_train(CLI::App& app) {
   sub->add_option("--hidden", flags->hidden, "Hidden layer widths, e.g. 300,50,50")->delimiter(',')->allow_extra_args(false)->capture_default_str();
   sub->add_option("--outputs", flags->outputs, "Output units (default: the number of classes)");
   sub->add_option("--activation", flags->activation,
-                  "relu, elu, selu, leaky_relu[:ALPHA], tanh, sigmoid, identity")->capture_default_str();
+                  "relu, elu, selu, leaky_relu[:ALPHA], tanh, sigmoid, identity: one for every hidden layer, one "
+                  "per hidden layer (elu,elu,relu), or LAYER=ACTIVATION pairs (hidden1=selu,hidden2=tanh; the "
+                  "others relu)")->capture_default_str();
   sub->add_option("--initializer", flags->initializer, "glorot_uniform, he_normal, he_uniform")->capture_default_str();
   sub->add_option("--data", flags->data,
                   "Folder with the four IDX files (optionally .gz), or a data file: .npy (with --labels), .npz, CSV, IDX")
@@ -279,6 +289,17 @@ void register_train(CLI::App& app) {
   auto* clip_value = sub->add_option("--clip-value", flags->clip_value, "Clip gradients to [-T, T]")->check(finite_number());
   auto* clip_norm = sub->add_option("--clip-norm", flags->clip_norm, "Clip gradients by global norm N")->check(finite_number());
   clip_value->excludes(clip_norm);
+  sub->add_option("--lr-schedule", flags->lr_schedule,
+                  "Learning rate as a function of the global step, TF1's formulas (recorded in the checkpoint, so "
+                  "--resume continues it):\n" + lr_schedule_help())
+      ->check([](const std::string& text) {
+        try {
+          parse_lr_schedule(text);
+          return std::string();
+        } catch (const Error& e) {
+          return std::string(e.what());
+        }
+      });
   sub->add_option("--save", flags->save, "Save a TF checkpoint at this prefix at the end (the best one with early stopping) and on SIGINT/SIGTERM");
   auto* save_every = sub->add_option(
       "--save-every", flags->save_every,
@@ -344,7 +365,8 @@ void register_train(CLI::App& app) {
         return is_metrics_file_name(path) ? std::string() : "the metrics file must end in .csv or .jsonl: " + path;
       });
   sub->add_flag("--override", flags->override_checkpoint,
-                "With --resume: train with the optimizer settings given (--optimizer, --lr, --momentum, --clip-*) "
+                "With --resume: train with the optimizer settings given (--optimizer, --lr, --momentum, --clip-*, "
+                "--lr-schedule) "
                 "instead of the recorded ones, and drop optimizer slots the new optimizer does not use")
       ->needs(sub->get_option("--resume"));
   add_cuda_flags(*sub, flags->cuda);
