@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "checkpoint/error.h"
+#include "host/data/standardize.h"
 #include "host/device_select.h"
 #include "host/model/model_io.h"
 #include "host/restore/transfer.h"
@@ -53,6 +54,7 @@ class Job {
   ModelDescription resolve_recorded(const ModelDescription& recorded, const std::string& prefix) const;
   ModelDescription fresh_model(const Dataset& data, const OptimizerConfig& optimizer) const;
   void resume(Trainer& trainer, const BundleReader& reader) const;
+  std::optional<Standardization> standardize_data(Dataset& data, const std::optional<ModelDescription>& recorded) const;
   bool restore_and_report(Trainer& trainer, const Dataset& data) const;
 
   const TrainJob& job_;
@@ -140,6 +142,47 @@ ModelDescription Job::fresh_model(const Dataset& data, const OptimizerConfig& op
   return model;
 }
 
+// Standardizes every split in place: with the recorded mean/stddev on
+// resume (a data file got them from load_job_data already), else fitted on
+// the training rows or read from a file. The values for a fresh model.
+std::optional<Standardization> Job::standardize_data(Dataset& data,
+                                                     const std::optional<ModelDescription>& recorded) const {
+  const bool asked = job_.standardize || !job_.standardize_from.empty();
+  if (job_.standardize && !job_.standardize_from.empty()) {
+    throw Error(name("standardize") + " and " + name("standardize_from") + " are exclusive: fit on the training rows, "
+                "or read the mean/stddev from a file");
+  }
+  if (recorded) {
+    if (asked) {
+      throw Error(name(job_.standardize ? "standardize" : "standardize_from") + " with --resume: the recorded model's "
+                  "input standardization is used; leave it out");
+    }
+    if (!recorded->input.mean.empty() && !job_.data_file) {
+      for (DataSplit* s : {&data.train, &data.validation, &data.test}) {
+        apply_standardization(*s, recorded->input.mean, recorded->input.stddev);
+      }
+      say("input: standardized per feature with the recorded mean/stddev");
+    }
+    return std::nullopt;
+  }
+  if (!asked) return std::nullopt;
+  Standardization st = job_.standardize ? fit_standardization(data.train)
+                                        : read_standardization_file(job_.standardize_from, data.train.cols);
+  for (DataSplit* s : {&data.train, &data.validation, &data.test}) apply_standardization(*s, st.mean, st.stddev);
+  if (job_.standardize) {
+    say(fmt::format("input: standardized per feature with the mean/stddev of the {} training rows (not the "
+                    "validation or test rows){}",
+                    data.train.rows,
+                    st.constant_features > 0
+                        ? fmt::format("; {} features are constant there and get stddev 1, as sklearn's StandardScaler",
+                                      st.constant_features)
+                        : std::string()));
+  } else {
+    say("input: standardized per feature with the mean/stddev of " + job_.standardize_from);
+  }
+  return st;
+}
+
 void Job::resume(Trainer& trainer, const BundleReader& reader) const {
   const ResumeReport report = trainer.resume(reader);
   if (!report.unused_slots.empty() && !job_.override_recorded) {
@@ -211,7 +254,8 @@ TrainJobResult Job::run() {
     for (std::size_t i = 0; i < classes.size(); ++i) identity = identity && classes[i] == static_cast<int>(i);
     data_options.classes = identity ? std::vector<int>{} : classes;
   }
-  const Dataset data = load_job_data(job_, data_options, recorded, [this](const std::string& l) { say(l); });
+  Dataset data = load_job_data(job_, data_options, recorded, [this](const std::string& l) { say(l); });
+  const std::optional<Standardization> standardization = standardize_data(data, recorded);
   say("data: " + (job_.data_file ? job_.data_file->data : data_options.dir) + ": " + data.describe());
 
   SelectedBackend selected = select_backend(job_.device, job_.threads, job_.cuda);
@@ -225,6 +269,10 @@ TrainJobResult Job::run() {
     }
   } else {
     out.model = fresh_model(data, optimizer);
+    if (standardization) {
+      out.model.input.mean = standardization->mean;
+      out.model.input.stddev = standardization->stddev;
+    }
   }
 
   TrainOptions options = job_.train;

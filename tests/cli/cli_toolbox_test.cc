@@ -158,5 +158,39 @@ TEST(ToolboxCli, PerLayerActivationsAreRecordedAndEvalNeedsNoFlags) {
   EXPECT_CONTAINS(wrong.output, "3 activations for 2 hidden layers");
 }
 
+TEST(ToolboxCli, StandardizedInputsAreRecordedAndEvalNeedsNoFlags) {
+  test::TempDir dir;
+  const fs::path data = test::banded_data_dir(dir.path(), 400, 100);
+  const std::string prefix = (dir / "run/model.ckpt").string();
+  const std::string common = " --validation 40 --device cpu --threads 1 --data " + quote(data.string());
+  const auto r = graft("train --hidden 16 --activation selu --epochs 2 --standardize" + common + " --save " +
+                       quote(prefix) + " --metrics " + quote((dir / "m.jsonl").string()));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "standardized per feature with the mean/stddev of the 360 training rows");
+  EXPECT_CONTAINS(graft("inspect " + quote(prefix)).output, "standardized per feature (mean/stddev stored)");
+  const auto eval = graft("eval " + quote(prefix) + " --device cpu --data " + quote(data.string()));
+  ASSERT_EQ(eval.status, 0) << eval.output;
+  const std::string trained = last_test_accuracy(r.output);
+  EXPECT_CONTAINS(eval.output, "accuracy: " + trained + "\n");
+  // The loss too, in full precision (accuracy alone can saturate).
+  const auto json = test::graft_stdout("eval " + quote(prefix) + " --json --device cpu --data " + quote(data.string()));
+  const std::string rows = read_text(dir / "m.jsonl");
+  const std::size_t at = rows.rfind("\"test_loss\":"), eval_at = json.output.find("\"loss\":");
+  ASSERT_NE(at, std::string::npos) << rows;
+  ASSERT_NE(eval_at, std::string::npos) << json.output;
+  EXPECT_DOUBLE_EQ(std::stod(json.output.substr(eval_at + 7)), std::stod(rows.substr(at + 12)));
+  // Asking again on resume is refused: the recorded values are used.
+  const auto again = graft("train --resume " + quote(prefix) + " --epochs 1 --standardize" + common);
+  EXPECT_NE(again.status, 0);
+  EXPECT_CONTAINS(again.output, "--standardize with --resume");
+  // A mean/stddev file of the wrong size is a one-line error naming it.
+  const std::string file = (dir / "stats.json").string();
+  std::ofstream(file) << R"({"mean": [0, 0], "stddev": [1, 1]})";
+  const auto bad = graft("train --hidden 8 --epochs 1 --standardize-from " + quote(file) + common);
+  EXPECT_NE(bad.status, 0);
+  EXPECT_CONTAINS(bad.output, "\"mean\" has 2 values");
+  EXPECT_EQ(test::line_count(bad.output), 1) << bad.output;
+}
+
 }  // namespace
 }  // namespace graft

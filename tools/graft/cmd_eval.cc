@@ -12,6 +12,7 @@
 
 #include "checkpoint/bundle_reader.h"
 #include "checkpoint/error.h"
+#include "host/data/standardize.h"
 #include "host/model/model_io.h"
 #include "checkpoint/meta_graph.h"
 #include "host/restore/checkpoint_layers.h"
@@ -51,7 +52,12 @@ Dataset load_eval_data(const EvalFlags& f, const DatasetOptions& selection,
                        const std::optional<ModelDescription>& recorded, std::vector<std::string>& notes) {
   if (!is_data_file(f.data)) {
     check_folder_flags(f.data, f.data_flags);
-    return load_dataset(selection);
+    Dataset data = load_dataset(selection);
+    // The recorded standardization (a data file applies it while loading).
+    if (recorded && !recorded->input.mean.empty()) {
+      apply_standardization(data.test, recorded->input.mean, recorded->input.stddev);
+    }
+    return data;
   }
   Dataset data = load_file_dataset(file_options(f.data, f.data_flags, selection, f.seed, recorded));
   if (!recorded && !f.data_flags.input_scale) {

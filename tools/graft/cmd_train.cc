@@ -51,6 +51,8 @@ struct TrainFlags {
   float clip_value = 0.0f;
   float clip_norm = 0.0f;
   std::string lr_schedule;  // host/model/lr_schedule_spec.h
+  bool standardize = false;
+  std::string standardize_from;
   std::string save;
   std::string save_every;  // N, Nepochs or Nsteps (host/train/checkpoint_rotation.h)
   int keep = 5;
@@ -119,7 +121,8 @@ std::string flag_of(const std::string& field) {
       {"names", "--layer-names"},     {"classes", "--classes"},          {"frozen", "--freeze"},
       {"optimizer", "--optimizer"},   {"learning_rate", "--lr"},         {"momentum", "--momentum"},
       {"clip_value", "--clip-value"}, {"clip_norm", "--clip-norm"},      {"override_recorded", "--override"},
-      {"lr_schedule", "--lr-schedule"}};
+      {"lr_schedule", "--lr-schedule"}, {"standardize", "--standardize"},
+      {"standardize_from", "--standardize-from"}};
   const auto it = flags.find(field);
   return it == flags.end() ? field : it->second;
 }
@@ -169,6 +172,8 @@ TrainJob job_from(const TrainFlags& f) {
   job.initializer = *initializer;
   job.layer_names = f.layer_names;
   job.freeze = f.freeze;
+  job.standardize = f.standardize;
+  job.standardize_from = f.standardize_from;
 
   job.data.dir = f.data;
   if (!f.classes.empty()) job.data.classes = parse_class_list(f.classes);
@@ -276,6 +281,15 @@ void register_train(CLI::App& app) {
                   "Folder with the four IDX files (optionally .gz), or a data file: .npy (with --labels), .npz, CSV, IDX")
       ->capture_default_str();
   add_data_flags(sub, flags->data_flags, DataUse::kTrain);
+  auto* standardize = sub->add_flag(
+      "--standardize", flags->standardize,
+      "Standardize each input feature, (x - mean) / stddev, with the mean and stddev of the training rows only (as "
+      "sklearn's StandardScaler; a constant feature gets stddev 1); recorded, so eval/predict/--resume apply it");
+  sub->add_option("--standardize-from", flags->standardize_from,
+                  "Standardize with the mean/stddev in FILE, JSON {\"mean\": [...], \"stddev\": [...]} (one value per "
+                  "feature, after the input scale), e.g. for a model trained elsewhere on standardized inputs")
+      ->excludes(standardize)
+      ->check(CLI::ExistingFile);
   sub->add_option("--classes", flags->classes, "Keep these classes, relabelled 0..k-1: 5-9 or 0,2,4");
   sub->add_option("--per-class", flags->per_class, "Keep the first N training images of each class");
   sub->add_option("--validation", flags->validation, "Validation rows taken from the start of the training set")
