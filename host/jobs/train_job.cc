@@ -116,6 +116,7 @@ ModelDescription Job::fresh_model(const Dataset& data, const OptimizerConfig& op
   const int64_t outputs = m.outputs && *m.outputs > 0 ? *m.outputs : data.num_classes;
   ModelSpec spec = make_mlp_spec(data.train.cols, hidden, outputs, m.activation.value_or(Activation{}),
                                  job_.initializer);
+  for (LayerSpec& l : spec.layers) l.variance_scaling = job_.variance_scaling;
   if (!job_.layer_names.empty()) set_layer_names(spec, job_.layer_names);
   if (m.names) set_layer_names(spec, *m.names);
   if (m.layer_activations) {

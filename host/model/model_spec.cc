@@ -98,6 +98,7 @@ std::vector<ParameterSpec> parameter_table(const ModelSpec& spec, OptimizerKind 
     p.offset = slot.offset;
     p.trainable = kernel ? layer.kernel_trainable : layer.bias_trainable;
     p.initializer = kernel ? layer.kernel_initializer : layer.bias_initializer;
+    p.variance_scaling = layer.variance_scaling;
     p.fan_in = layer.fan_in;
     p.fan_out = layer.fan_out;
     if (p.trainable) {

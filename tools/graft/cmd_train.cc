@@ -167,9 +167,17 @@ TrainJob job_from(const TrainFlags& f) {
   if (f.given.count("--clip-value")) job.model.clip_value = f.clip_value;
   if (f.given.count("--clip-norm")) job.model.clip_norm = f.clip_norm;
   if (f.given.count("--lr-schedule")) job.model.lr_schedule = parse_lr_schedule(f.lr_schedule);
-  const auto initializer = parse_initializer(f.initializer);
-  if (!initializer) throw Error("unknown initializer '" + f.initializer + "' (glorot_uniform, he_normal, he_uniform)");
+  const std::size_t colon = f.initializer.find(':');
+  const auto initializer = parse_initializer(f.initializer.substr(0, colon));
+  if (!initializer) {
+    throw Error("unknown initializer '" + f.initializer +
+                "' (glorot_uniform, he_normal, he_uniform, variance_scaling[:...], lecun_normal)");
+  }
+  if (colon != std::string::npos && *initializer != Initializer::kVarianceScaling) {
+    throw Error("initializer " + f.initializer.substr(0, colon) + " takes no parameters");
+  }
   job.initializer = *initializer;
+  if (colon != std::string::npos) job.variance_scaling = parse_variance_scaling(f.initializer.substr(colon + 1));
   job.layer_names = f.layer_names;
   job.freeze = f.freeze;
   job.standardize = f.standardize;
@@ -276,7 +284,12 @@ void register_train(CLI::App& app) {
                   "relu, elu, selu, leaky_relu[:ALPHA], tanh, sigmoid, identity: one for every hidden layer, one "
                   "per hidden layer (elu,elu,relu), or LAYER=ACTIVATION pairs (hidden1=selu,hidden2=tanh; the "
                   "others relu)")->capture_default_str();
-  sub->add_option("--initializer", flags->initializer, "glorot_uniform, he_normal, he_uniform")->capture_default_str();
+  sub->add_option("--initializer", flags->initializer,
+                  "Kernels: glorot_uniform (tf.layers.dense's), he_normal (TF2 semantics), he_uniform, lecun_normal "
+                  "(for SELU), or TF1's variance_scaling[:scale=S,mode=fan_in|fan_out|fan_avg,distribution="
+                  "truncated_normal|untruncated_normal|uniform] (TF1 defaults scale=1, fan_in, truncated_normal; "
+                  "TF1's He initialization, tf.variance_scaling_initializer(scale=2.0), is variance_scaling:scale=2)")
+      ->capture_default_str();
   sub->add_option("--data", flags->data,
                   "Folder with the four IDX files (optionally .gz), or a data file: .npy (with --labels), .npz, CSV, IDX")
       ->capture_default_str();
