@@ -1,5 +1,7 @@
 #include "host/model/model_spec.h"
 
+#include "host/model/layer_activations.h"
+
 #include <set>
 
 #include "checkpoint/error.h"
@@ -36,7 +38,12 @@ std::vector<DenseLayerShape> ModelSpec::backend_shapes() const {
 std::string ModelSpec::describe() const {
   std::string text = std::to_string(inputs());
   for (const LayerSpec& layer : layers) text += "-" + std::to_string(layer.fan_out);
-  if (layers.size() > 1) text += " (" + activation_name(layers.front().activation) + ")";
+  if (layers.size() > 1) {
+    std::vector<Activation> hidden;
+    for (std::size_t l = 0; l + 1 < layers.size(); ++l) hidden.push_back(layers[l].activation);
+    const std::string each = layer_activations_text(hidden);  // one name when they agree
+    text += " (" + (each.find(',') == std::string::npos ? activation_name(layers.front().activation) : each) + ")";
+  }
   return text;
 }
 
@@ -91,6 +98,7 @@ std::vector<ParameterSpec> parameter_table(const ModelSpec& spec, OptimizerKind 
     p.offset = slot.offset;
     p.trainable = kernel ? layer.kernel_trainable : layer.bias_trainable;
     p.initializer = kernel ? layer.kernel_initializer : layer.bias_initializer;
+    p.variance_scaling = layer.variance_scaling;
     p.fan_in = layer.fan_in;
     p.fan_out = layer.fan_out;
     if (p.trainable) {
