@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "checkpoint/error.h"
+#include "host/data/overlap.h"
 #include "host/data/standardize.h"
 #include "host/device_select.h"
 #include "checkpoint/meta_graph.h"
@@ -296,6 +297,7 @@ TrainJobResult Job::run() {
   }
   const std::optional<Standardization> standardization = standardize_data(data, recorded);
   say("data: " + (job_.data_file ? job_.data_file->data : data_options.dir) + ": " + data.describe());
+  if (const std::string w = train_test_overlap_warning(data.train, data.test); !w.empty()) say(w);
 
   SelectedBackend selected = select_backend(job_.device, job_.threads, job_.cuda);
   say(selected.note);
