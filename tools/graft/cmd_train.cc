@@ -26,6 +26,7 @@
 #include "host/jobs/train_job.h"
 #include "host/train/trainer.h"
 #include "tools/graft/commands.h"
+#include "tools/graft/epoch_line.h"
 #include "tools/graft/data_flags.h"
 #include "tools/graft/cuda_flags.h"
 #include "tools/graft/hooks/test_hooks.h"
@@ -232,9 +233,9 @@ int run_train(const TrainFlags& f) {
   callbacks.option_name = flag_of;
   callbacks.on_epoch = [&](const EpochReport& r) {
     bar.clear();
-    std::printf("epoch %3d  loss %.4f  train acc %.4f  valid acc %s  test acc %s  (%.1f s)%s\n", r.epoch,
-                r.train_loss, r.train_accuracy, accuracy_text(r.validation_accuracy).c_str(),
-                accuracy_text(r.test_accuracy).c_str(), r.seconds, r.best ? "  best" : "");
+    // No test accuracy per epoch: printed every epoch it invites choosing
+    // an epoch by it. It is reported once, for the model the run keeps.
+    std::printf("%s\n", epoch_line(r).c_str());
     std::fflush(stdout);
   };
   callbacks.on_progress = [&](int epoch, int64_t batch, int64_t batches) {
@@ -259,6 +260,11 @@ int run_train(const TrainFlags& f) {
     const EpochReport& best = result.epochs[static_cast<std::size_t>(result.best_epoch - 1)];
     std::printf("best epoch %d: valid acc %s, test acc %s\n", best.epoch, accuracy_text(best.validation_accuracy).c_str(),
                 accuracy_text(best.test_accuracy).c_str());
+  } else if (!result.interrupted && !result.epochs.empty() && result.epochs.back().test_accuracy) {
+    // The model the run keeps is the last epoch's (an interrupted run keeps
+    // a mid-epoch state nobody measured: nothing is printed for it).
+    const EpochReport& last = result.epochs.back();
+    std::printf("test acc %s (the model of the last epoch, %d)\n", accuracy_text(last.test_accuracy).c_str(), last.epoch);
   }
   if (!result.saved_prefix.empty()) std::printf("saved %s\n", result.saved_prefix.c_str());
   if (result.interrupted) {

@@ -1,8 +1,7 @@
 #pragma once
-// The one-line epoch report of `graft train` (tools/graft/cmd_train.cc
-// prints the same format; tests/cli's QuickDemo compares the two), for
-// `graft demo`'s source network. cmd_train.cc does not call it yet because
-// it is being reworked on main (TrainJob).
+// The one-line epoch report of `graft train` and of `graft demo`'s source
+// network. No test accuracy: shown every epoch it becomes a selection
+// signal; graft train reports it once, for the model the run keeps.
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -19,9 +18,8 @@ inline std::string epoch_line(const EpochReport& r) {
     return std::string(buf);
   };
   char line[256];
-  std::snprintf(line, sizeof line, "epoch %3d  loss %.4f  train acc %.4f  valid acc %s  test acc %s  (%.1f s)%s",
-                r.epoch, r.train_loss, r.train_accuracy, acc(r.validation_accuracy).c_str(),
-                acc(r.test_accuracy).c_str(), r.seconds, r.best ? "  best" : "");
+  std::snprintf(line, sizeof line, "epoch %3d  loss %.4f  train acc %.4f  valid acc %s  (%.1f s)%s", r.epoch,
+                r.train_loss, r.train_accuracy, acc(r.validation_accuracy).c_str(), r.seconds, r.best ? "  best" : "");
   return line;
 }
 
