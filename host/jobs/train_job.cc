@@ -11,6 +11,7 @@
 #include "checkpoint/meta_graph.h"
 #include "host/model/model_io.h"
 #include "host/restore/graph_import.h"
+#include "host/restore/restored_activations.h"
 #include "host/restore/transfer.h"
 #include "host/train/metrics_sinks.h"
 
@@ -60,6 +61,7 @@ class Job {
   void resume(Trainer& trainer, const BundleReader& reader) const;
   std::optional<Standardization> standardize_data(Dataset& data, const std::optional<ModelDescription>& recorded) const;
   bool restore_and_report(Trainer& trainer, const Dataset& data) const;
+  void check_restored_activations(const ModelSpec& spec, const RestorePlan& plan, const BundleReader& reader) const;
 
   const TrainJob& job_;
   const TrainJobCallbacks& cb_;
@@ -221,6 +223,37 @@ void Job::resume(Trainer& trainer, const BundleReader& reader) const {
   say(report.resumed());
 }
 
+// A restored layer whose source ran it with another activation (the
+// source's record or TensorFlow graph says which): an error unless the
+// activation was asked for explicitly, then said.
+void Job::check_restored_activations(const ModelSpec& spec, const RestorePlan& plan, const BundleReader& reader) const {
+  std::optional<ModelDescription> source = read_model_description(reader);
+  std::string where = "the model recorded in " + reader.prefix();
+  if (!source) {
+    where = "the graph " + meta_graph_path(reader.prefix());
+    try {
+      source = model_from_meta_graph(reader.prefix());
+    } catch (const Error& e) {
+      say(std::string("activations of the restored layers not checked: ") + e.what());
+      return;
+    }
+  }
+  if (!source) return;
+  const std::vector<ActivationMismatch> mismatches = restored_activation_mismatches(spec, plan, *source);
+  if (mismatches.empty()) return;
+  const bool asked = job_.model.activation.has_value() || job_.model.layer_activations.has_value();
+  for (const ActivationMismatch& m : mismatches) {
+    if (!asked) {
+      throw Error(fmt::format("{} is restored from {}, which {} runs with {}; the model gives it {} (the default): "
+                              "pass {} {} to keep the features it learned, or name {} to train it so",
+                              m.layer, m.source_layer, where, activation_name(m.source), activation_name(m.model),
+                              name("activation"), activation_name(m.source), activation_name(m.model)));
+    }
+    say(fmt::format("note: {} is restored from {}, which {} runs with {}; it runs with {}, as asked", m.layer,
+                    m.source_layer, where, activation_name(m.source), activation_name(m.model)));
+  }
+}
+
 // init_from / dry_run: reports where every variable comes from (and what the
 // frozen-layer cache and the step will do), restores. True for a dry run.
 bool Job::restore_and_report(Trainer& trainer, const Dataset& data) const {
@@ -232,6 +265,7 @@ bool Job::restore_and_report(Trainer& trainer, const Dataset& data) const {
     const BundleReader reader = BundleReader::open(job_.init_from);
     if (!reader.resolution_note().empty()) say(reader.resolution_note());
     const RestorePlan plan = plan_restore(trainer.table(), reader, job_.restore);
+    check_restored_activations(trainer.spec(), plan, reader);
     table = plan.table();
     if (!job_.dry_run) apply_restore_plan(trainer.backend(), reader, trainer.table(), plan);
   }

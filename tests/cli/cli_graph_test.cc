@@ -308,3 +308,31 @@ TEST(CliGraph, ResumeTakesTheGraphsNetworkAndKeepsTfsScalarNames) {
 
 }  // namespace
 }  // namespace graft
+
+namespace graft {
+namespace {
+
+// --init-from of layers whose source (its graph here) runs them with another
+// activation than the new model gives them: refused unless asked for, then said.
+TEST(CliGraph, RestoredLayersKeepTheirSourcesActivationOrSaySo) {
+  const std::string adam = test::prefix_of("tf1/adam_digits_0_to_4/ch11-exercise_model_0_to_4.ckpt");
+  if (adam.empty()) GTEST_SKIP() << "fixtures not found";
+  test::TempDir tmp;
+  const std::string data = test::banded_data_dir(tmp.path(), 200, 50).string();
+  const std::string base = "train --data " + quote(data) + " --validation 50 --epochs 1 --hidden 100,100 --init-from " +
+                           quote(adam) + " --restore 'hidden[1-2]' ";
+  const auto silent = graft(base);
+  EXPECT_EQ(silent.status, 1) << silent.output;
+  EXPECT_CONTAINS(silent.output, "graft train: error: hidden1 is restored from hidden1, which the graph " + adam +
+                                     ".meta runs with elu; the model gives it relu (the default): pass --activation elu");
+  const auto elu = graft(base + "--activation elu");
+  EXPECT_EQ(elu.status, 0) << elu.output;
+  EXPECT_EQ(elu.output.find("note: hidden1"), std::string::npos) << elu.output;
+  const auto relu = graft(base + "--activation relu");
+  EXPECT_EQ(relu.status, 0) << relu.output;
+  EXPECT_CONTAINS(relu.output, "note: hidden2 is restored from hidden2, which the graph " + adam +
+                                   ".meta runs with elu; it runs with relu, as asked");
+}
+
+}  // namespace
+}  // namespace graft
