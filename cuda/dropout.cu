@@ -1,6 +1,9 @@
-// Dropout's kernels: one counter_uniform per element, the CPU twin's call
-// (host/cpu/dropout_kernels.cc), so the masks are bit-identical; the step is
-// loaded from device memory when the kernel runs (graph replays).
+// Dropout's kernels: one counter_uniform per element (host/math/
+// counter_rng.h: word column % 4 of the Philox call of the element's group of
+// four columns, the word the CPU twin host/cpu/dropout_kernels.cc takes from
+// its one call per group), TF's keep rule (uniform >= rate) and scale, so the
+// masks and outputs are bit-identical; the step is loaded from device memory
+// when the kernel runs (graph replays).
 #include "cuda/dropout.h"
 
 #include <algorithm>
@@ -15,8 +18,8 @@ namespace {
 
 // Grid-stride over rows (blockIdx.y) and columns (blockIdx.x * blockDim.x):
 // no division per element, coalesced along a row.
-__global__ void dropout_kernel(const float* in, int64_t rows, int64_t cols, float keep,
-                               float inv_keep, uint64_t seed, const uint64_t* __restrict__ step,
+__global__ void dropout_kernel(const float* in, int64_t rows, int64_t cols, float rate,
+                               float scale, uint64_t seed, const uint64_t* __restrict__ step,
                                uint32_t node, float* out) {
   const uint64_t s = *step;
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
@@ -24,7 +27,7 @@ __global__ void dropout_kernel(const float* in, int64_t rows, int64_t cols, floa
          c += static_cast<int64_t>(gridDim.x) * blockDim.x) {
       const int64_t i = r * cols + c;
       const float u = math::counter_uniform(seed, s, node, static_cast<uint32_t>(r), static_cast<uint32_t>(c));
-      out[i] = math::dropout_apply(in[i], math::dropout_keeps(u, keep), inv_keep);
+      out[i] = math::dropout_apply(in[i], math::dropout_keeps(u, rate), scale);
     }
   }
 }
@@ -42,12 +45,11 @@ void launch(const char* what, const float* in, int64_t rows, int64_t cols, float
     }
     return;
   }
-  const float keep = 1.0f - rate;
-  const float inv_keep = 1.0f / keep;
+  const float scale = math::dropout_scale(rate);  // TF's: float32(1 / (1 - rate)) from the double
   constexpr int kThreads = 128;
   const dim3 grid(static_cast<unsigned>(std::min<int64_t>((cols + kThreads - 1) / kThreads, 64)),
                   static_cast<unsigned>(std::min<int64_t>(rows, 65535)));
-  dropout_kernel<<<grid, kThreads, 0, stream>>>(in, rows, cols, keep, inv_keep, seed, step, node, out);
+  dropout_kernel<<<grid, kThreads, 0, stream>>>(in, rows, cols, rate, scale, seed, step, node, out);
   GRAFT_CUDA_CHECK_LAUNCH();
 }
 

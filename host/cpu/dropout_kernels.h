@@ -2,8 +2,9 @@
 // Inverted dropout (tf.nn.dropout / tf.layers.dropout in training) on
 // [rows, cols] row-major float32, with masks drawn from
 // host/math/counter_rng.h: element (r, c) is kept when
-// counter_uniform(seed, step, node, r, c) < keep = 1 - rate, and a kept
-// element is scaled by inv_keep = 1.0f / keep. No mask is stored: the
+// counter_uniform(seed, step, node, r, c) >= rate (TF's rule), and a kept
+// element is scaled by float(1 / (1 - rate)) computed in double (TF's;
+// math::dropout_scale); a dropped one is x * 0. No mask is stored: the
 // backward recomputes it. The CPU twins of cuda/dropout.h, bit-identical to
 // them (integer arithmetic and one float multiply per element).
 //
@@ -13,11 +14,11 @@
 
 namespace graft::cpu {
 
-// y = x * mask * inv_keep; y may alias x.
+// y = x * mask * scale; y may alias x.
 void dropout_forward(const float* x, int64_t rows, int64_t cols, float rate, uint64_t seed,
                      uint64_t step, uint32_t node, float* y);
 
-// dx = dy * mask * inv_keep with the forward's mask; dx may alias dy.
+// dx = dy * mask * scale with the forward's mask; dx may alias dy.
 void dropout_backward(const float* dy, int64_t rows, int64_t cols, float rate, uint64_t seed,
                       uint64_t step, uint32_t node, float* dx);
 

@@ -2,15 +2,19 @@
 // computed examples of the statistics and of TF's moving-average rule, the
 // forward against an independent double-precision evaluation, and the
 // backward against central differences of that double evaluation (fused
-// identity, relu and elu; with and without gamma and beta).
+// identity, relu and elu; with and without gamma and beta), and every
+// instruction-set build of the loops (baseline, AVX2) bit-identical to the
+// baseline, in place and not.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
 #include "checkpoint/error.h"
 #include "host/cpu/batch_norm_kernels.h"
+#include "host/cpu/batch_norm_variants.h"
 #include "host/model/activation.h"
 #include "tests/host/mlp_reference.h"
 
@@ -205,6 +209,74 @@ TEST(BatchNormKernels, ForwardMayAliasItsInput) {
   cpu::batch_norm_forward_train(in_place.data(), rows, cols, nullptr, nullptr, kEps, elu, in_place.data(),
                                 m.data(), v.data(), s.data());
   EXPECT_EQ(in_place, y);
+}
+
+// Bit equality of two float arrays (EXPECT_EQ would pass -0 vs +0).
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+TEST(BatchNormKernels, EveryInstructionSetBuildGivesTheBaselinesBits) {
+  // The builds differ only in vector width (no FMA contraction, same
+  // operation order), so every output is the same bits. Widths around the
+  // vector lengths, every activation, gamma/beta present or not, y over x
+  // and dx over dy.
+  int checked = 0;
+  for (int v = 1; v < cpu::batch_norm_variants::count(); ++v) {
+    if (!cpu::batch_norm_variants::supported(v)) continue;
+    ++checked;
+    for (int64_t cols : {1, 3, 8, 13, 300}) {
+      for (int k = 0; k < 7; ++k) {
+        const ActivationKind kind = static_cast<ActivationKind>(k);
+        for (int gb = 0; gb < 4; ++gb) {
+          SCOPED_TRACE(::testing::Message() << cpu::batch_norm_variants::name(v) << " cols " << cols << " "
+                                            << activation_name(Activation{kind}) << " gamma/beta " << gb);
+          const int64_t rows = 37;
+          Activation act{kind};
+          act.alpha = 0.2f;
+          const std::vector<float> x = uniform(rows * cols, -2.0f, 3.0f, static_cast<uint32_t>(cols * 7 + k));
+          const std::vector<float> dy = uniform(rows * cols, -1.0f, 1.0f, 21);
+          const std::vector<float> gamma = uniform(cols, 0.5f, 1.5f, 22), beta = uniform(cols, -0.5f, 0.5f, 23);
+          const std::vector<float> mm = uniform(cols, -0.5f, 0.5f, 24), mv = uniform(cols, 0.1f, 2.0f, 25);
+          const float* g = gb & 1 ? gamma.data() : nullptr;
+          const float* b = gb & 2 ? beta.data() : nullptr;
+          struct Out {
+            std::vector<float> y, mean, var, rstd, infer, dx, dgamma, dbeta, dx_in_place;
+          };
+          auto run = [&](int variant) {
+            Out o{x, std::vector<float>(cols), std::vector<float>(cols), std::vector<float>(cols),
+                  std::vector<float>(x.size()), std::vector<float>(x.size()), std::vector<float>(cols),
+                  std::vector<float>(cols), dy};
+            cpu::batch_norm_variants::forward_train(variant, o.y.data(), rows, cols, g, b, kEps, act, o.y.data(),
+                                                    o.mean.data(), o.var.data(), o.rstd.data());  // in place
+            cpu::batch_norm_variants::forward_infer(variant, x.data(), rows, cols, g, b, mm.data(), mv.data(), kEps,
+                                                    act, o.infer.data());
+            cpu::batch_norm_variants::backward(variant, dy.data(), o.y.data(), act, x.data(), o.mean.data(),
+                                               o.rstd.data(), g, rows, cols, o.dx.data(), o.dgamma.data(),
+                                               o.dbeta.data());
+            cpu::batch_norm_variants::backward(variant, o.dx_in_place.data(), o.y.data(), act, x.data(),
+                                               o.mean.data(), o.rstd.data(), g, rows, cols, o.dx_in_place.data(),
+                                               nullptr, nullptr);
+            return o;
+          };
+          const Out want = run(0), got = run(v);
+          EXPECT_TRUE(same_bits(got.y, want.y));
+          EXPECT_TRUE(same_bits(got.mean, want.mean));
+          EXPECT_TRUE(same_bits(got.var, want.var));
+          EXPECT_TRUE(same_bits(got.rstd, want.rstd));
+          EXPECT_TRUE(same_bits(got.infer, want.infer));
+          EXPECT_TRUE(same_bits(got.dx, want.dx));
+          EXPECT_TRUE(same_bits(got.dgamma, want.dgamma));
+          EXPECT_TRUE(same_bits(got.dbeta, want.dbeta));
+          EXPECT_TRUE(same_bits(got.dx_in_place, want.dx));
+        }
+      }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "this CPU runs only the baseline build";
+  EXPECT_THROW(cpu::batch_norm_variants::backward(99, nullptr, nullptr, Activation{}, nullptr, nullptr, nullptr,
+                                                  nullptr, 1, 1, nullptr, nullptr, nullptr),
+               Error);
 }
 
 }  // namespace
