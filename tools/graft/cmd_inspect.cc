@@ -14,8 +14,7 @@
 #include "checkpoint/names.h"
 #include "checkpoint/printable.h"
 #include "checkpoint/summary.h"
-#include "host/model/model_io.h"
-#include "host/restore/graph_import.h"
+#include "host/jobs/inspect_job.h"
 #include "tools/graft/commands.h"
 #include "tools/graft/tensor_values.h"
 
@@ -191,51 +190,15 @@ json tensor_json(const BundleReader& r, const BundleEntry& e) {
   return j;
 }
 
-// Checks every tensor; reports each bad one on stderr. Returns the failures.
+// Checks every tensor (host/jobs/inspect_job.h); reports each bad one on
+// stderr. Returns the failures.
 std::vector<std::pair<std::string, std::string>> verify_all(const BundleReader& r) {
   std::vector<std::pair<std::string, std::string>> bad;
-  for (const auto& e : r.entries()) {
-    if (e.sliced) continue;
-    try {
-      r.verify(e);
-    } catch (const Error& err) {
-      std::fprintf(stderr, "graft inspect: error: %s\n", printable(err.what()).c_str());
-      bad.emplace_back(e.info.name, err.what());
-    }
+  for (const CorruptTensor& t : verify_checkpoint(r)) {
+    std::fprintf(stderr, "graft inspect: error: %s\n", printable(t.error).c_str());
+    bad.emplace_back(t.name, t.error);
   }
   return bad;
-}
-
-// The checkpoint's own record of its model (host/model/model_io.h): the
-// description, or why there is none. A malformed one is reported, not fatal:
-// inspect is how a user finds out what is wrong with a checkpoint.
-struct RecordedModel {
-  std::optional<ModelDescription> model;
-  std::string note;
-};
-
-RecordedModel recorded_model(const BundleReader& r) {
-  RecordedModel m;
-  try {
-    m.model = read_model_description(r);
-  } catch (const Error& e) {
-    m.note = std::string("model description unreadable: ") + e.what();
-    return m;
-  }
-  if (m.model) return m;
-  // A TensorFlow checkpoint: its graph (PREFIX.meta), when there is one, says what the model is.
-  try {
-    m.model = model_from_meta_graph(r.prefix());
-    if (m.model) m.note = "model: recovered from the TensorFlow graph " + meta_graph_path(r.prefix());
-  } catch (const Error& e) {
-    m.note = std::string("no model description (not written by graft), and its TensorFlow graph cannot be used: ") +
-             e.what();
-  }
-  if (!m.model && m.note.empty()) {
-    m.note = "no model description (not written by graft): layers and their order come from the variable names, "
-             "activations are not recorded";
-  }
-  return m;
 }
 
 // A copy whose data file is missing still has its index: list what it
@@ -271,7 +234,7 @@ int run_inspect(const InspectOptions& o) {
     } else {
       out["variables"] = variables_json(r);
       out["summary"] = summary_json(summarize(r));
-      const RecordedModel m = recorded_model(r);
+      const CheckpointModelReport m = describe_checkpoint_model(r);
       out["model"] = m.model ? json::parse(model_to_json(*m.model)) : json(nullptr);
       if (!m.note.empty()) out["model_note"] = m.note;
     }
@@ -292,7 +255,7 @@ int run_inspect(const InspectOptions& o) {
   } else {
     print_variables(r);
     print_summary(summarize(r));
-    const RecordedModel m = recorded_model(r);
+    const CheckpointModelReport m = describe_checkpoint_model(r);
     std::printf("\n%s%s", m.note.empty() ? "" : (m.note + "\n").c_str(), m.model ? m.model->summary().c_str() : "");
   }
   if (!o.verify) return 0;
