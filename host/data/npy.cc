@@ -270,8 +270,16 @@ RawData npy_features(const NpyArray& a, const std::string& origin) {
   out.origin = origin;
   out.rows = a.shape[0];
   out.cols = 1;
-  for (std::size_t i = 1; i < a.shape.size(); ++i) out.cols *= a.shape[i];
-  if (out.rows == 0 || out.cols == 0) throw Error(fmt::format("{}: empty feature array (shape {})", origin, fmt::join(a.shape, "x")));
+  // An empty array's other dimensions are bounded by nothing (the parser
+  // checks the element count, which is 0): refuse it before multiplying them.
+  for (int64_t d : a.shape) {
+    if (d == 0) throw Error(fmt::format("{}: empty feature array (shape {})", origin, fmt::join(a.shape, "x")));
+  }
+  for (std::size_t i = 1; i < a.shape.size(); ++i) {
+    if (__builtin_mul_overflow(out.cols, a.shape[i], &out.cols)) {
+      throw Error(fmt::format("{}: shape {} has too many features per row", origin, fmt::join(a.shape, "x")));
+    }
+  }
   if (a.fortran_order && a.shape.size() > 2) {
     throw Error(origin + ": Fortran-ordered arrays of more than 2 dimensions are not supported");
   }

@@ -13,6 +13,7 @@
 #include "checkpoint/bundle_reader.h"
 #include "checkpoint/error.h"
 #include "tools/fuzz/harness.h"
+#include "host/data/npy.h"
 
 namespace fs = std::filesystem;
 
@@ -100,6 +101,25 @@ TEST(FuzzRegressions, IndexInputsGiveTheirOneLineErrors) {
       EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << "not one line: " << e.what();
     }
     fs::remove_all(tmp);
+  }
+}
+
+// What fuzz_npy found: an empty array (a zero dimension) whose other
+// dimensions multiply past 64 bits; refused as empty before multiplying.
+TEST(FuzzRegressions, NpyEmptyShapeIsRefusedBeforeItsDimensionsMultiply) {
+  const fs::path file =
+      fs::path(GRAFT_SOURCE_DIR) / "tests" / "reliability" / "regressions" / "fuzz_npy" / "empty_shape_overflow";
+  std::ifstream in(file, std::ios::binary);
+  ASSERT_TRUE(in) << "missing regression input";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string bytes = ss.str();
+  const NpyArray a = parse_npy(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "x.npy", DataLimits{});
+  try {
+    npy_features(a, "x.npy");
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "x.npy: empty feature array (shape 0x80000000000100x4444444441)");
   }
 }
 
