@@ -51,6 +51,12 @@ inline std::string unsupported_reason(const std::vector<DenseLayerShape>& layers
     return "clipping by global norm needs every gradient before the first update";
   }
   if (first_layer < 0 || first_layer >= static_cast<int>(layers.size())) return "no layers to train";
+  for (const auto& l : layers) {
+    if (l.kind != NodeKind::kDense) {
+      return std::string("the fused step runs dense layers only (this model has a ") + node_kind_name(l.kind) +
+             " node)";
+    }
+  }
   if (static_cast<int>(layers.size()) - first_layer > kMaxLayers) {
     return "more than " + std::to_string(kMaxLayers) + " layers";
   }

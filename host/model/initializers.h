@@ -5,6 +5,7 @@
 //                   stddev = sqrt(2 / fan_in) / .87962566103423978 (TF2 VarianceScaling)
 //   he_uniform      U(-l, l), l = sqrt(6 / fan_in)
 //   zeros           biases
+//   ones            batch norm's gamma and moving variance (tf.ones_initializer)
 // Sampling is deterministic: a seed always gives the same values, on every
 // platform (our own uniform/normal transforms over std::mt19937_64, whose
 // output sequence the standard fixes).
@@ -14,7 +15,7 @@
 
 namespace graft {
 
-enum class Initializer { kGlorotUniform, kHeNormal, kHeUniform, kZeros };
+enum class Initializer { kGlorotUniform, kHeNormal, kHeUniform, kZeros, kOnes };
 
 std::string initializer_name(Initializer init);  // "glorot_uniform", ...
 std::optional<Initializer> parse_initializer(const std::string& text);

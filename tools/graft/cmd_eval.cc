@@ -144,6 +144,12 @@ int run_eval(const EvalFlags& f) {
   if (known && f.activation_given) {
     for (std::size_t i = 0; i + 1 < known->nodes.size(); ++i) {
       const Activation& a = known->nodes[i].activation;
+      // With batch norm before the activation the dense node is linear: the batch norm carries it.
+      if (a.kind == ActivationKind::kIdentity && known->nodes[i].kind == NodeKind::kDense && i + 1 < known->nodes.size() &&
+          known->nodes[i + 1].kind == NodeKind::kBatchNorm) {
+        continue;
+      }
+      if (known->nodes[i].kind == NodeKind::kDropout) continue;
       if (a.kind != activation->kind || (a.kind == ActivationKind::kLeakyRelu && a.alpha != activation->alpha)) {
         throw Error("--activation " + f.activation + " contradicts " + known_where + " (" + known->nodes[i].name +
                     " uses " + activation_text(a) + "): leave --activation out");
@@ -158,6 +164,13 @@ int run_eval(const EvalFlags& f) {
   }
   if (known && f.layers.empty() && f.renames.empty()) {
     model = model_from_description(reader, *known);
+    // What the graph's batch norm and dropout nodes were read as, and what was assumed.
+    bool layered = false;
+    for (const ModelNode& n : known->nodes) layered = layered || n.kind != NodeKind::kDense;
+    if (graph && layered) {
+      for (const std::string& r : graph->read) notes.push_back("read: " + r);
+      for (const std::string& a : graph->assumptions) notes.push_back("assumed: " + a);
+    }
   } else {
     // Built from the variables, as --layers/--rename ask; a graph still says the activation.
     CheckpointModelOptions model_options;
@@ -165,16 +178,32 @@ int run_eval(const EvalFlags& f) {
     model_options.layers = f.layers;
     model_options.activation = *activation;
     if (graph && !f.activation_given && graph->nodes.size() > 1) {
-      model_options.activation = graph->nodes.front().activation;
+      // Each hidden layer's activation: its dense node's, or its batch norm's when that comes first.
+      std::vector<Activation> hidden;
       for (std::size_t i = 0; i + 1 < graph->nodes.size(); ++i) {
-        if (activation_text(graph->nodes[i].activation) != activation_text(model_options.activation)) {
+        const ModelNode& n = graph->nodes[i];
+        if (n.kind != NodeKind::kDense) continue;
+        Activation a = n.activation;
+        for (std::size_t j = i + 1; j < graph->nodes.size() && graph->nodes[j].kind != NodeKind::kDense; ++j) {
+          if (a.kind == ActivationKind::kIdentity && graph->nodes[j].kind == NodeKind::kBatchNorm) {
+            a = graph->nodes[j].activation;
+          }
+        }
+        bool last_dense = true;
+        for (std::size_t j = i + 1; j < graph->nodes.size(); ++j) last_dense = last_dense && graph->nodes[j].kind != NodeKind::kDense;
+        if (!last_dense) hidden.push_back(a);
+      }
+      if (!hidden.empty()) model_options.activation = hidden.front();
+      for (const Activation& a : hidden) {
+        if (activation_text(a) != activation_text(model_options.activation)) {
           throw Error(known_where + " uses " + activation_text(model_options.activation) + " and " +
-                      activation_text(graph->nodes[i].activation) + " in different layers; with --layers or "
+                      activation_text(a) + " in different layers; with --layers or "
                       "--rename every hidden layer has one --activation: leave them out");
         }
       }
     }
     model = model_from_checkpoint(reader, model_options);
+    notes.insert(notes.end(), model.assumptions.begin(), model.assumptions.end());
     if (!f.activation_given && model.layers.size() > 1) {
       notes.push_back(graph ? "activation " + activation_text(model_options.activation) + " for every hidden layer, "
                                   "from " + known_where
@@ -231,6 +260,12 @@ int run_eval(const EvalFlags& f) {
     j["device"] = backend.description();
     for (std::size_t l = 0; l < model.layers.size(); ++l) {
       const CheckpointDenseLayer& c = model.layers[l];
+      if (c.kind != NodeKind::kDense) {
+        j["layers"].push_back({{"name", c.name}, {"kind", node_kind_name(c.kind)}, {"variables", c.leaf_keys},
+                               {"shape", {c.fan_in, c.fan_out}},
+                               {"activation", activation_name(model.spec.layers[l].activation)}});
+        continue;
+      }
       j["layers"].push_back({{"name", c.name}, {"kernel", c.kernel_key}, {"bias", c.bias_key},
                              {"shape", {c.fan_in, c.fan_out}},
                              {"activation", activation_name(model.spec.layers[l].activation)}});
