@@ -263,9 +263,12 @@ std::string ModelDescription::summary() const {
     if (n.kind == NodeKind::kBatchNorm) {
       const BatchNormAttrs& b = n.batch_norm;
       const bool before = n.activation.kind != ActivationKind::kIdentity;
-      std::string note = fmt::format("{}: batch norm {} the activation, momentum {}, epsilon {}{}{}", n.name,
-                                     before ? "before" : "after", b.momentum, b.epsilon, b.scale ? "" : ", no gamma",
-                                     b.center ? "" : ", no beta");
+      const bool after = !before && i > 0 && nodes[i - 1].activation.kind != ActivationKind::kIdentity;
+      std::string note = fmt::format("{}: batch norm {}, momentum {}, epsilon {}{}{}", n.name,
+                                     before  ? "before the activation"
+                                     : after ? "after the activation"
+                                             : "with no activation",
+                                     b.momentum, b.epsilon, b.scale ? "" : ", no gamma", b.center ? "" : ", no beta");
       const auto mean = n.variables.find("moving_mean");
       const bool stats_frozen = mean != n.variables.end() && frozen_set.count(mean->second);
       if (frozen_leaves > 0 && !stats_frozen) {

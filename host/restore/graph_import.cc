@@ -424,7 +424,9 @@ ModelDescription model_from_graph(const tf::GraphDef& graph_def, const std::stri
   ModelDescription m;
   m.source = "TensorFlow graph " + origin;
   m.input.features = nodes.front().dense.fan_in;
-  if (const tf::AttrValue* s = attr(*input, "shape"); s && s->has_shape() && !s->shape().unknown_rank()) {
+  // An empty shape is what some TF1 versions wrote for a placeholder of unspecified shape.
+  if (const tf::AttrValue* s = attr(*input, "shape");
+      s && s->has_shape() && !s->shape().unknown_rank() && s->shape().dim_size() > 0) {
     const auto& dims = s->shape().dim();
     if (dims.size() != 2 || (dims[1].size() > 0 && dims[1].size() != m.input.features)) {
       std::vector<int64_t> shape;
@@ -469,9 +471,14 @@ ModelDescription model_from_graph(const tf::GraphDef& graph_def, const std::stri
                              b.output->name(), width, v->name(), shape_text(shape)));
         }
       }
-      std::string note = fmt::format("{} ({}): batch norm {} the activation, epsilon {} read from the graph", n.name,
+      const bool before = n.activation.kind != ActivationKind::kIdentity;
+      const bool after = !before && !m.nodes.empty() && m.nodes.back().activation.kind != ActivationKind::kIdentity;
+      std::string note = fmt::format("{} ({}): batch norm {}, epsilon {:.6g} read from the graph", n.name,
                                      b.cond.empty() ? b.output->name() : b.cond,
-                                     n.activation.kind == ActivationKind::kIdentity ? "after" : "before", b.epsilon);
+                                     before  ? "before the activation (" + activation_name(n.activation) + ")"
+                                     : after ? "after the activation"
+                                             : "with no activation after it",
+                                     static_cast<float>(b.epsilon));
       if (b.momentum) {
         n.batch_norm.momentum = static_cast<float>(*b.momentum);
         note += fmt::format(", momentum {:.6g} (1 - its AssignMovingAvg decay)", *b.momentum);
