@@ -27,13 +27,14 @@ struct BatchNormTensors {
 // averages updated with TF's rule. Inference form: the moving statistics.
 //
 // Which variance feeds moving_variance: the biased one (divide by rows).
-// On 2-D inputs tf.layers.batch_normalization (TF1, fused=None) and Keras
-// BatchNormalization take the non-fused path — fused is only possible for
-// 4-D inputs (normalization.py: `if self.fused and ndims != 4: fused =
-// False`, `_fused_can_be_used`) — whose statistics come from nn.moments
-// (biased, mean of squared deviations), and _assign_moving_average is fed
-// that variance unchanged. The fused kernel's Bessel correction (its
-// rest_size_adjust, n / (n - 1)) applies to 4-D inputs only.
+// On 2-D inputs tf.layers.batch_normalization (TF1) and Keras
+// BatchNormalization take the non-fused path: tensorflow/python/layers/
+// normalization.py, build(): `self.fused = (not self.renorm and ndims == 4
+// and ...)`, so a [batch, features] input is never fused; call() then takes
+// `mean, variance = nn.moments(inputs, reduction_axes)` (biased: the mean of
+// squared deviations) and feeds that variance unchanged to
+// moving_averages.assign_moving_average(self.moving_variance, ...). The
+// fused kernel's Bessel correction (n / (n - 1)) applies to 4-D inputs only.
 void batch_norm_forward(const float* x, float* y, int64_t rows, const NodeShape& node, bool train,
                         const BatchNormTensors& t);
 

@@ -311,8 +311,10 @@ CheckpointModel model_from_checkpoint(const BundleReader& reader, const Checkpoi
     n.fan_in = n.fan_out = b.units;
     n.leaf_keys = b.leaf_keys;
     model.layers.push_back(n);
-    model.assumptions.push_back("assumed: " + b.scope + " normalises " + c.name + "'s output before its activation, " +
-                                "with epsilon 0.001 (the variables do not record placement or epsilon; tf.layers' "
+    const bool logits = l + 1 == dense.size();
+    model.assumptions.push_back("assumed: " + b.scope + " normalises " + c.name + "'s output" +
+                                (logits ? " (the logits)" : " before its activation") +
+                                ", with epsilon 0.001 (the variables do not record placement or epsilon; tf.layers' "
                                 "default)" +
                                 (norm.batch_norm.scale ? "" : "; no gamma stored: scale off") +
                                 (norm.batch_norm.center ? "" : "; no beta stored: center off"));

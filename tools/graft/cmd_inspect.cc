@@ -109,7 +109,7 @@ void print_summary(const BundleReader& r, const CheckpointSummary& s) {
         if (b.after != d.name) continue;
         std::string leaves;
         for (const auto& [leaf, key] : b.leaf_keys) leaves += (leaves.empty() ? "" : ", ") + leaf;
-        std::printf("  %s    + batch norm %s (%s)\n", pad("", w).c_str(), printable(b.scope).c_str(), leaves.c_str());
+        std::printf("  %s    + batch normalization %s (%s)\n", pad("", w).c_str(), printable(b.scope).c_str(), leaves.c_str());
       }
     }
   }
