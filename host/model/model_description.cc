@@ -1,3 +1,6 @@
+// Over 500 lines: the description's one definition in three faces that
+// must agree field by field (validation, the printed summary, the JSON both
+// ways); apart, a new field would be added to one face and forgotten in another.
 #include "host/model/model_description.h"
 
 #include <fmt/format.h>
