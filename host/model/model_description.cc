@@ -78,7 +78,7 @@ void ModelDescription::validate() const {
     }
     if (n.kind == NodeKind::kBatchNorm) {
       const BatchNormAttrs& b = n.batch_norm;
-      if (!std::isfinite(b.momentum) || b.momentum < 0.0f || b.momentum > 1.0f) {
+      if (!std::isfinite(b.momentum) || b.momentum < 0.0 || b.momentum > 1.0) {
         throw Error(fmt::format("model description: batch_norm node {} has momentum {} (batch_norm.momentum must "
                                 "be in [0, 1])",
                                 n.name, b.momentum));
@@ -267,7 +267,7 @@ std::string ModelDescription::summary() const {
       const BatchNormAttrs& b = n.batch_norm;
       const bool before = n.activation.kind != ActivationKind::kIdentity;
       const bool after = !before && i > 0 && nodes[i - 1].activation.kind != ActivationKind::kIdentity;
-      std::string note = fmt::format("{}: batch norm {}, momentum {}, epsilon {}{}{}", n.name,
+      std::string note = fmt::format("{}: batch norm {}, momentum {:.6g}, epsilon {}{}{}", n.name,
                                      before  ? "before the activation"
                                      : after ? "after the activation"
                                              : "with no activation",
@@ -506,7 +506,7 @@ ModelDescription model_from_json(const std::string& text, const std::string& ori
     }
     if (n.kind == NodeKind::kBatchNorm && f.has("batch_norm")) {
       const Fields b(f.at("batch_norm"), f.path("batch_norm"), origin);
-      n.batch_norm.momentum = b.number_or("momentum", n.batch_norm.momentum);
+      n.batch_norm.momentum = b.has("momentum") ? b.number("momentum") : n.batch_norm.momentum;
       n.batch_norm.epsilon = b.number_or("epsilon", n.batch_norm.epsilon);
       n.batch_norm.center = b.boolean_or("center", n.batch_norm.center);
       n.batch_norm.scale = b.boolean_or("scale", n.batch_norm.scale);

@@ -36,7 +36,9 @@ std::optional<NodeKind> parse_node_kind(const std::string& text);
 // before it (dense with the identity, then batch norm with the activation);
 // after it, the dense node has the activation and this one the identity.
 struct BatchNormAttrs {
-  float momentum = 0.99f;   // moving = moving * momentum + batch * (1 - momentum)
+  // moving = moving * momentum + batch * (1 - momentum). A double, as TF's
+  // Python float: the kernels take decay = float32(1 - momentum) computed in double.
+  double momentum = 0.99;
   float epsilon = 0.001f;
   bool center = true;       // beta exists
   bool scale = true;        // gamma exists

@@ -480,7 +480,7 @@ ModelDescription model_from_graph(const tf::GraphDef& graph_def, const std::stri
                                              : "with no activation after it",
                                      static_cast<float>(b.epsilon));
       if (b.momentum) {
-        n.batch_norm.momentum = static_cast<float>(*b.momentum);
+        n.batch_norm.momentum = *b.momentum;
         note += fmt::format(", momentum {:.6g} (1 - its AssignMovingAvg decay)", *b.momentum);
         read_notes.push_back(note);
       } else {

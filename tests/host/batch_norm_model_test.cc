@@ -84,12 +84,12 @@ TEST(BatchNormModel, SpecNamesAndDescriptionRoundTrip) {
             "ones");
 
   ModelDescription m = model_from_spec(spec, adam());
-  m.nodes[1].batch_norm.momentum = 0.9f;
+  m.nodes[1].batch_norm.momentum = 0.9;
   m.nodes[1].batch_norm.epsilon = 1e-5f;
   const ModelDescription back = model_from_json(model_to_json(m), "test");
   EXPECT_EQ(model_to_json(back), model_to_json(m));
   EXPECT_EQ(back.nodes[1].kind, NodeKind::kBatchNorm);
-  EXPECT_FLOAT_EQ(back.nodes[1].batch_norm.momentum, 0.9f);
+  EXPECT_DOUBLE_EQ(back.nodes[1].batch_norm.momentum, 0.9);
   EXPECT_FLOAT_EQ(back.nodes[1].batch_norm.epsilon, 1e-5f);
   EXPECT_EQ(back.nodes[2].kind, NodeKind::kDropout);
   EXPECT_FLOAT_EQ(back.nodes[2].rate, 0.3f);

@@ -215,7 +215,7 @@ TEST(BatchNormMovingAverages, FollowTensorFlowsRuleWithTheBiasedVariance) {
   std::vector<DenseLayerShape> nodes;
   DenseLayerShape bn{2, 2, Activation{ActivationKind::kIdentity}};
   bn.kind = NodeKind::kBatchNorm;
-  bn.batch_norm.momentum = 0.9f;
+  bn.batch_norm.momentum = 0.9;
   nodes.push_back(bn);
   nodes.push_back(DenseLayerShape{2, 2, Activation{ActivationKind::kIdentity}});
   const ParameterLayout layout = parameter_layout(nodes);

@@ -140,10 +140,10 @@ TrainJob::BatchNormRequest parse_batch_norm(const std::string& text) {
       }
       continue;
     }
-    float value = 0;
+    double value = 0;
     try {
       std::size_t used = 0;
-      value = std::stof(part.substr(eq + 1), &used);
+      value = std::stod(part.substr(eq + 1), &used);
       if (used != part.size() - eq - 1) throw bad(part);
     } catch (const std::logic_error&) {
       throw bad(part);
@@ -151,7 +151,7 @@ TrainJob::BatchNormRequest parse_batch_norm(const std::string& text) {
     if (key == "momentum") {
       r.attrs.momentum = value;
     } else if (key == "epsilon") {
-      r.attrs.epsilon = value;
+      r.attrs.epsilon = static_cast<float>(value);
     } else {
       throw bad(part);
     }
