@@ -54,7 +54,9 @@ struct BundleReader::Impl {
     throw Error(index_path + ": " + quoted(name) + ": " + what);
   }
   void load_entry(const std::string& name, const std::string& value);
-  void map_shards();
+  // Data files the index names that are not there (open_index_only).
+  std::vector<std::string> missing;
+  void map_shards(bool allow_missing);
   const file_io::MappedFile& shard(const BundleEntry& e) const;
 };
 
@@ -102,13 +104,19 @@ void BundleReader::Impl::load_entry(const std::string& name, const std::string& 
   entries.push_back(std::move(e));
 }
 
-void BundleReader::Impl::map_shards() {
+void BundleReader::Impl::map_shards(bool allow_missing) {
   for (const auto& e : entries) {
     if (e.sliced) continue;
-    auto& slot = shards[e.shard];
     const std::string path = data_file_name(prefix, e.shard, num_shards);
+    if (allow_missing && std::find(missing.begin(), missing.end(), path) != missing.end()) continue;
+    auto& slot = shards[e.shard];
     if (!slot) {
       if (!file_io::exists(path)) {
+        if (allow_missing) {
+          shards.erase(e.shard);
+          missing.push_back(path);
+          continue;
+        }
         throw Error("missing data shard " + path + " (holds " + quoted(e.info.name) + ")");
       }
       slot = std::make_unique<file_io::MappedFile>(path);
@@ -126,7 +134,9 @@ void BundleReader::Impl::map_shards() {
 const file_io::MappedFile& BundleReader::Impl::shard(const BundleEntry& e) const {
   if (e.sliced) fail(e.info.name, "a partitioned variable; its data is stored in slices");
   const auto it = shards.find(e.shard);
-  if (it == shards.end() || !it->second) fail(e.info.name, "no data shard " + std::to_string(e.shard));
+  if (it == shards.end() || !it->second) {
+    fail(e.info.name, "its data shard " + data_file_name(prefix, e.shard, num_shards) + " is missing");
+  }
   const auto& file = *it->second;
   if (e.offset < 0 || e.size < 0 || e.offset > static_cast<int64_t>(file.size()) ||
       e.size > static_cast<int64_t>(file.size()) - e.offset) {
@@ -135,7 +145,10 @@ const file_io::MappedFile& BundleReader::Impl::shard(const BundleEntry& e) const
   return file;
 }
 
-BundleReader BundleReader::open(const std::string& path) {
+BundleReader BundleReader::open(const std::string& path) { return open_impl(path, false); }
+BundleReader BundleReader::open_index_only(const std::string& path) { return open_impl(path, true); }
+
+BundleReader BundleReader::open_impl(const std::string& path, bool allow_missing_data) {
   auto impl = std::make_unique<Impl>();
   ResolvedPrefix resolved = resolve_checkpoint_path(path);
   impl->prefix = std::move(resolved.prefix);
@@ -164,7 +177,7 @@ BundleReader BundleReader::open(const std::string& path) {
 
   impl->entries.reserve(rows.size() - 1);
   for (std::size_t i = 1; i < rows.size(); ++i) impl->load_entry(rows[i].first, rows[i].second);
-  impl->map_shards();
+  impl->map_shards(allow_missing_data);
   return BundleReader(std::move(impl));
 }
 
@@ -182,6 +195,7 @@ std::string BundleReader::shard_path(int32_t shard) const {
   return data_file_name(impl_->prefix, shard, impl_->num_shards);
 }
 const std::vector<BundleEntry>& BundleReader::entries() const { return impl_->entries; }
+const std::vector<std::string>& BundleReader::missing_shards() const { return impl_->missing; }
 
 std::vector<const BundleEntry*> BundleReader::entries_in_data_order() const {
   std::vector<const BundleEntry*> order;

@@ -26,6 +26,10 @@ class BundleReader {
   // `path` may be a prefix, any of its files (.index, .data-*, .meta), or a
   // directory holding a `checkpoint` state file (resolved as TF does).
   static BundleReader open(const std::string& path);
+  // The same, but a missing data file is not an error: its entries are
+  // listed (names, dtypes, shapes from the index) and reading their bytes
+  // throws, naming the file. What `graft inspect` of a damaged copy shows.
+  static BundleReader open_index_only(const std::string& path);
 
   BundleReader(BundleReader&&) noexcept;
   BundleReader& operator=(BundleReader&&) noexcept;
@@ -40,6 +44,8 @@ class BundleReader {
   // The header says the numeric data is big-endian (read_float swaps it).
   bool big_endian() const;
   std::string shard_path(int32_t shard) const;
+  // Data files that were not there (open_index_only); empty after open().
+  const std::vector<std::string>& missing_shards() const;
 
   // All entries in key (bytewise) order, the header key excluded.
   const std::vector<BundleEntry>& entries() const;
@@ -64,6 +70,7 @@ class BundleReader {
  private:
   struct Impl;
   explicit BundleReader(std::unique_ptr<Impl> impl);
+  static BundleReader open_impl(const std::string& path, bool allow_missing_data);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,6 +1,7 @@
 // The CUDA backend's fused-step strategy: the Program (cuda/fused/) for a
-// first layer, built from the parameter layout's tensors, or null with the
-// reason when the fused step cannot run that plan (train_step then takes
+// first layer, walking the step plan the graph path walks, on the parameter
+// layout's tensors, or null with the reason when the fused step cannot run
+// that plan (train_step then takes
 // the graph path). The class: cuda/cuda_backend_internal.h.
 #include <memory>
 #include <string>
@@ -15,7 +16,9 @@ namespace graft::cuda {
 fused::Program* CudaBackend::fused_program(int first_layer) {
   auto it = fused_programs_.find(first_layer);
   if (it != fused_programs_.end()) return it->second.get();
-  std::string why = fused::unsupported_reason(layers_, first_layer, optimizer_, max_batch_);
+  // The same plan the graph path walks (one per first layer and trainable set).
+  const StepPlan& plan = chunk_table(first_layer).plan;
+  std::string why = fused::unsupported_reason(layers_, plan, max_batch_);
   if (why.empty() && fused_grid_ == 0) fused_grid_ = fused_step_grid(device_, options_.fused_blocks, &why);
   if (!why.empty()) {
     stats_.fused_error = why;  // decided once per first_layer: these steps take the cuBLAS path
@@ -37,7 +40,7 @@ fused::Program* CudaBackend::fused_program(int first_layer) {
     m.dz = dgrad_[l].get();
   }
   auto p = std::make_unique<fused::Program>(
-      fused::make_program(layers_, first_layer, trainable_, optimizer_, memory,
+      fused::make_program(layers_, plan, optimizer_, memory,
                           fused_tile_loss_.get(), fused_tile_hits_.get(), state_.get(),
                           fused_schedule_));
   return fused_programs_.emplace(first_layer, std::move(p)).first->second.get();

@@ -8,6 +8,7 @@
 
 #include "checkpoint/error.h"
 #include "cuda/cuda_check.h"
+#include "host/math/softmax_xent_math.h"
 
 namespace graft::cuda {
 namespace {
@@ -58,7 +59,7 @@ __global__ void __launch_bounds__(32 * kXentRowsPerBlock)
     s = warp_sum(s);
 
     const int32_t label = labels[r];
-    const bool valid = label >= 0 && label < classes;
+    const bool valid = math::xent_label_valid(label, classes);
     const float xl = valid ? x[label] : 0.0f;
     bool larger = false;
     for (int64_t c = lane; c < classes; c += 32) larger = larger || (x[c] > xl);
@@ -67,15 +68,12 @@ __global__ void __launch_bounds__(32 * kXentRowsPerBlock)
     if (dlogits != nullptr) {
       float* d = dlogits + r * classes;
       const float inv = 1.0f / s;
-      for (int64_t c = lane; c < classes; c += 32) {
-        const float p = expf(x[c] - m) * inv;
-        d[c] = (p - (c == label ? 1.0f : 0.0f)) * grad_scale;
-      }
+      for (int64_t c = lane; c < classes; c += 32) d[c] = math::xent_logit_grad(x[c], m, inv, c == label, grad_scale);
     }
     if (lane == 0) {
-      const float loss = valid ? logf(s) - (xl - m) : INFINITY;
+      const float loss = valid ? math::xent_row_loss(s, xl, m) : INFINITY;
       warp_loss += static_cast<double>(loss);
-      warp_hits += (valid && finite && !larger) ? 1 : 0;
+      warp_hits += math::xent_row_hit(valid, finite, larger) ? 1 : 0;
     }
   }
 

@@ -30,6 +30,7 @@ SelectedBackend select_backend(const std::string& device, int cpu_threads,
     throw Error("unknown device '" + device + "' (expected cpu, cuda or auto)");
   }
   out.note += " [" + out.backend->description() + "]";
+  out.short_note = "device: " + out.backend->description();
   return out;
 }
 

@@ -13,8 +13,11 @@ struct SelectedBackend {
   std::unique_ptr<Backend> backend;
   // What was chosen, in one short line, e.g. "device: auto -> cpu (no usable
   // CUDA device; graft --version says why) [cpu (OpenBLAS, 2 threads)]".
-  // Printed by the CLI.
+  // Printed by the CLI where the choice matters (train).
   std::string note;
+  // The backend alone, "device: cpu (OpenBLAS, 2 threads)": what commands
+  // that only run a model (eval) print, without the auto fallback's reason.
+  std::string short_note;
 };
 
 // device: "cpu", "cuda" (an error when no device is usable) or "auto" (the

@@ -64,6 +64,17 @@ fi
 printf 'model_checkpoint_path: "model.ckpt-20"\nall_model_checkpoint_paths: "model.ckpt-10"\nall_model_checkpoint_paths: "model.ckpt-20"\nall_model_checkpoint_timestamps: 1700000000.5\nall_model_checkpoint_timestamps: 1.7e9\nlast_preserved_timestamp: 1699999999.25\n' \
   >"$seeds/fuzz_state_file/full"
 printf 'model_checkpoint_path: "/abs/dir/m\\303\\251\\"q\\n"\n' >"$seeds/fuzz_state_file/escapes"
+# The reliability cases of the state file (docs/reliability.md): paths that
+# climb out of the directory, an absolute path, a prefix listed twice, an
+# empty path, a path with a NUL, a truncated line, an entry with no path.
+printf 'model_checkpoint_path: "../../outside/model.ckpt"\nall_model_checkpoint_paths: "../../outside/model.ckpt"\n' \
+  >"$seeds/fuzz_state_file/traversal"
+printf 'model_checkpoint_path: "/tmp/m.ckpt-3"\nall_model_checkpoint_paths: "m.ckpt-3"\nall_model_checkpoint_paths: "m.ckpt-3"\n' \
+  >"$seeds/fuzz_state_file/duplicate"
+printf 'model_checkpoint_path: ""\n' >"$seeds/fuzz_state_file/empty_path"
+printf 'model_checkpoint_path: "m\\000.ckpt"\n' >"$seeds/fuzz_state_file/nul"
+printf 'model_checkpoint_path: "m.ckpt-1' >"$seeds/fuzz_state_file/truncated"
+printf 'all_model_checkpoint_timestamps: 1e999\nmodel_checkpoint_path:\n' >"$seeds/fuzz_state_file/no_path"
 printf '\x00\x00\x08\x02\x00\x00\x00\x02\x00\x00\x00\x03abcdef' >"$seeds/fuzz_idx/rank2"
 printf '\x00\x00\x0d\x02\x00\x00\x00\x01\x00\x00\x00\x02\x3f\x80\x00\x00\xc0\x00\x00\x00' >"$seeds/fuzz_idx/float"
 # .npy images (numpy's header layout), CSV files and an .npz archive.

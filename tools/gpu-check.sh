@@ -3,7 +3,8 @@
 # they are, once more with GRAFT_CUDA_FUSED=1 so every backend test goes
 # through the fused step), run them under compute-sanitizer (memcheck,
 # racecheck), and run the GPU benchmark if it was built (the graph path, then
-# the fused step with a few grid sizes).
+# the fused step with a few grid sizes, and bn-bench: batch norm's fused
+# kernels vs cuDNN).
 #
 #   tools/gpu-check.sh                    configure + build build-gpu here
 #                                         (Release, CUDA arch native if CMake
@@ -40,7 +41,7 @@ while (($#)); do
     --no-sanitizer) SANITIZER=0; shift ;;
     --no-bench) BENCH=0; shift ;;
     --jobs) JOBS=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -61,7 +62,7 @@ if [[ -z $cuda_lib ]]; then
 fi
 extra_cuda=""
 if [[ -n $cuda_lib ]]; then
-  for lib in libcudart.so.13 libcublasLt.so.13; do
+  for lib in libcudart.so.13 libcublasLt.so.13 libcudnn.so.9; do
     if [[ ! -e $cuda_lib/$lib ]]; then
       d=$(find /usr/local /opt /usr/lib -name "$lib" -printf '%h\n' 2>/dev/null | head -1)
       [[ -n $d ]] && extra_cuda+=":$d"
@@ -87,6 +88,7 @@ if [[ -z $PREBUILT ]]; then
   cmake --build "$BUILD" -j "$JOBS" || { echo "build failed" >&2; exit 1; }
   TESTS=$BUILD/tests/cuda/graft_cuda_tests
   BENCH_BIN=$BUILD/tools/bench/graft-bench
+  BN_BENCH_BIN=$BUILD/tools/bench/bn-bench
   echo "== ctest -L gpu"
   (cd "$BUILD" && ctest -L gpu --output-on-failure 2>&1 | tee "$LOGDIR/gpu-tests.log") || fail "ctest -L gpu"
 else
@@ -94,10 +96,12 @@ else
   if [[ -d $DIR/bin ]]; then
     TESTS=$DIR/bin/graft_cuda_tests
     BENCH_BIN=$DIR/bin/graft-bench
+    BN_BENCH_BIN=$DIR/bin/bn-bench
     LIBDIR=$DIR/lib
   else
     TESTS=$DIR/tests/cuda/graft_cuda_tests
     BENCH_BIN=$DIR/tools/bench/graft-bench
+    BN_BENCH_BIN=$DIR/tools/bench/bn-bench
     LIBDIR=$ROOT/.devlibs/lib
   fi
   [[ -x $TESTS ]] || { echo "gpu-check: no test executable at $TESTS" >&2; exit 1; }
@@ -125,7 +129,7 @@ if ((SANITIZER)); then
   if [[ -z $CS ]]; then
     echo "== compute-sanitizer not found; skipped"
   else
-    filter=${SANITIZER_FILTER:-"CudaKernels.*:CudaBackend.GraphReplay*:CudaBackend.FrozenLayer*:CudaBackend.TrainTotals*:CudaBackend.AllFrozen*"}
+    filter=${SANITIZER_FILTER:-"CudaKernels.*:CudaBatchNorm.*:CudaDropout.*:CudaBackend.GraphReplay*:CudaBackend.FrozenLayer*:CudaBackend.TrainTotals*:CudaBackend.AllFrozen*"}
     echo "== compute-sanitizer memcheck (CUDA graphs on) [$filter]"
     "$CS" --tool memcheck --error-exitcode 99 "$TESTS" --gtest_color=no --gtest_filter="$filter" \
       >"$LOGDIR/sanitizer-memcheck.log" 2>&1 || fail "memcheck (see $LOGDIR/sanitizer-memcheck.log)"
@@ -146,7 +150,7 @@ if ((SANITIZER)); then
     tail -n 3 "$LOGDIR/sanitizer-racecheck-fused.log"
     echo "== compute-sanitizer racecheck (shared-memory hazards; the kernels that use shared memory)"
     "$CS" --tool racecheck --error-exitcode 99 "$TESTS" --gtest_color=no \
-      --gtest_filter="CudaKernels.ActivationBackward*:CudaKernels.BiasGrad*:CudaKernels.SoftmaxXent*:CudaKernels.OptimizerUpdate*:CudaKernels.GlobalNorm*" \
+      --gtest_filter="CudaKernels.ActivationBackward*:CudaKernels.BiasGrad*:CudaKernels.SoftmaxXent*:CudaKernels.OptimizerUpdate*:CudaKernels.GlobalNorm*:CudaBatchNorm.ForwardTrain*:CudaBatchNorm.Backward*" \
       >"$LOGDIR/sanitizer-racecheck.log" 2>&1 || fail "racecheck (see $LOGDIR/sanitizer-racecheck.log)"
     tail -n 5 "$LOGDIR/sanitizer-racecheck.log"
   fi
@@ -168,6 +172,15 @@ if ((BENCH)); then
     done
   else
     echo "== no benchmark binary at $BENCH_BIN; skipped"
+  fi
+  # Batch norm per kernel: graft's fused kernels vs cuDNN, and dropout
+  # (docs/cuda-backend.md, "Batch norm and dropout kernels").
+  if [[ -x ${BN_BENCH_BIN:-} ]]; then
+    echo "== batch-norm kernel benchmark ($BN_BENCH_BIN)"
+    "$BN_BENCH_BIN" 2>&1 | tee "$LOGDIR/bn-bench.log"
+    [[ ${PIPESTATUS[0]} == 0 ]] || fail "batch-norm kernel benchmark"
+  else
+    echo "== no batch-norm benchmark binary at ${BN_BENCH_BIN:-}; skipped"
   fi
 fi
 

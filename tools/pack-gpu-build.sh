@@ -3,12 +3,12 @@
 # libraries and the CUDA toolkit, no GPU needed) and packs what a GPU machine
 # without those libraries needs to run them:
 #
-#   .devlibs/bin/   graft_cuda_tests, graft, graft-bench (those that exist)
+#   .devlibs/bin/   graft_cuda_tests, graft, graft-bench, bn-bench (those that exist)
 #   .devlibs/lib/   the non-system shared libraries they load (protobuf,
 #                   leveldb, snappy, OpenBLAS, gfortran, ...), found with ldd
 #
 # Not packed: glibc/libstdc++/libgcc (the GPU machine's are newer) and every
-# CUDA library (libcudart, libcublas, libcublasLt — the last alone is ~500 MB):
+# CUDA library (libcudart, libcublas, libcublasLt, libcudnn — cuBLASLt alone is ~500 MB):
 # the GPU machine has the same CUDA 13.0 toolkit, and gpu-check.sh puts its
 # lib64 on LD_LIBRARY_PATH. GoogleTest is linked statically.
 #
@@ -33,7 +33,7 @@ cmake -S . -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DGRAFT_WITH_CUDA=
 
 targets=(graft_cuda_tests)
 available=$(cmake --build "$BUILD" --target help 2>/dev/null || true)
-for t in graft_cli graft-bench graft_bench; do
+for t in graft_cli graft-bench graft_bench bn-bench; do
   if grep -qE "(^|[ :.])$t([: ]|$)" <<<"$available"; then targets+=("$t"); fi
 done
 echo "== build ${targets[*]} (-j$JOBS)"
@@ -42,7 +42,7 @@ cmake --build "$BUILD" --target "${targets[@]}" -j "$JOBS"
 rm -rf "$PACK"
 mkdir -p "$PACK/bin" "$PACK/lib"
 bins=()
-for path in tests/cuda/graft_cuda_tests tools/graft tools/bench/graft-bench; do
+for path in tests/cuda/graft_cuda_tests tools/graft tools/bench/graft-bench tools/bench/bn-bench; do
   if [[ -x $BUILD/$path ]]; then
     cp "$BUILD/$path" "$PACK/bin/"
     strip --strip-debug "$PACK/bin/$(basename "$path")" 2>/dev/null || true

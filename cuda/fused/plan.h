@@ -9,6 +9,7 @@
 
 #include "cuda/fused/program.h"
 #include "host/backend.h"
+#include "host/step_plan.h"
 
 namespace graft::cuda::fused {
 
@@ -44,20 +45,23 @@ inline bool parse_schedule(const std::string& s, Schedule* out) {
   return true;
 }
 
-// "" when the fused step runs this configuration, else why not.
-inline std::string unsupported_reason(const std::vector<DenseLayerShape>& layers, int first_layer,
-                                      const OptimizerConfig& optimizer, int64_t max_batch) {
-  if (optimizer.clip_norm > 0.0f) {
-    return "clipping by global norm needs every gradient before the first update";
+// "" when the fused step runs `plan` (host/step_plan.h) on these layers,
+// else why not. The fused program applies each update right after its
+// gradient inside the kernel, so it runs only plans with fused updates.
+inline std::string unsupported_reason(const std::vector<DenseLayerShape>& layers, const StepPlan& plan,
+                                      int64_t max_batch) {
+  if (!plan.fused_updates) {
+    return plan.global_norm ? "clipping by global norm needs every gradient before the first update"
+                            : "the step plan applies its updates only after every gradient";
   }
-  if (first_layer < 0 || first_layer >= static_cast<int>(layers.size())) return "no layers to train";
+  if (plan.num_nodes != static_cast<int>(layers.size())) return "the step plan is for another model";
   for (const auto& l : layers) {
     if (l.kind != NodeKind::kDense) {
       return std::string("the fused step runs dense layers only (this model has a ") + node_kind_name(l.kind) +
              " node)";
     }
   }
-  if (static_cast<int>(layers.size()) - first_layer > kMaxLayers) {
+  if (plan.num_nodes - plan.first_node > kMaxLayers) {
     return "more than " + std::to_string(kMaxLayers) + " layers";
   }
   if (layers.back().fan_out > kMaxClasses) {
@@ -68,6 +72,19 @@ inline std::string unsupported_reason(const std::vector<DenseLayerShape>& layers
   }
   if (max_batch > INT_MAX / 2) return "batches over 2^30 rows";
   return "";
+}
+
+// The same for a configuration not yet planned (every parameter trainable).
+inline std::string unsupported_reason(const std::vector<DenseLayerShape>& layers, int first_layer,
+                                      const OptimizerConfig& optimizer, int64_t max_batch) {
+  if (optimizer.clip_norm > 0.0f) {
+    return "clipping by global norm needs every gradient before the first update";
+  }
+  if (first_layer < 0 || first_layer >= static_cast<int>(layers.size())) return "no layers to train";
+  const ParameterLayout layout = parameter_layout(layers);
+  const StepPlan plan = plan_step(layout, std::vector<bool>(static_cast<std::size_t>(layout.size()), true),
+                                  first_layer, false);
+  return unsupported_reason(layers, plan, max_batch);
 }
 
 // The phases of program.h for p's layers (num_layers and fan sizes set),
@@ -113,18 +130,18 @@ inline void plan_phases(Program& p, int lowest, Schedule schedule = Schedule::kA
   add(PhaseKind::kUpdates, -1, lowest, lowest + 1 < L ? lowest + 1 : lowest);
 }
 
-// The Program for global layers [first_layer, layers.size()), everything but
-// the batch (set_batch). `memory` is indexed by global layer, `trainable` by
-// parameter, numbered by parameter_layout (host/model/parameter_layout.h).
-inline Program make_program(const std::vector<DenseLayerShape>& layers, int first_layer,
-                            const std::vector<bool>& trainable, const OptimizerConfig& optimizer,
-                            const std::vector<LayerMemory>& memory, double* tile_loss,
-                            long long* tile_hits, DeviceState* state,
+// The Program that walks `plan` over global layers [plan.first_node,
+// layers.size()), everything but the batch (set_batch): which gradients each
+// layer computes and where the updates begin come from the plan, the only
+// place that decides them (as for the CPU backend and the graph path).
+// `memory` is indexed by global layer.
+inline Program make_program(const std::vector<DenseLayerShape>& layers, const StepPlan& plan,
+                            const OptimizerConfig& optimizer, const std::vector<LayerMemory>& memory,
+                            double* tile_loss, long long* tile_hits, DeviceState* state,
                             Schedule schedule = Schedule::kAuto) {
   Program p;
-  const ParameterLayout layout = parameter_layout(layers);
+  const int first_layer = plan.first_node;
   p.num_layers = static_cast<int>(layers.size()) - first_layer;
-  int lowest = -1;
   for (int i = 0; i < p.num_layers; ++i) {
     const int g = first_layer + i;
     const DenseLayerShape& s = layers[g];
@@ -142,16 +159,29 @@ inline Program make_program(const std::vector<DenseLayerShape>& layers, int firs
     l.fan_out = static_cast<int>(s.fan_out);
     l.act = s.activation.kind;
     l.alpha = s.activation.alpha;
-    l.train_w = trainable[static_cast<std::size_t>(layout.kernel(g))];
-    l.train_b = trainable[static_cast<std::size_t>(layout.bias(g))];
-    if (lowest < 0 && (l.train_w || l.train_b)) lowest = i;
   }
-  plan_phases(p, lowest, schedule);
+  for (const PlannedBackward& b : plan.backward) {
+    Layer& l = p.layers[b.node - first_layer];
+    l.train_w = b.kernel_grad;
+    l.train_b = b.bias_grad;
+  }
+  plan_phases(p, plan.trains_anything() ? plan.lowest_trainable - first_layer : -1, schedule);
   p.hyper = math::optimizer_hyper(optimizer);
   p.tile_loss = tile_loss;
   p.tile_hits = tile_hits;
   p.state = state;
   return p;
+}
+
+// The same, planning the step itself: `trainable` is indexed by parameter,
+// numbered by parameter_layout (host/model/parameter_layout.h).
+inline Program make_program(const std::vector<DenseLayerShape>& layers, int first_layer,
+                            const std::vector<bool>& trainable, const OptimizerConfig& optimizer,
+                            const std::vector<LayerMemory>& memory, double* tile_loss,
+                            long long* tile_hits, DeviceState* state,
+                            Schedule schedule = Schedule::kAuto) {
+  const StepPlan plan = plan_step(parameter_layout(layers), trainable, first_layer, optimizer.clip_norm > 0.0f);
+  return make_program(layers, plan, optimizer, memory, tile_loss, tile_hits, state, schedule);
 }
 
 inline void set_batch(Program& p, const float* features, const int32_t* labels,

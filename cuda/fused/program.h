@@ -52,6 +52,7 @@
 #include "host/math/clip_math.h"
 #include "host/math/hd.h"
 #include "host/math/optimizer_math.h"
+#include "host/math/softmax_xent_math.h"
 #include "host/model/activation.h"
 #include "host/model/optimizer_config.h"
 
@@ -445,19 +446,16 @@ GRAFT_FUSED_FN void softmax_rows(const Program& p, int layer, const TaskPos& t, 
   float s = 0.0f;
   for (int c = 0; c < classes; ++c) s += expf(z[c] - m);
   const int32_t label = p.batch.labels[p.batch.order[p.batch.begin + r]];
-  const bool valid = label >= 0 && label < classes;
+  const bool valid = math::xent_label_valid(label, classes);
   const float zl = valid ? z[label] : 0.0f;
   bool larger = false;
   for (int c = 0; c < classes; ++c) larger = larger || (z[c] > zl);
   const float inv = 1.0f / s;
   const float scale = 1.0f / static_cast<float>(p.batch.n);
   float* dz = L.dz + static_cast<int64_t>(r) * classes;
-  for (int c = 0; c < classes; ++c) {
-    const float prob = expf(z[c] - m) * inv;
-    dz[c] = (prob - (c == label ? 1.0f : 0.0f)) * scale;
-  }
-  tile_row_loss(smem)[tid] = valid ? static_cast<double>(logf(s) - (zl - m)) : INFINITY;
-  tile_row_hit(smem)[tid] = (valid && finite && !larger) ? 1 : 0;
+  for (int c = 0; c < classes; ++c) dz[c] = math::xent_logit_grad(z[c], m, inv, c == label, scale);
+  tile_row_loss(smem)[tid] = valid ? static_cast<double>(math::xent_row_loss(s, zl, m)) : INFINITY;
+  tile_row_hit(smem)[tid] = math::xent_row_hit(valid, finite, larger) ? 1 : 0;
 }
 
 GRAFT_FUSED_FN void sum_tile_loss(const Program& p, const TaskPos& t, int tid, float* smem) {

@@ -105,14 +105,15 @@ void batch_norm_forward_infer(const float* x, int64_t rows, int64_t cols, const 
 }
 
 void batch_norm_update_moving(float* moving_mean, float* moving_var, const float* batch_mean,
-                              const float* batch_var, int64_t rows, int64_t cols, float momentum,
+                              const float* batch_var, int64_t rows, int64_t cols, double momentum,
                               bool bessel_correction) {
   if (bessel_correction && rows < 2) {
     throw Error("batch_norm_update_moving: Bessel's correction needs a batch of at least 2 rows, got " +
                 std::to_string(rows));
   }
-  // Exact in float for momentum in [0.5, 1] (Sterbenz).
-  const float decay = 1.0f - momentum;
+  // TF computes 1 - momentum on the Python double and converts it to
+  // float32 (0.01f for 0.99); 1.0f - 0.99f would be 0.00999999046.
+  const float decay = static_cast<float>(1.0 - momentum);
   const float adjust = bessel_correction ? static_cast<float>(rows) / static_cast<float>(rows - 1) : 1.0f;
   for (int64_t c = 0; c < cols; ++c) {
     moving_mean[c] = math::moving_average_update(moving_mean[c], batch_mean[c], decay);

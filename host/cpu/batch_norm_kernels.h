@@ -33,11 +33,11 @@ void batch_norm_forward_infer(const float* x, int64_t rows, int64_t cols, const 
                               const float* moving_var, float epsilon, Activation act, float* y);
 
 // TF's _assign_moving_average: moving -= (moving - batch) * (1 - momentum),
-// decay = 1 - momentum in float. bessel_correction multiplies batch_var by
+// decay = float32(1 - momentum) computed in double, as TF converts it. bessel_correction multiplies batch_var by
 // float(rows) / float(rows - 1) first (TF's fused kernel's rest_size_adjust),
 // which rows > 1 requires (rows == 1 with the correction throws graft::Error).
 void batch_norm_update_moving(float* moving_mean, float* moving_var, const float* batch_mean,
-                              const float* batch_var, int64_t rows, int64_t cols, float momentum,
+                              const float* batch_var, int64_t rows, int64_t cols, double momentum,
                               bool bessel_correction);
 
 // Backward through y = act(BN(x)) in training mode. dy = d loss / d y; y is

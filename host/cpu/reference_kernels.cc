@@ -12,6 +12,7 @@
 #include "host/math/activation_math.h"
 #include "host/math/clip_math.h"
 #include "host/math/optimizer_math.h"
+#include "host/math/softmax_xent_math.h"
 
 namespace graft::cpu {
 
@@ -56,7 +57,7 @@ void softmax_xent(const float* logits, const int32_t* labels, float* dlogits, in
   for (int64_t r = 0; r < rows; ++r) {
     const float* l = logits + r * classes;
     const int32_t label = labels[r];
-    const bool label_ok = label >= 0 && label < classes;
+    const bool label_ok = math::xent_label_valid(label, classes);
     float m = l[0];
     bool finite = true;
     for (int64_t c = 0; c < classes; ++c) {
@@ -65,22 +66,17 @@ void softmax_xent(const float* logits, const int32_t* labels, float* dlogits, in
     }
     float sum = 0.0f;
     for (int64_t c = 0; c < classes; ++c) sum += std::exp(l[c] - m);
-    const float log_sum = std::log(sum);
-    // loss = log(sum exp(l - m)) - (l[label] - m): never overflows.
-    loss_total += label_ok ? static_cast<double>(log_sum - (l[label] - m))
+    loss_total += label_ok ? static_cast<double>(math::xent_row_loss(sum, l[label], m))
                            : std::numeric_limits<double>::infinity();
-    if (label_ok && finite) {
-      bool hit = true;
-      for (int64_t c = 0; c < classes; ++c) hit = hit && !(l[c] > l[label]);
-      hits += hit ? 1 : 0;
+    if (label_ok) {
+      bool above = false;
+      for (int64_t c = 0; c < classes; ++c) above = above || l[c] > l[label];
+      hits += math::xent_row_hit(label_ok, finite, above) ? 1 : 0;
     }
     if (dlogits) {
       float* d = dlogits + r * classes;
       const float inv = 1.0f / sum;
-      for (int64_t c = 0; c < classes; ++c) {
-        const float p = std::exp(l[c] - m) * inv;
-        d[c] = (p - (c == label ? 1.0f : 0.0f)) * grad_scale;
-      }
+      for (int64_t c = 0; c < classes; ++c) d[c] = math::xent_logit_grad(l[c], m, inv, c == label, grad_scale);
     }
   }
   *loss_sum += loss_total;

@@ -6,7 +6,9 @@
 
 #include "checkpoint/error.h"
 #include "host/device_select.h"
+#include "checkpoint/meta_graph.h"
 #include "host/model/model_io.h"
+#include "host/restore/graph_import.h"
 #include "host/restore/transfer.h"
 #include "host/train/metrics_sinks.h"
 
@@ -55,7 +57,8 @@ class Job {
     return cb_.option_name ? cb_.option_name(field) : "model." + field;
   }
   OptimizerConfig requested_optimizer() const;
-  ModelDescription resolve_recorded(const ModelDescription& recorded, const std::string& prefix) const;
+  ModelDescription resolve_recorded(const ModelDescription& recorded, const std::string& where) const;
+  std::optional<ModelDescription> resolve_graph(const BundleReader& reader, const OptimizerConfig& requested) const;
   ModelDescription fresh_model(const Dataset& data, const OptimizerConfig& optimizer) const;
   void resume(Trainer& trainer, const BundleReader& reader) const;
   bool restore_and_report(Trainer& trainer, const Dataset& data) const;
@@ -76,8 +79,9 @@ OptimizerConfig Job::requested_optimizer() const {
 }
 
 // --resume of a checkpoint that records its model: the record is the model;
-// the request is checked against it (host/train/resume_model.h).
-ModelDescription Job::resolve_recorded(const ModelDescription& recorded, const std::string& prefix) const {
+// the request is checked against it (host/train/resume_model.h). `where`
+// names the record: "the model recorded in P", "the graph P.meta".
+ModelDescription Job::resolve_recorded(const ModelDescription& recorded, const std::string& where) const {
   ModelRequest request = job_.model;
   if (!job_.layer_names.empty()) request.names = job_.layer_names;
   if (!job_.data.classes.empty()) request.classes = job_.data.classes;
@@ -92,9 +96,9 @@ ModelDescription Job::resolve_recorded(const ModelDescription& recorded, const s
   const ResolvedModel r = resolve_resumed_model(recorded, request, job_.override_recorded);
   if (!r.contradictions.empty()) {
     const Contradiction& c = r.contradictions.front();
-    throw Error(fmt::format("{} {} contradicts the model recorded in {} ({} {}): leave {} out to resume the recorded "
+    throw Error(fmt::format("{} {} contradicts {} ({} {}): leave {} out to resume the recorded "
                             "model{}",
-                            name(c.field), c.requested, prefix, c.field, c.recorded, name(c.field),
+                            name(c.field), c.requested, where, c.field, c.recorded, name(c.field),
                             c.optimizer ? ", or pass " + name("override_recorded") + " to train with the new value"
                                         : std::string()));
   }
@@ -102,6 +106,25 @@ ModelDescription Job::resolve_recorded(const ModelDescription& recorded, const s
     say(fmt::format("override: {} {} instead of the recorded {}", c.field, c.requested, c.recorded));
   }
   return r.model;
+}
+
+// --resume of a TensorFlow checkpoint without a record whose graph
+// (PREFIX.meta) defines its network: the graph is the architecture, checked
+// against the request like a record. The optimizer and its hyper-parameters
+// are in neither the graph's network nor the variables: they are the
+// request's, and the resume then checks that they use the checkpoint's slots.
+std::optional<ModelDescription> Job::resolve_graph(const BundleReader& reader, const OptimizerConfig& requested) const {
+  std::optional<ModelDescription> graph = model_from_meta_graph(reader.prefix());
+  if (!graph) return std::nullopt;
+  graph->optimizer = requested;
+  // The graph does not say which class each output stands for: the
+  // request's classes, when they fit the head, are what it was trained on.
+  if (!job_.data.classes.empty() && job_.data.classes.size() == graph->output.labels.size()) {
+    graph->output.labels = job_.data.classes;
+  }
+  ModelDescription model = resolve_recorded(*graph, "the graph " + meta_graph_path(reader.prefix()));
+  model.source = "TensorFlow graph " + meta_graph_path(reader.prefix()) + " (resumed by graft)";
+  return model;
 }
 
 ModelDescription Job::fresh_model(const Dataset& data, const OptimizerConfig& optimizer) const {
@@ -191,24 +214,39 @@ TrainJobResult Job::run() {
                               recorded->architecture()));
     }
     if (recorded) {
-      recorded = resolve_recorded(*recorded, resume_reader->prefix());
+      recorded = resolve_recorded(*recorded, "the model recorded in " + resume_reader->prefix());
       say("resuming the model recorded in " + resume_reader->prefix() + ": " + recorded->architecture());
+    } else if ((recorded = resolve_graph(*resume_reader, requested))) {
+      say("resuming the network the TensorFlow graph " + meta_graph_path(resume_reader->prefix()) + " defines: " +
+          recorded->architecture() + "; the optimizer and its hyper-parameters are the request's (" +
+          optimizer_name(requested.kind) + ", lr " + fmt::format("{}", requested.learning_rate) +
+          "): neither the graph's network nor the variables record them");
     } else {
-      say(resume_reader->prefix() + " records no model description (written by TensorFlow or an older graft): the "
-          "model comes from the request");
+      say(resume_reader->prefix() + " records no model description and has no TensorFlow graph: the model comes "
+          "from the request");
     }
   }
   const OptimizerConfig optimizer = recorded ? *recorded->optimizer : requested;
 
   DatasetOptions data_options = job_.data;
+  std::vector<int> recorded_classes;
+  bool identity = true;
   if (recorded) {
     // The recorded head's classes, in output order (relabelled as in training).
-    const std::vector<int> classes = trained_classes(*recorded);
-    bool identity = true;
-    for (std::size_t i = 0; i < classes.size(); ++i) identity = identity && classes[i] == static_cast<int>(i);
-    data_options.classes = identity ? std::vector<int>{} : classes;
+    recorded_classes = trained_classes(*recorded);
+    for (std::size_t i = 0; i < recorded_classes.size(); ++i) {
+      identity = identity && recorded_classes[i] == static_cast<int>(i);
+    }
+    data_options.classes = identity ? std::vector<int>{} : recorded_classes;
   }
-  const Dataset data = load_job_data(job_, data_options, recorded, [this](const std::string& l) { say(l); });
+  const auto say_line = [this](const std::string& l) { say(l); };
+  Dataset data = load_job_data(job_, data_options, recorded, say_line);
+  if (recorded && identity && static_cast<std::size_t>(data.num_classes) > recorded_classes.size()) {
+    // Labels 0..k-1 of a data set with more classes (a 5-unit head trained
+    // on digits 0-4): select them, as training did.
+    data_options.classes = recorded_classes;
+    data = load_job_data(job_, data_options, recorded, say_line);
+  }
   say("data: " + (job_.data_file ? job_.data_file->data : data_options.dir) + ": " + data.describe());
 
   SelectedBackend selected = select_backend(job_.device, job_.threads, job_.cuda);

@@ -454,6 +454,7 @@ std::string model_to_json(const ModelDescription& m) {
   j["loss"] = m.loss;
   if (m.optimizer) j["optimizer"] = optimizer_to_json(*m.optimizer);
   j["frozen"] = m.frozen;
+  if (!m.scalar_names.empty()) j["scalar_names"] = m.scalar_names;
   j["assumptions"] = m.assumptions;
   if (!m.read.empty()) j["read"] = m.read;
   return j.dump(1);
@@ -530,6 +531,14 @@ ModelDescription model_from_json(const std::string& text, const std::string& ori
   if (m.loss != "sparse_softmax_cross_entropy") top.fail("is an unknown loss '" + m.loss + "'", "loss");
   if (top.has("optimizer")) m.optimizer = optimizer_from_json(Fields(top.at("optimizer"), "optimizer", origin));
   m.frozen = top.strings("frozen");
+  if (top.has("scalar_names")) {
+    const json& names = top.at("scalar_names");
+    if (!names.is_object()) top.fail("is not an object", "scalar_names");
+    for (const auto& [scalar, name] : names.items()) {
+      if (!name.is_string() || name.get<std::string>().empty()) top.fail("holds a name that is not a string", "scalar_names." + scalar);
+      m.scalar_names[scalar] = name.get<std::string>();
+    }
+  }
   m.assumptions = top.strings("assumptions");
   m.read = top.strings("read");
   try {

@@ -93,6 +93,11 @@ struct ModelDescription {
   std::string loss = "sparse_softmax_cross_entropy";
   std::optional<OptimizerConfig> optimizer;  // absent when unknown
   std::vector<std::string> frozen;           // variables that get no updates and no slots
+  // Checkpoint names of the optimizer's scalars and the step where they are
+  // not graft's defaults ("beta1_power" -> "train/beta1_power" after resuming
+  // a TF checkpoint whose Saver named them so): saves keep those names, so a
+  // tf.train.Saver over the original graph restores graft's checkpoint.
+  std::map<std::string, std::string> scalar_names;
   std::string source;                        // "graft", "TensorFlow graph dir/model.ckpt.meta", ...
   std::vector<std::string> assumptions;      // facts guessed rather than read, in words
   std::vector<std::string> read;             // facts read from the source that a reader may doubt (epsilon, momentum, rates)

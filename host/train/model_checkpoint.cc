@@ -31,9 +31,20 @@ struct Pending {
   const std::string* text = nullptr;
 };
 
+// The checkpoint name of scalar `name` (global_step, beta1_power, ...): as
+// the model records it, else graft's default.
+std::string scalar_key(const ModelDescription* model, const char* name) {
+  if (model) {
+    const auto it = model->scalar_names.find(name);
+    if (it != model->scalar_names.end()) return it->second;
+  }
+  return name;
+}
+
 std::map<std::string, Pending> pending_tensors(const TrainingState& state, const std::vector<ParameterSpec>& table,
                                                const OptimizerConfig& optimizer, const float* beta_powers,
-                                               const std::string* description = nullptr) {
+                                               const std::string* description = nullptr,
+                                               const ModelDescription* model = nullptr) {
   std::map<std::string, Pending> out;  // std::map: bytewise key order
   for (const ParameterSpec& p : table) {
     const auto index = static_cast<std::size_t>(p.index);
@@ -43,10 +54,10 @@ std::map<std::string, Pending> pending_tensors(const TrainingState& state, const
     }
   }
   if (optimizer.kind == OptimizerKind::kAdam) {
-    out[kBeta1PowerName] = {&beta_powers[0], Shape{}, false};
-    out[kBeta2PowerName] = {&beta_powers[1], Shape{}, false};
+    out[scalar_key(model, kBeta1PowerName)] = {&beta_powers[0], Shape{}, false};
+    out[scalar_key(model, kBeta2PowerName)] = {&beta_powers[1], Shape{}, false};
   }
-  out[kGlobalStepName] = {nullptr, Shape{}, true};
+  out[scalar_key(model, kGlobalStepName)] = {nullptr, Shape{}, true};
   if (description) out[kModelDescriptionKey] = {nullptr, Shape{}, false, description};
   return out;
 }
@@ -118,7 +129,7 @@ void save_checkpoint(const std::string& prefix, const TrainingState& state, cons
   const float powers[2] = {state.scalars.beta1_power, state.scalars.beta2_power};
   const std::string description = model ? model_to_json(*model) : std::string();
   BundleWriter writer(prefix);
-  for (const auto& [key, t] : pending_tensors(state, table, optimizer, powers, model ? &description : nullptr)) {
+  for (const auto& [key, t] : pending_tensors(state, table, optimizer, powers, model ? &description : nullptr, model)) {
     if (t.text) {
       writer.add_strings(key, Shape{}, {*t.text});
     } else if (t.is_step) {

@@ -69,7 +69,17 @@ StepPlan Trainer::step_plan(int first_layer) const {
 }
 
 ResumeReport Trainer::resume(const BundleReader& reader) {
-  return resume_from_checkpoint(backend_, reader, table_, optimizer_);
+  ResumeReport report = resume_from_checkpoint(backend_, reader, table_, optimizer_);
+  // Scalars stored under other names (TF's train/beta1_power) keep them in
+  // every save of this run, and the model records them for later resumes.
+  for (const std::string& stored : report.resumed_scalars) {
+    const std::size_t slash = stored.rfind('/');
+    const std::string base = slash == std::string::npos ? stored : stored.substr(slash + 1);
+    if (base != stored && (base == kGlobalStepName || base == kBeta1PowerName || base == kBeta2PowerName)) {
+      model_.scalar_names[base] = stored;
+    }
+  }
+  return report;
 }
 
 EpochTotals Trainer::evaluate(const DeviceDataset& data, int first_layer) {

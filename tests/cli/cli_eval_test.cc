@@ -56,6 +56,20 @@ INSTANTIATE_TEST_SUITE_P(
                                "--rename '^dnn/(.*)/kernal$=$1/kernel' --rename '^dnn/(.*)$=$1'", 0.9459}),
     [](const ::testing::TestParamInfo<EvalCase>& info) { return std::string(info.param.name); });
 
+// The model's summary (as the record or the graph describes it) heads the
+// result, on stderr; stdout stays the two result lines.
+TEST(CliEval, ModelSummaryHeadsTheResult) {
+  const std::string prefix = prefix_of("tf1/seed_original/my_model_final.ckpt");
+  auto mnist = test::fixture("mnist");
+  if (prefix.empty() || !mnist) GTEST_SKIP() << "fixtures not found";
+  const auto r = graft("eval " + quote(prefix) + " --data " + quote(mnist->string()) + " --device cpu");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto table = r.output.find("  layer    kind    output  activation");
+  ASSERT_NE(table, std::string::npos) << r.output;
+  EXPECT_CONTAINS(r.output, "  hidden5  dense       50  relu");
+  EXPECT_LT(table, r.output.find("accuracy: ")) << r.output;
+}
+
 TEST(CliEval, JsonAndExplicitLayers) {
   const std::string prefix = prefix_of("tf1/seed_original/my_model_final.ckpt");
   auto mnist = test::fixture("mnist");

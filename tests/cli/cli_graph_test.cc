@@ -3,6 +3,8 @@
 // --rename, and a clear refusal where the graph holds what graft lacks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -12,10 +14,12 @@
 #include <vector>
 
 #include "checkpoint/bundle_writer.h"
+#include "host/data/idx.h"
 #include "tests/cli/cli_util.h"
 #include "tests/common/expect_contains.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/graph_builder.h"
+#include "tests/common/synthetic_data.h"
 
 namespace graft {
 namespace {
@@ -188,6 +192,119 @@ TEST(CliGraph, MixedActivationsComeFromTheGraph) {
   const auto layers = graft("eval " + quote(prefix) + data + " --layers hidden1,hidden2,outputs");
   EXPECT_EQ(layers.status, 1) << layers.output;
   EXPECT_CONTAINS(layers.output, "the graph " + prefix + ".meta uses tanh and sigmoid in different layers");
+}
+
+}  // namespace
+}  // namespace graft
+
+namespace graft {
+namespace {
+
+// Where nothing records the activation (a Keras save_weights checkpoint: no
+// model description, no .meta), eval, predict and export ask for it instead
+// of assuming ReLU; given, they run.
+TEST(CliGraph, UnrecordedActivationIsAskedForNotAssumed) {
+  const std::string keras = test::prefix_of("tf2/keras_dense_adam/cp.ckpt");
+  const auto mnist = test::fixture("mnist");
+  if (keras.empty() || !mnist) GTEST_SKIP() << "fixtures not found";
+  test::TempDir tmp;
+  const std::string onnx = (tmp / "m.onnx").string();
+  for (const std::string& cmd : {"eval " + quote(keras) + " --data " + quote(mnist->string()),
+                                 "predict " + quote(keras) + " --data " + quote(mnist->string()),
+                                 "export " + quote(keras) + " --onnx " + quote(onnx)}) {
+    const auto r = graft(cmd);
+    EXPECT_EQ(r.status, 1) << cmd << "\n" << r.output;
+    EXPECT_CONTAINS(r.output, keras + " does not record its hidden layers' activation (no model description, no "
+                                      "TensorFlow graph " + keras + ".meta): pass --activation");
+  }
+  EXPECT_FALSE(std::filesystem::exists(onnx));
+  const auto given = graft("eval " + quote(keras) + " --data " + quote(mnist->string()) + " --activation relu");
+  EXPECT_EQ(given.status, 0) << given.output;
+  EXPECT_GT(accuracy_in(given.output), 0.9);
+}
+
+// predict reads the graph as eval does: the ELU network's predictions score
+// its accuracy on digits 0-4 (a ReLU reading of it would not).
+TEST(CliGraph, PredictUsesTheGraphsActivation) {
+  const std::string adam = test::prefix_of("tf1/adam_digits_0_to_4/ch11-exercise_model_0_to_4.ckpt");
+  const auto mnist = test::fixture("mnist");
+  if (adam.empty() || !mnist) GTEST_SKIP() << "fixtures not found";
+  test::TempDir tmp;
+  const std::string csv = (tmp / "p.csv").string();
+  const auto r = graft("predict " + quote(adam) + " --data " + quote(mnist->string()) + " --out " + quote(csv));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "(elu) from " + adam);
+  EXPECT_CONTAINS(r.output, "as its TensorFlow graph " + adam + ".meta defines it");
+  const auto e = graft("eval " + quote(adam) + " --data " + quote(mnist->string()) + " --classes 0-4 --json");
+  ASSERT_EQ(e.status, 0) << e.output;
+  // The CSV's label column beside the true labels of t10k, over digits 0-4.
+  std::ifstream in(csv);
+  std::string line;
+  std::getline(in, line);  // header
+  std::vector<int> predicted;
+  while (std::getline(in, line)) predicted.push_back(std::stoi(line.substr(0, line.find(','))));
+  ASSERT_EQ(predicted.size(), 10000u);
+  const std::vector<int32_t> truth = read_idx_labels((*mnist / "t10k-labels-idx1-ubyte.gz").string());
+  int64_t hits = 0, seen = 0;
+  for (std::size_t i = 0; i < truth.size(); ++i) {
+    if (truth[i] > 4) continue;
+    ++seen;
+    hits += predicted[i] == truth[i];
+  }
+  EXPECT_EQ(seen, 5139);
+  EXPECT_NEAR(static_cast<double>(hits) / static_cast<double>(seen), 0.9840, 0.0005);
+}
+
+}  // namespace
+}  // namespace graft
+
+namespace graft {
+namespace {
+
+// --resume of a TensorFlow checkpoint with a .meta graph and no record: the
+// graph is the architecture (ELU, its layer names), checked against the
+// flags like a record; the optimizer is the request's and must use the
+// checkpoint's slots; TF's scalar names (train/beta1_power) are kept, so a
+// Saver over the original graph restores the result.
+TEST(CliGraph, ResumeTakesTheGraphsNetworkAndKeepsTfsScalarNames) {
+  const std::string adam = test::prefix_of("tf1/adam_digits_0_to_4/ch11-exercise_model_0_to_4.ckpt");
+  if (adam.empty()) GTEST_SKIP() << "fixtures not found";
+  test::TempDir tmp;
+  const std::string data = test::banded_data_dir(tmp.path(), 200, 50).string();
+  const std::string out = (tmp / "resumed/m.ckpt").string();
+  const std::string base = "train --resume " + quote(adam) + " --data " + quote(data) + " --epochs 1 --validation 50 ";
+
+  const auto sgd = graft(base + "--save " + quote(out));
+  EXPECT_EQ(sgd.status, 1) << sgd.output;
+  EXPECT_CONTAINS(sgd.output, "holds 24 optimizer slots that sgd does not use");
+  const auto hidden = graft(base + "--optimizer adam --hidden 100,100 --save " + quote(out));
+  EXPECT_EQ(hidden.status, 1) << hidden.output;
+  EXPECT_CONTAINS(hidden.output, "--hidden 100,100 contradicts the graph " + adam + ".meta");
+  EXPECT_FALSE(std::filesystem::exists(out + ".index"));
+
+  const auto r = graft(base + "--optimizer adam --lr 0.001 --save " + quote(out));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "resuming the network the TensorFlow graph " + adam + ".meta defines: "
+                            "784-100-100-100-100-100-5 (elu)");
+  EXPECT_CONTAINS(r.output, "the optimizer and its hyper-parameters are the request's (adam, lr 0.001)");
+  EXPECT_CONTAINS(r.output, "24 optimizer slots (Adam, Adam_1), train/beta1_power, train/beta2_power");
+  const auto j = test::graft_stdout("inspect --json " + quote(out));
+  ASSERT_EQ(j.status, 0) << j.output;
+  const auto parsed = nlohmann::json::parse(j.output);
+  std::vector<std::string> names;
+  for (const auto& v : parsed["variables"]) names.push_back(v["name"].get<std::string>());
+  for (const char* kept : {"train/beta1_power", "train/beta2_power", "hidden5/kernel/Adam_1"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), kept), names.end()) << kept;
+  }
+  EXPECT_EQ(std::find(names.begin(), names.end(), "beta1_power"), names.end());
+  EXPECT_EQ(parsed["model"]["nodes"][0]["activation"], "elu");
+
+  // A second resume, from graft's own save, keeps the names again.
+  const std::string again = (tmp / "again/m.ckpt").string();
+  const auto r2 = graft("train --resume " + quote(out) + " --data " + quote(data) + " --epochs 1 --validation 50 "
+                        "--save " + quote(again));
+  ASSERT_EQ(r2.status, 0) << r2.output;
+  EXPECT_CONTAINS(graft("inspect " + quote(again)).output, "train/beta1_power ");
 }
 
 }  // namespace

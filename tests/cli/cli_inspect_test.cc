@@ -158,6 +158,28 @@ TEST(CliInspect, VerifyNamesEveryCorruptTensor) {
   EXPECT_EQ(nlohmann::json::parse(j.output)["verify"]["bad"].size(), 2u);
 }
 
+// A copy without its .data file still has an index: inspect lists what it
+// names and says which data is missing (exit 1); reading a value fails
+// naming the missing file.
+TEST(CliInspect, MissingDataShardListsTheIndex) {
+  const std::string p = fixture_prefix("tf1/seed_new/my_new_model_final.ckpt");
+  if (p.empty()) GTEST_SKIP() << "fixtures not found";
+  test::TempDir tmp;
+  fs::copy_file(p + ".index", tmp / "m.index");
+  const std::string m = (tmp / "m").string();
+  const auto r = graft("inspect " + quote(m));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_CONTAINS(r.output, "hidden1/kernel  float32  [784, 300]  940800");
+  EXPECT_CONTAINS(r.output, "dense layers: 5, 784-300-50-50-20-10");
+  EXPECT_CONTAINS(r.output, "graft inspect: error: missing data shard " + m +
+                                ".data-00000-of-00001: listed from the index only; the values of 10 of 10 "
+                                "tensors cannot be read");
+  const auto t = graft("inspect " + quote(m) + " --tensor hidden1/bias");
+  EXPECT_EQ(t.status, 1);
+  EXPECT_EQ(test::line_count(t.output), 1) << t.output;
+  EXPECT_CONTAINS(t.output, "missing data shard " + m + ".data-00000-of-00001");
+}
+
 TEST(CliInspect, BadInputIsOneLineAndExitOne) {
   test::TempDir tmp;
   const std::string dir = tmp.path().string();

@@ -112,11 +112,13 @@ TEST(CliTrain, ResumesTheAdamFixtureAndLowersTheLoss) {
   const double loss_after = std::stod(column(after.output, "loss:").at(0));
   EXPECT_LT(loss_after, loss_before) << before.output << after.output;
 
-  // A model that does not match the checkpoint is refused, naming the tensor.
+  // A model that does not match the checkpoint is refused, naming both: the
+  // checkpoint's .meta graph defines its network.
   const auto wrong = graft("train --resume " + quote(source) + " --hidden 100,100 --outputs 5 --epochs 1" + common);
   EXPECT_EQ(wrong.status, 1);
   EXPECT_CONTAINS(wrong.output, "graft train: error: ");
-  EXPECT_CONTAINS(wrong.output, "the checkpoint has variables the model lacks: hidden3/bias, hidden3/kernel");
+  EXPECT_CONTAINS(wrong.output, "--hidden 100,100 contradicts the graph " + source +
+                                    ".meta (hidden 100,100,100,100,100)");
 }
 
 TEST(CliTrain, FlagErrors) {

@@ -213,6 +213,45 @@ TEST(FusedPlan, SaysWhatItCannotRun) {
   EXPECT_EQ(cuda::fused::unsupported_reason(deep.layers, 2, config, 64), "");
 }
 
+// The fused program takes which gradients each layer computes, and where
+// its updates begin, from the step plan (host/step_plan.h) that the CPU
+// backend and the graph path walk: an edited plan changes the program.
+TEST(FusedPlan, WalksTheStepPlan) {
+  const Net net = make_net({6, 5, 4, 3}, {kRelu, kRelu, kIdentity}, 1);
+  const ParameterLayout layout = parameter_layout(net.layers);
+  // hidden1 frozen, hidden2's kernel frozen (its bias trains), the head trains.
+  std::vector<bool> trainable(6, true);
+  trainable[static_cast<std::size_t>(layout.kernel(0))] = false;
+  trainable[static_cast<std::size_t>(layout.bias(0))] = false;
+  trainable[static_cast<std::size_t>(layout.kernel(1))] = false;
+  StepPlan plan = plan_step(layout, trainable, 0, false);
+  const std::vector<cuda::fused::LayerMemory> memory(3);
+  Program p = cuda::fused::make_program(net.layers, plan, OptimizerConfig{}, memory, nullptr, nullptr, nullptr,
+                                        Schedule::kPerLayer);
+  EXPECT_EQ(p.lowest, 1);
+  EXPECT_FALSE(p.layers[0].train_w || p.layers[0].train_b);
+  EXPECT_FALSE(p.layers[1].train_w);
+  EXPECT_TRUE(p.layers[1].train_b);
+  EXPECT_TRUE(p.layers[2].train_w && p.layers[2].train_b);
+  check_schedule(p, 1);
+
+  // The same plan from a frozen-layer cache's first node: local layers shift.
+  plan = plan_step(layout, trainable, 1, false);
+  p = cuda::fused::make_program(net.layers, plan, OptimizerConfig{}, memory, nullptr, nullptr, nullptr,
+                                Schedule::kPerLayer);
+  EXPECT_EQ(p.num_layers, 2);
+  EXPECT_EQ(p.lowest, 0);
+  EXPECT_TRUE(p.layers[0].train_b);
+  EXPECT_FALSE(p.layers[0].train_w);
+
+  // A plan that applies its updates after every gradient is not the fused step's.
+  EXPECT_NE(cuda::fused::unsupported_reason(net.layers, plan_step(layout, trainable, 0, true), 64).find("global norm"),
+            std::string::npos);
+  plan.fused_updates = false;
+  plan.global_norm = false;
+  EXPECT_NE(cuda::fused::unsupported_reason(net.layers, plan, 64).find("after every gradient"), std::string::npos);
+}
+
 TEST(FusedPlan, ParsesScheduleNames) {
   Schedule s = Schedule::kAuto;
   EXPECT_TRUE(cuda::fused::parse_schedule("row-local", &s));

@@ -47,11 +47,10 @@ TEST(BatchNormKernels, TrainStatisticsOfAHandExample) {
 
 TEST(BatchNormKernels, MovingAveragesFollowTensorFlowsRule) {
   // moving -= (moving - batch) * (1 - momentum): 1 - (1 - 3) * 0.01 = 1.02;
-  // in float, decay = 1 - 0.99f = 0.00999999046 (exact subtraction), and
-  // 1 + 2 * decay = 1.01999998 rounds to the float nearest 1.02.
+  // decay is TF's float32(1 - momentum), computed in double: 0.01f.
   float mean = 1.0f, var = 1.0f;
   const float batch_mean = 3.0f, batch_var = 3.0f;
-  cpu::batch_norm_update_moving(&mean, &var, &batch_mean, &batch_var, 4, 1, 0.99f, false);
+  cpu::batch_norm_update_moving(&mean, &var, &batch_mean, &batch_var, 4, 1, 0.99, false);
   EXPECT_EQ(mean, 1.02f);
   EXPECT_EQ(var, 1.02f);
   // Bessel's correction: 3 * (4 / 3) = 4 (float(4/3) * 3 rounds to 4), so
@@ -66,6 +65,14 @@ TEST(BatchNormKernels, MovingAveragesFollowTensorFlowsRule) {
   EXPECT_EQ(mean, 3.0f);
   EXPECT_EQ(var, 3.0f);
   EXPECT_THROW(cpu::batch_norm_update_moving(&mean, &var, &batch_mean, &batch_var, 1, 1, 0.99f, true), Error);
+  // A large step shows the decay itself: TF's 0.01f (float32 of the double
+  // 1 - 0.99) gives 1e6 * 0.01f; 1.0f - 0.99f = 0.00999999046 would give 9999.99.
+  mean = 0.0f;
+  var = 0.0f;
+  const float big = 1e6f;
+  cpu::batch_norm_update_moving(&mean, &var, &big, &big, 4, 1, 0.99, false);
+  EXPECT_EQ(mean, 0.0f - (0.0f - big) * 0.01f);
+  EXPECT_NE(mean, 0.0f - (0.0f - big) * (1.0f - 0.99f));
 }
 
 TEST(BatchNormKernels, InferenceUsesTheMovingStatistics) {

@@ -1,6 +1,7 @@
 // graft export CKPT --onnx FILE.onnx: the checkpoint's dense network as an
 // ONNX inference graph (host/export/onnx_export.h), from its recorded model,
-// or rebuilt from its variables with what was assumed said on stderr.
+// its TensorFlow graph, or rebuilt from its variables with what was assumed
+// said on stderr.
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -13,6 +14,7 @@
 #include "host/export/onnx_export.h"
 #include "host/model/model_io.h"
 #include "host/restore/checkpoint_layers.h"
+#include "host/restore/checkpoint_model_resolution.h"
 #include "tools/graft/commands.h"
 
 namespace graft::cli {
@@ -20,39 +22,37 @@ namespace {
 
 struct ExportFlags {
   std::string checkpoint, onnx;
-  std::string activation = "relu";
+  std::string activation;
   std::optional<double> input_scale;
   bool activation_given = false;
 };
 
 int run_export(const ExportFlags& f) {
-  const auto activation = parse_activation(f.activation);
-  if (!activation) throw Error("unknown activation '" + f.activation + "'");
+  CheckpointModelQuery query;
+  if (f.activation_given) {
+    query.activation = parse_activation(f.activation);
+    if (!query.activation) throw Error("unknown activation '" + f.activation + "'");
+  }
+  query.option_name = cli_option_name;
   const BundleReader reader = BundleReader::open(f.checkpoint);
   if (!reader.resolution_note().empty()) std::fprintf(stderr, "%s\n", reader.resolution_note().c_str());
-  const std::optional<ModelDescription> recorded = read_model_description(reader);
-  CheckpointModel model;
+  const ResolvedCheckpointModel resolved = resolve_checkpoint_model(reader, query);
+  const CheckpointModel& model = resolved.model;
   OnnxExportInput input;
-  if (recorded) {
-    if (f.activation_given || f.input_scale) {
-      throw Error(std::string(f.activation_given ? "--activation" : "--input-scale") + " is for checkpoints that do "
-                  "not record their model; " + reader.prefix() + " records it (see graft inspect)");
+  if (resolved.recorded) {
+    if (f.input_scale) {
+      throw Error("--input-scale is for checkpoints that do not record their model; " + reader.prefix() +
+                  " records it (see graft inspect)");
     }
-    model = model_from_description(reader, *recorded);
-    input.scale = recorded->input.scale;
-    input.mean = recorded->input.mean;
-    input.stddev = recorded->input.stddev;
-    input.output_labels = recorded->output.labels;
-    input.class_names = recorded->output.class_names;
+    const ModelDescription& recorded = *resolved.recorded;
+    input.scale = recorded.input.scale;
+    input.mean = recorded.input.mean;
+    input.stddev = recorded.input.stddev;
+    input.output_labels = recorded.output.labels;
+    input.class_names = recorded.output.class_names;
   } else {
-    CheckpointModelOptions options;
-    options.activation = *activation;
-    model = model_from_checkpoint(reader, options);
     input.scale = f.input_scale.value_or(1.0);
-    if (!f.activation_given && model.layers.size() > 1) {
-      std::fprintf(stderr, "assumed: activation %s for every hidden layer (the checkpoint does not record it; pass "
-                   "--activation)\n", f.activation.c_str());
-    }
+    for (const std::string& n : resolved.notes) std::fprintf(stderr, "%s\n", n.c_str());
     if (!f.input_scale) {
       std::fprintf(stderr, "assumed: the inputs are used as given (the checkpoint does not record its input scale; "
                    "pass --input-scale)\n");
@@ -80,7 +80,8 @@ void register_export(CLI::App& app) {
       ->required();
   sub->add_option("--onnx", flags->onnx, "The ONNX file to write")->required();
   sub->add_option("--activation", flags->activation,
-                  "Activation of every layer but the last, for checkpoints that do not record their model");
+                  "Activation of every layer but the last (relu, elu, selu, leaky_relu:ALPHA, tanh, sigmoid), needed "
+                  "for checkpoints that record no model and have no .meta graph");
   sub->add_option("--input-scale", flags->input_scale,
                   "For checkpoints that do not record their input: raw values x SCALE (default 1)");
   sub->callback([flags, sub] {

@@ -271,9 +271,31 @@ RecordedModel recorded_model(const BundleReader& r) {
   return m;
 }
 
+// A copy whose data file is missing still has its index: list what it
+// names (names, dtypes, shapes, sizes), say which data is missing, and fail.
+int run_inspect_index_only(const BundleReader& r) {
+  print_variables(r);
+  try {
+    print_summary(r, summarize(r));
+  } catch (const Error& e) {
+    std::printf("summary: not available (%s)\n", printable(e.what()).c_str());
+  }
+  int64_t unreadable = 0;
+  for (const auto& e : r.entries()) {
+    const std::string shard = r.shard_path(e.shard);
+    for (const auto& m : r.missing_shards()) unreadable += (!e.sliced && m == shard) ? 1 : 0;
+  }
+  std::string files;
+  for (const auto& m : r.missing_shards()) files += (files.empty() ? "" : ", ") + m;
+  throw Error("missing data shard " + files + ": listed from the index only; the values of " +
+              std::to_string(unreadable) + " of " + std::to_string(r.entries().size()) + " tensors cannot be read");
+}
+
 int run_inspect(const InspectOptions& o) {
-  const BundleReader r = BundleReader::open(o.path);
+  const bool listing = !o.json && o.tensor.empty() && !o.verify;
+  const BundleReader r = listing ? BundleReader::open_index_only(o.path) : BundleReader::open(o.path);
   if (!r.resolution_note().empty() && !o.json) std::fprintf(stderr, "graft inspect: %s\n", r.resolution_note().c_str());
+  if (!r.missing_shards().empty()) return run_inspect_index_only(r);
 
   if (o.json) {
     json out{{"prefix", r.prefix()}, {"resolution_note", r.resolution_note()}, {"num_shards", r.num_shards()}};

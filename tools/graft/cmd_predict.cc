@@ -21,6 +21,7 @@
 #include "host/predict/prediction_output.h"
 #include "host/predict/predictions.h"
 #include "host/restore/checkpoint_layers.h"
+#include "host/restore/checkpoint_model_resolution.h"
 #include "host/train/frozen_cache.h"
 #include "tools/graft/commands.h"
 #include "tools/graft/data_flags.h"
@@ -33,7 +34,7 @@ struct PredictFlags {
   std::string data;
   std::string out;
   int top = 0;
-  std::string activation = "relu";
+  std::string activation;
   bool activation_given = false;
   DataFlags data_flags;
 };
@@ -95,29 +96,19 @@ PredictInput read_input(const PredictFlags& f, const std::optional<ModelDescript
 
 int run_predict(const PredictFlags& f) {
   if (f.top < 0) throw Error("--top must not be negative");
-  const auto activation = parse_activation(f.activation);
-  if (!activation) throw Error("unknown activation '" + f.activation + "'");
+  CheckpointModelQuery query;
+  if (f.activation_given) {
+    query.activation = parse_activation(f.activation);
+    if (!query.activation) throw Error("unknown activation '" + f.activation + "'");
+  }
+  query.option_name = cli_option_name;
   const BundleReader reader = BundleReader::open(f.checkpoint);
   if (!reader.resolution_note().empty()) std::fprintf(stderr, "%s\n", reader.resolution_note().c_str());
-  const std::optional<ModelDescription> recorded = read_model_description(reader);
-  std::vector<std::string> notes;
-  CheckpointModel model;
-  if (recorded) {
-    if (f.activation_given) {
-      throw Error("--activation is for checkpoints that do not record their model; " + reader.prefix() +
-                  " records it (see graft inspect)");
-    }
-    model = model_from_description(reader, *recorded);
-  } else {
-    CheckpointModelOptions options;
-    options.activation = *activation;
-    model = model_from_checkpoint(reader, options);
-    if (!f.activation_given && model.layers.size() > 1) {
-      notes.push_back("assumed: activation " + f.activation + " for every hidden layer (the checkpoint does not "
-                      "record it; pass --activation)");
-    }
-    notes.push_back("assumed: output i stands for label i (the checkpoint does not record its labels)");
-  }
+  const ResolvedCheckpointModel resolved = resolve_checkpoint_model(reader, query);
+  const std::optional<ModelDescription>& recorded = resolved.recorded;
+  const CheckpointModel& model = resolved.model;
+  std::vector<std::string> notes = resolved.notes;
+  if (!recorded) notes.push_back("assumed: output i stands for label i (the checkpoint does not record its labels)");
   const PredictInput in = read_input(f, recorded, notes);
   if (in.cols != model.spec.inputs()) {
     throw Error(fmt::format("the model takes {} features, {} has {} per row", model.spec.inputs(), in.origin, in.cols));
@@ -128,7 +119,7 @@ int run_predict(const PredictFlags& f) {
   names.outputs = output_names(p.outputs, names.labels, recorded ? recorded->output.class_names : std::vector<std::string>{});
 
   std::fprintf(stderr, "model: %s from %s (%s)\ndata: %lld rows from %s\n", model.spec.describe().c_str(),
-               reader.prefix().c_str(), recorded ? "as recorded in the checkpoint" : "rebuilt from its variables",
+               reader.prefix().c_str(), resolved.how.c_str(),
                static_cast<long long>(in.rows), in.origin.c_str());
   for (const std::string& n : notes) std::fprintf(stderr, "%s\n", n.c_str());
   if (f.out.empty()) {
@@ -156,7 +147,8 @@ void register_predict(CLI::App& app) {
                   "probabilities); default: CSV on stdout");
   sub->add_option("--top", flags->top, "CSV: the K most probable classes per row (label, p_label, label_2, ...)");
   sub->add_option("--activation", flags->activation,
-                  "Activation of every layer but the last, for checkpoints that do not record their model");
+                  "Activation of every layer but the last (relu, elu, selu, leaky_relu:ALPHA, tanh, sigmoid), needed "
+                  "for checkpoints that record no model and have no .meta graph");
   add_data_flags(sub, flags->data_flags, DataUse::kPredict);
   sub->callback([flags, sub] {
     flags->activation_given = sub->get_option("--activation")->count() > 0;

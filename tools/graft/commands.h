@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
 
 namespace graft::cli {
 
@@ -21,5 +22,14 @@ void register_demo(CLI::App& app);
 // Runs fn, turning graft::Error and std::exception into one line on stderr
 // ("graft SUB: error: ...") and exit code 1.
 void run_guarded(const char* sub, const std::function<int()>& fn);
+
+// The flag of each CheckpointModelQuery field (host/restore/
+// checkpoint_model_resolution.h), for the library's messages.
+inline std::string cli_option_name(const std::string& field) {
+  if (field == "activation") return "--activation";
+  if (field == "layers") return "--layers";
+  if (field == "renames") return "--rename";
+  return field;
+}
 
 }  // namespace graft::cli

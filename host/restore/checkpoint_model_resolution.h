@@ -1,0 +1,51 @@
+#pragma once
+// Which network a checkpoint holds, decided once for every job that runs it
+// (eval, predict, export): the model description graft recorded in it; else
+// the network TensorFlow's graph (PREFIX.meta) defines; else the dense
+// layers its variable names show — and then only with an activation the
+// caller names, because nothing in the checkpoint records it and a guessed
+// activation gives a confident wrong number (a ReLU reading of an ELU
+// network scores 0.67 instead of 0.95). An explicit activation that
+// contradicts the record or the graph is an error naming both.
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "checkpoint/bundle_reader.h"
+#include "host/model/activation.h"
+#include "host/model/model_description.h"
+#include "host/restore/checkpoint_layers.h"
+
+namespace graft {
+
+struct CheckpointModelQuery {
+  std::optional<Activation> activation;  // of every hidden layer, when the caller says it
+  std::vector<std::string> layers;       // explicit layer order (names after renames); only without a record
+  std::vector<std::string> renames;      // REGEX=REPLACEMENT rules; only without a record
+  // How errors name the query's fields ("activation", "layers", "renames"):
+  // the CLI maps them to its flags. Unset: the field names themselves.
+  std::function<std::string(const std::string& field)> option_name;
+};
+
+struct ResolvedCheckpointModel {
+  CheckpointModel model;
+  std::optional<ModelDescription> recorded;  // graft's own description, when the checkpoint holds one
+  std::optional<ModelDescription> graph;     // the .meta graph's network, when there is no record
+  // "as recorded in the checkpoint", "as its TensorFlow graph D/m.meta defines it", "rebuilt from its variables"
+  std::string how;
+  std::vector<std::string> notes;            // what was read from where, in words
+  // The description eval and predict score with: the record, else the graph's.
+  const std::optional<ModelDescription>& known() const { return recorded ? recorded : graph; }
+};
+
+// Throws graft::Error: no activation where one is needed (naming the
+// option), an activation that contradicts what is known, layers/renames for
+// a checkpoint that records its model, and whatever model_from_description
+// or model_from_checkpoint refuse.
+ResolvedCheckpointModel resolve_checkpoint_model(const BundleReader& reader, const CheckpointModelQuery& query);
+
+// "elu", "leaky_relu:0.1": with leaky ReLU's alpha, which tells models apart.
+std::string activation_text(const Activation& a);
+
+}  // namespace graft
