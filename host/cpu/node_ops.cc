@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include "host/cpu/batch_norm_kernels.h"
 #include "host/cpu/dropout_kernels.h"
@@ -35,31 +34,29 @@ void batch_norm_backward(const float* dy, const float* y, const float* x, int64_
                              dbeta);
     return;
   }
-  // Inference form: an affine map per feature, then the activation.
+  // Inference form: an affine map per feature, then the activation. Column
+  // by column, so the reductions accumulate in double without scratch
+  // memory (nothing allocates in a step); a rare path (a frozen batch norm
+  // with trained nodes below it, or gamma/beta trained on fixed statistics).
   const float epsilon = node.batch_norm.epsilon;
-  std::vector<double> sum_g(static_cast<std::size_t>(cols), 0.0), sum_gx(static_cast<std::size_t>(cols), 0.0);
-  std::vector<float> rstd(static_cast<std::size_t>(cols)), inv(static_cast<std::size_t>(cols));
-  for (int64_t c = 0; c < cols; ++c) {
-    rstd[c] = math::batch_norm_inv(t.moving_variance[c], epsilon, 1.0f);
-    inv[c] = math::batch_norm_inv(t.moving_variance[c], epsilon, t.gamma ? t.gamma[c] : 1.0f);
-  }
   math::dispatch_activation(node.activation.kind, [&](auto kind) {
     constexpr ActivationKind K = decltype(kind)::value;
     const float alpha = node.activation.alpha;
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t c = 0; c < cols; ++c) {
+    for (int64_t c = 0; c < cols; ++c) {
+      const float rstd = math::batch_norm_inv(t.moving_variance[c], epsilon, 1.0f);
+      const float inv = math::batch_norm_inv(t.moving_variance[c], epsilon, t.gamma ? t.gamma[c] : 1.0f);
+      double sum_g = 0.0, sum_g_xhat = 0.0;
+      for (int64_t r = 0; r < rows; ++r) {
         const int64_t i = r * cols + c;
         const float g = math::activation_grad<K>(dy[i], y[i], alpha);
-        if (dgamma) sum_gx[c] += static_cast<double>(g) * static_cast<double>((x[i] - t.moving_mean[c]) * rstd[c]);
-        if (dbeta) sum_g[c] += g;
-        if (dx) dx[i] = g * inv[c];
+        sum_g_xhat += static_cast<double>(g) * static_cast<double>((x[i] - t.moving_mean[c]) * rstd);
+        sum_g += g;
+        if (dx) dx[i] = g * inv;
       }
+      if (dgamma) dgamma[c] = static_cast<float>(sum_g_xhat);
+      if (dbeta) dbeta[c] = static_cast<float>(sum_g);
     }
   });
-  for (int64_t c = 0; c < cols; ++c) {
-    if (dgamma) dgamma[c] = static_cast<float>(sum_gx[c]);
-    if (dbeta) dbeta[c] = static_cast<float>(sum_g[c]);
-  }
 }
 
 void dropout_forward(const float* x, float* y, int64_t rows, const NodeShape& node, bool train, uint64_t seed,

@@ -37,6 +37,7 @@ struct Reference {
   ParameterLayout layout;
   uint64_t seed = 0;
   uint64_t step = 0;
+  bool frozen_statistics = false;  // batch norm in inference form (moving statistics)
 
   // Mean softmax cross-entropy of a training-form forward over x [n, in].
   double loss(const std::vector<std::vector<double>>& p, const std::vector<double>& x, const std::vector<int>& y,
@@ -64,6 +65,10 @@ struct Reference {
           mean /= static_cast<double>(n);
           for (int64_t r = 0; r < n; ++r) var += (a[r * width + c] - mean) * (a[r * width + c] - mean);
           var /= static_cast<double>(n);  // biased, as nn.moments
+          if (frozen_statistics) {
+            mean = p[static_cast<std::size_t>(layout.find(l, ParamRole::kMovingMean))][c];
+            var = p[static_cast<std::size_t>(layout.find(l, ParamRole::kMovingVariance))][c];
+          }
           const double g = gi >= 0 ? p[static_cast<std::size_t>(gi)][c] : 1.0;
           const double be = bi >= 0 ? p[static_cast<std::size_t>(bi)][c] : 0.0;
           for (int64_t r = 0; r < n; ++r) {
@@ -101,6 +106,7 @@ struct Case {
   bool before_activation;
   bool scale, center;
   float dropout;
+  bool frozen_statistics = false;  // the moving statistics frozen: inference form in training
 };
 
 // in -> dense(6) -> batch norm -> dropout -> dense(classes): batch norm
@@ -143,13 +149,13 @@ TEST_P(BatchNormGradients, MatchFiniteDifferencesInDouble) {
   ref.layout = parameter_layout(ref.nodes);
   ref.seed = 1234;
   ref.step = 0;
+  ref.frozen_statistics = c.frozen_statistics;
   std::vector<std::vector<float>> init;
   for (int i = 0; i < ref.layout.size(); ++i) {
     const ParamSlot& s = ref.layout[i];
     std::vector<float> v = test::uniform_floats(static_cast<std::size_t>(s.count), -0.9f, 0.9f, 100u + i);
     if (s.role == ParamRole::kGamma) for (auto& g : v) g += 1.2f;  // away from 0
-    if (s.role == ParamRole::kMovingVariance) for (auto& g : v) g = 1.0f;
-    if (s.role == ParamRole::kMovingMean) for (auto& g : v) g = 0.0f;
+    if (s.role == ParamRole::kMovingVariance) for (auto& g : v) g = 1.0f + 0.5f * g;  // [0.55, 1.45]
     init.push_back(v);
   }
   const std::vector<float> x = test::uniform_floats(static_cast<std::size_t>(n * in), -1.0f, 1.0f, 7);
@@ -162,7 +168,10 @@ TEST_P(BatchNormGradients, MatchFiniteDifferencesInDouble) {
   sgd.learning_rate = 1.0f;
   backend->build(ref.nodes, sgd, n);
   backend->set_dropout_seed(ref.seed);
-  for (int i = 0; i < ref.layout.size(); ++i) backend->write_param(i, init[static_cast<std::size_t>(i)].data());
+  for (int i = 0; i < ref.layout.size(); ++i) {
+    backend->write_param(i, init[static_cast<std::size_t>(i)].data());
+    if (c.frozen_statistics && !role_optimized(ref.layout[i].role)) backend->set_trainable(i, false);
+  }
   const auto data = backend->upload(x.data(), labels.data(), n, in);
   backend->train_step(*data, 0, n, 0);
 
@@ -201,7 +210,11 @@ INSTANTIATE_TEST_SUITE_P(Placements, BatchNormGradients,
                                            Case{"BeforeNoGammaNoBeta", true, false, false, 0.0f},
                                            Case{"AfterNoGamma", false, false, true, 0.0f},
                                            Case{"BeforeWithDropout", true, true, true, 0.4f},
-                                           Case{"AfterWithDropout", false, true, false, 0.5f}),
+                                           Case{"AfterWithDropout", false, true, false, 0.5f},
+                                           // Frozen statistics, gamma/beta and the dense layer below trained:
+                                           // the inference-form backward.
+                                           Case{"BeforeFrozenStatistics", true, true, true, 0.0f, true},
+                                           Case{"AfterFrozenStatisticsNoGamma", false, false, true, 0.3f, true}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 // ---------------------------------------------------------------------------

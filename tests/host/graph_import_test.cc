@@ -491,3 +491,45 @@ TEST(GraphImport, DescriptionEvaluatesAgainstABundle) {
 
 }  // namespace
 }  // namespace graft
+
+namespace graft {
+namespace {
+
+// Batch norm after the activation, in inference-only form (no tf.cond:
+// training fixed to False), without gamma (scale off): the node carries the
+// identity, the dense layer below keeps its ReLU, and the momentum the graph
+// does not show is said as an assumption.
+TEST(GraphImport, BatchNormAfterTheActivationWithoutGamma) {
+  const auto g = two_layer_graph(4, 3, 2, [](GraphBuilder& b, const std::string& z) {
+    b.node("net/hidden1/Relu", "Relu", {z});
+    const std::string beta = b.variable("bn/beta", {3});
+    const std::string mean = b.variable("bn/moving_mean", {3});
+    const std::string var = b.variable("bn/moving_variance", {3});
+    b.node("net/bn/add", "Add", {var, b.constant("net/bn/add/y", 0.002f)});
+    b.node("net/bn/Rsqrt", "Rsqrt", {"net/bn/add"});
+    b.node("net/bn/mul_1", "Mul", {"net/hidden1/Relu", "net/bn/Rsqrt"});
+    b.node("net/bn/mul_2", "Mul", {mean, "net/bn/Rsqrt"});
+    b.node("net/bn/sub", "Sub", {beta, "net/bn/mul_2"});
+    b.node("net/bn/add_1", "Add", {"net/bn/mul_1", "net/bn/sub"});
+    return "net/bn/add_1";
+  });
+  const ModelDescription m = from(g);
+  ASSERT_EQ(m.nodes.size(), 3u);
+  EXPECT_EQ(activations(m), "relu identity identity");
+  const ModelNode& bn = m.nodes[1];
+  EXPECT_EQ(bn.kind, NodeKind::kBatchNorm);
+  EXPECT_EQ(bn.name, "bn");
+  EXPECT_FALSE(bn.batch_norm.scale);
+  EXPECT_TRUE(bn.batch_norm.center);
+  EXPECT_EQ(bn.variables.count("gamma"), 0u);
+  EXPECT_EQ(bn.variables.at("beta"), "bn/beta");
+  EXPECT_FLOAT_EQ(bn.batch_norm.epsilon, 0.002f);
+  std::string all;
+  for (const std::string& a : m.assumptions) all += a + "\n";
+  EXPECT_CONTAINS(all, "bn: momentum 0.99 (tf.layers' default; the graph has no moving-average update for it)");
+  ASSERT_EQ(m.read.size(), 1u);
+  EXPECT_CONTAINS(m.read[0], "bn (net/bn/add_1): batch norm after the activation, epsilon 0.002 read from the graph");
+}
+
+}  // namespace
+}  // namespace graft
