@@ -2,6 +2,7 @@
 
 #include "checkpoint/error.h"
 #include "host/backend.h"
+#include "host/model/op_table.h"
 
 namespace graft {
 
@@ -82,7 +83,7 @@ StepPlan plan_step(const ParameterLayout& layout, const std::vector<bool>& train
 
 bool StepPlan::has_mode_dependent_nodes() const {
   for (const PlannedForward& f : forward) {
-    if (f.kind != NodeKind::kDense) return true;
+    if (op_info(f.kind).train_differs_from_eval) return true;
   }
   return false;
 }
