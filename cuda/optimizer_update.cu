@@ -22,6 +22,7 @@ __global__ void __launch_bounds__(kThreads)
                   const float* __restrict__ grad_scale, DeviceState* __restrict__ state,
                   math::OptimizerHyper h) {
   __shared__ float s_scale, s_b1p, s_b2p, s_lr;
+  __shared__ long long s_step;
   // Thread 0 reads the step's scalars once, before this block is counted as
   // finished below; the last block may then advance them safely.
   if (threadIdx.x == 0) {
@@ -29,9 +30,13 @@ __global__ void __launch_bounds__(kThreads)
     s_b1p = state->beta1_power;
     s_b2p = state->beta2_power;
     s_lr = state->learning_rate;
+    s_step = state->step;
   }
   __syncthreads();
-  h.lr = s_lr;  // this step's learning rate (device state), not the captured argument
+  // This step's learning rate: the schedule at the device's global step, from
+  // the device state's rate (not the captured argument), so neither a
+  // schedule nor set_learning_rate needs a re-capture or a host round trip.
+  h = math::step_hyper(h, s_lr, s_step);
   const float scale = s_scale;
   float lr_t = 0.0f;
   if constexpr (K == OptimizerKind::kAdam) lr_t = math::adam_lr_t(h, s_b1p, s_b2p);

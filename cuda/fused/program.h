@@ -564,7 +564,10 @@ GRAFT_FUSED_FN void update_item(const Program& p, const Phase& ph, int64_t e, co
 }
 
 GRAFT_FUSED_FN StepScalars read_step_scalars(const Program& p) {
-  return {p.state->beta1_power, p.state->beta2_power, p.state->learning_rate};
+  // The learning rate of this step: the schedule at the global step
+  // (host/math/lr_schedule.h), read before block 0 advances the step.
+  return {p.state->beta1_power, p.state->beta2_power,
+          math::scheduled_lr(p.hyper.schedule, p.state->learning_rate, p.state->step)};
 }
 
 // Block 0, thread 0, in the last phase: the step's loss and hits into the

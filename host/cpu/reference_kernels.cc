@@ -104,7 +104,9 @@ double sum_of_squares(const float* g, int64_t n) {
 
 void optimizer_update(const OptimizerConfig& config, const OptimizerScalars& scalars, float* w,
                       const float* g, float* slot0, float* slot1, int64_t n, float grad_scale) {
-  const math::OptimizerHyper h = math::optimizer_hyper(config);
+  // This step's learning rate: the schedule's value at the global step.
+  const math::OptimizerHyper h =
+      math::step_hyper(math::optimizer_hyper(config), config.learning_rate, scalars.step);
   const float lr_t = config.kind == OptimizerKind::kAdam
                          ? math::adam_lr_t(h, scalars.beta1_power, scalars.beta2_power)
                          : 0.0f;

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "checkpoint/error.h"
+#include "host/data/standardize.h"
 
 namespace graft {
 namespace {
@@ -62,15 +63,18 @@ RawData read_split_file(const std::string& path, DataFileOptions options, const 
 
 void apply_input_transform(std::vector<float>& features, int64_t cols, double scale, const std::vector<float>& mean,
                            const std::vector<float>& stddev) {
-  // Computed in double and rounded once: for bytes and scale 1/255 this is
-  // exactly the IDX loader's float(pixel) / 255.0f.
+  // The scale is computed in double and rounded once: for bytes and scale
+  // 1/255 this is exactly the IDX loader's float(pixel) / 255.0f. The
+  // standardization then works on that float, as for IDX folders and as
+  // training fitted it (host/data/standardize.h), so every path agrees.
   for (std::size_t i = 0; i < features.size(); ++i) {
-    double x = static_cast<double>(features[i]) * scale;
-    if (!mean.empty()) {
+    const float x = static_cast<float>(static_cast<double>(features[i]) * scale);
+    if (mean.empty()) {
+      features[i] = x;
+    } else {
       const std::size_t c = i % static_cast<std::size_t>(cols);
-      x = (x - mean[c]) / stddev[c];
+      features[i] = standardize_value(x, mean[c], stddev[c]);
     }
-    features[i] = static_cast<float>(x);
   }
 }
 

@@ -7,6 +7,7 @@
 #include "checkpoint/bundle_reader.h"
 #include "checkpoint/error.h"
 #include "host/data/dataset.h"
+#include "host/data/standardize.h"
 #include "host/device_select.h"
 #include "host/model/model_io.h"
 #include "host/predict/predictions.h"
@@ -73,7 +74,14 @@ Scoring scoring_for(const EvalJob& job, const std::optional<ModelDescription>& r
 Dataset load_eval_data(const EvalJob& job, const DatasetOptions& selection,
                        const std::optional<ModelDescription>& recorded, std::vector<std::string>& notes,
                        const std::function<std::string(const std::string&)>& name) {
-  if (!job.data_file) return load_dataset(selection);
+  if (!job.data_file) {
+    Dataset data = load_dataset(selection);
+    // The recorded standardization (a data file applies it while loading).
+    if (recorded && !recorded->input.mean.empty()) {
+      apply_standardization(data.test, recorded->input.mean, recorded->input.stddev);
+    }
+    return data;
+  }
   FileDatasetOptions o = *job.data_file;
   o.classes = selection.classes;
   o.relabel_to = selection.relabel_to;

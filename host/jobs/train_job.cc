@@ -5,6 +5,8 @@
 #include <memory>
 
 #include "checkpoint/error.h"
+#include "host/data/overlap.h"
+#include "host/data/standardize.h"
 #include "host/device_select.h"
 #include "checkpoint/meta_graph.h"
 #include "host/model/model_io.h"
@@ -61,6 +63,7 @@ class Job {
   std::optional<ModelDescription> resolve_graph(const BundleReader& reader, const OptimizerConfig& requested) const;
   ModelDescription fresh_model(const Dataset& data, const OptimizerConfig& optimizer) const;
   void resume(Trainer& trainer, const BundleReader& reader) const;
+  std::optional<Standardization> standardize_data(Dataset& data, const std::optional<ModelDescription>& recorded) const;
   bool restore_and_report(Trainer& trainer, const Dataset& data) const;
 
   const TrainJob& job_;
@@ -75,6 +78,17 @@ OptimizerConfig Job::requested_optimizer() const {
   if (m.momentum) o.momentum = *m.momentum;
   if (m.clip_value) o.clip_value = *m.clip_value;
   if (m.clip_norm) o.clip_norm = *m.clip_norm;
+  if (m.lr_schedule) {
+    o.schedule = *m.lr_schedule;
+    // tf.train.piecewise_constant's values are the rate itself.
+    if (o.schedule.kind == math::LrScheduleKind::kPiecewise) {
+      if (m.learning_rate) {
+        throw Error(name("learning_rate") + " and the piecewise schedule's values both give the learning rate: leave " +
+                    name("learning_rate") + " out");
+      }
+      o.learning_rate = o.schedule.values[0];
+    }
+  }
   return o;
 }
 
@@ -134,8 +148,18 @@ ModelDescription Job::fresh_model(const Dataset& data, const OptimizerConfig& op
   const int64_t outputs = m.outputs && *m.outputs > 0 ? *m.outputs : data.num_classes;
   ModelSpec spec = make_mlp_spec(data.train.cols, hidden, outputs, m.activation.value_or(Activation{}),
                                  job_.initializer);
+  for (LayerSpec& l : spec.layers) l.variance_scaling = job_.variance_scaling;
   if (!job_.layer_names.empty()) set_layer_names(spec, job_.layer_names);
   if (m.names) set_layer_names(spec, *m.names);
+  if (m.layer_activations) {
+    std::vector<std::string> hidden_names;
+    for (std::size_t l = 0; l + 1 < spec.layers.size(); ++l) hidden_names.push_back(spec.layers[l].name);
+    const std::vector<Activation> each =
+        resolve_layer_activations(*m.layer_activations, hidden_names, m.activation.value_or(Activation{}));
+    for (std::size_t l = 0; l < each.size(); ++l) spec.layers[l].activation = each[l];
+  }
+  // Batch norm and dropout join after the per-layer activations are set: a
+  // batch norm before the activation takes its layer's.
   if (job_.batch_norm) add_batch_norm(spec, job_.batch_norm->before_activation, job_.batch_norm->attrs);
   if (!job_.dropout.empty()) add_dropout(spec, job_.dropout);
   freeze_variables(spec, job_.freeze, freeze_options());
@@ -153,6 +177,47 @@ ModelDescription Job::fresh_model(const Dataset& data, const OptimizerConfig& op
   model.output.class_names = data.class_names;
   model.output.label_column = data.label_column == "label" ? "" : data.label_column;
   return model;
+}
+
+// Standardizes every split in place: with the recorded mean/stddev on
+// resume (a data file got them from load_job_data already), else fitted on
+// the training rows or read from a file. The values for a fresh model.
+std::optional<Standardization> Job::standardize_data(Dataset& data,
+                                                     const std::optional<ModelDescription>& recorded) const {
+  const bool asked = job_.standardize || !job_.standardize_from.empty();
+  if (job_.standardize && !job_.standardize_from.empty()) {
+    throw Error(name("standardize") + " and " + name("standardize_from") + " are exclusive: fit on the training rows, "
+                "or read the mean/stddev from a file");
+  }
+  if (recorded) {
+    if (asked) {
+      throw Error(name(job_.standardize ? "standardize" : "standardize_from") + " with --resume: the recorded model's "
+                  "input standardization is used; leave it out");
+    }
+    if (!recorded->input.mean.empty() && !job_.data_file) {
+      for (DataSplit* s : {&data.train, &data.validation, &data.test}) {
+        apply_standardization(*s, recorded->input.mean, recorded->input.stddev);
+      }
+      say("input: standardized per feature with the recorded mean/stddev");
+    }
+    return std::nullopt;
+  }
+  if (!asked) return std::nullopt;
+  Standardization st = job_.standardize ? fit_standardization(data.train)
+                                        : read_standardization_file(job_.standardize_from, data.train.cols);
+  for (DataSplit* s : {&data.train, &data.validation, &data.test}) apply_standardization(*s, st.mean, st.stddev);
+  if (job_.standardize) {
+    say(fmt::format("input: standardized per feature with the mean/stddev of the {} training rows (not the "
+                    "validation or test rows){}",
+                    data.train.rows,
+                    st.constant_features > 0
+                        ? fmt::format("; {} features are constant there and get stddev 1, as sklearn's StandardScaler",
+                                      st.constant_features)
+                        : std::string()));
+  } else {
+    say("input: standardized per feature with the mean/stddev of " + job_.standardize_from);
+  }
+  return st;
 }
 
 void Job::resume(Trainer& trainer, const BundleReader& reader) const {
@@ -247,7 +312,9 @@ TrainJobResult Job::run() {
     data_options.classes = recorded_classes;
     data = load_job_data(job_, data_options, recorded, say_line);
   }
+  const std::optional<Standardization> standardization = standardize_data(data, recorded);
   say("data: " + (job_.data_file ? job_.data_file->data : data_options.dir) + ": " + data.describe());
+  if (const std::string w = train_test_overlap_warning(data.train, data.test); !w.empty()) say(w);
 
   SelectedBackend selected = select_backend(job_.device, job_.threads, job_.cuda);
   say(selected.note);
@@ -260,6 +327,10 @@ TrainJobResult Job::run() {
     }
   } else {
     out.model = fresh_model(data, optimizer);
+    if (standardization) {
+      out.model.input.mean = standardization->mean;
+      out.model.input.stddev = standardization->stddev;
+    }
   }
 
   TrainOptions options = job_.train;
@@ -276,6 +347,9 @@ TrainJobResult Job::run() {
   std::string clip;
   if (optimizer.clip_value > 0) clip = fmt::format(", clip value {}", optimizer.clip_value);
   if (optimizer.clip_norm > 0) clip = fmt::format(", clip norm {}", optimizer.clip_norm);
+  if (optimizer.schedule.kind != math::LrScheduleKind::kConstant) {
+    clip += ", lr schedule " + lr_schedule_text(optimizer.schedule);
+  }
   say(fmt::format("model: {}, {} lr {}{}, batch {}", trainer.spec().describe(), optimizer_name(optimizer.kind),
                   static_cast<double>(optimizer.learning_rate), clip, options.batch_size));
   if (resume_reader) resume(trainer, *resume_reader);

@@ -46,6 +46,11 @@ struct TrainJob {
   // lr 0.01, momentum 0.9; no clipping).
   ModelRequest model;
   Initializer initializer = Initializer::kGlorotUniform;
+  VarianceScaling variance_scaling;  // initializer variance_scaling's settings
+  // Input standardization (host/data/standardize.h), recorded in the model:
+  // fitted on the training rows, or read from a mean/stddev JSON file.
+  bool standardize = false;
+  std::string standardize_from;
   std::vector<std::string> freeze;       // regexes of variables to freeze (host/restore/transfer.h)
   // A fresh model: batch norm after every hidden dense layer
   // (NAME/batch_normalization), before or after its activation, and dropout

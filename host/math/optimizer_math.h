@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "host/math/hd.h"
+#include "host/math/lr_schedule.h"
 #include "host/model/optimizer_config.h"
 
 namespace graft::math {
@@ -29,6 +30,7 @@ struct OptimizerHyper {
   float beta2 = 0.0f;
   float adam_epsilon = 0.0f;
   float clip_value = 0.0f;    // <= 0: no clipping by value
+  LrSchedule schedule;        // lr of a step = scheduled_lr(schedule, lr, step) (host/math/lr_schedule.h)
 };
 
 inline OptimizerHyper optimizer_hyper(const OptimizerConfig& c) {
@@ -43,6 +45,14 @@ inline OptimizerHyper optimizer_hyper(const OptimizerConfig& c) {
   h.beta2 = c.beta2;
   h.adam_epsilon = c.adam_epsilon;
   h.clip_value = c.clip_value;
+  h.schedule = c.schedule;
+  return h;
+}
+
+// The hyper-parameters of the update that follows `step` updates: the
+// learning rate `lr` (the backend's current one) through the schedule.
+GRAFT_HD inline OptimizerHyper step_hyper(OptimizerHyper h, float lr, int64_t step) {
+  h.lr = scheduled_lr(h.schedule, lr, step);
   return h;
 }
 

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "checkpoint/error.h"
+#include "host/model/layer_activations.h"
 #include "host/model/op_table.h"
 
 namespace graft {
@@ -144,6 +145,7 @@ void ModelDescription::validate() const {
                             *seen.rbegin(), output.class_names.size()));
   }
   if (optimizer) check_finite_hyperparameters(*optimizer);
+  if (optimizer) validate_lr_schedule(optimizer->schedule);
 }
 
 std::vector<int> trained_classes(const ModelDescription& model) {
@@ -176,21 +178,30 @@ std::string ModelDescription::architecture() const {
   int dense = 0;
   bool batch_norm = false;
   std::vector<std::string> rates;
-  for (const ModelNode& n : nodes) {
+  std::size_t last_dense = 0;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (nodes[i].kind == NodeKind::kDense) last_dense = i;
+  }
+  // Each hidden layer's activation: its dense node's, or that of the batch
+  // norm after it when the normalisation comes before the activation.
+  std::vector<Activation> hidden;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const ModelNode& n = nodes[i];
     if (n.kind == NodeKind::kDense) {
       text += "-" + std::to_string(n.units);
       ++dense;
+      if (i < last_dense) hidden.push_back(n.activation);
+    } else if (n.kind == NodeKind::kBatchNorm && i < last_dense && !hidden.empty() &&
+               hidden.back().kind == ActivationKind::kIdentity) {
+      hidden.back() = n.activation;
     }
     batch_norm = batch_norm || n.kind == NodeKind::kBatchNorm;
     if (n.kind == NodeKind::kDropout) rates.push_back(fmt::format("{}", n.rate));
   }
-  // The first hidden layer's activation: its dense node's, or that of the
-  // batch norm after it when the normalisation comes before the activation.
-  Activation first = nodes.front().activation;
-  for (std::size_t i = 1; i < nodes.size() && nodes[i].kind != NodeKind::kDense; ++i) {
-    if (first.kind == ActivationKind::kIdentity && nodes[i].kind == NodeKind::kBatchNorm) first = nodes[i].activation;
+  if (dense > 1) {
+    const std::string each = layer_activations_text(hidden);  // one name when they agree
+    text += " (" + (each.find(',') == std::string::npos ? activation_name(hidden.front()) : each) + ")";
   }
-  if (dense > 1) text += " (" + activation_name(first) + ")";
   if (batch_norm) text += " + batch norm";
   if (!rates.empty()) text += " + dropout " + fmt::format("{}", fmt::join(rates, ","));
   return text;
@@ -219,6 +230,7 @@ std::string optimizer_text(const OptimizerConfig& o) {
   }
   if (o.clip_value > 0) text += fmt::format(", clip by value {}", o.clip_value);
   if (o.clip_norm > 0) text += fmt::format(", clip by global norm {}", o.clip_norm);
+  if (o.schedule.kind != math::LrScheduleKind::kConstant) text += ", lr schedule " + lr_schedule_text(o.schedule);
   return text;
 }
 
@@ -313,7 +325,7 @@ namespace {
 using nlohmann::json;
 
 json optimizer_to_json(const OptimizerConfig& o) {
-  return json{{"name", optimizer_name(o.kind)},
+  json j{{"name", optimizer_name(o.kind)},
               {"learning_rate", o.learning_rate},
               {"momentum", o.momentum},
               {"adagrad_initial", o.adagrad_initial},
@@ -325,6 +337,14 @@ json optimizer_to_json(const OptimizerConfig& o) {
               {"adam_epsilon", o.adam_epsilon},
               {"clip_value", o.clip_value},
               {"clip_norm", o.clip_norm}};
+  if (o.schedule.kind != math::LrScheduleKind::kConstant) j["lr_schedule"] = lr_schedule_text(o.schedule);
+  return j;
+}
+
+json plateau_to_json(const PlateauState& p) {
+  json j{{"wait", p.wait}, {"cooldown_left", p.cooldown_left}};
+  j["best"] = std::isfinite(p.best) ? json(p.best) : json(nullptr);  // null: no epoch yet
+  return j;
 }
 
 // Reads fields with their paths in errors ("nodes[2].units: ...").
@@ -413,6 +433,13 @@ OptimizerConfig optimizer_from_json(const Fields& f) {
   o.adam_epsilon = f.number_or("adam_epsilon", o.adam_epsilon);
   o.clip_value = f.number_or("clip_value", 0.0f);
   o.clip_norm = f.number_or("clip_norm", 0.0f);
+  if (f.has("lr_schedule")) {
+    try {
+      o.schedule = parse_lr_schedule(f.str("lr_schedule"));
+    } catch (const Error& e) {
+      f.fail(std::string("is not a schedule graft knows: ") + e.what(), "lr_schedule");
+    }
+  }
   return o;
 }
 
@@ -453,6 +480,7 @@ std::string model_to_json(const ModelDescription& m) {
   if (!m.output.label_column.empty()) j["output"]["label_column"] = m.output.label_column;
   j["loss"] = m.loss;
   if (m.optimizer) j["optimizer"] = optimizer_to_json(*m.optimizer);
+  if (m.optimizer && m.optimizer->schedule.kind == math::LrScheduleKind::kPlateau) j["plateau"] = plateau_to_json(m.plateau);
   j["frozen"] = m.frozen;
   if (!m.scalar_names.empty()) j["scalar_names"] = m.scalar_names;
   j["assumptions"] = m.assumptions;
@@ -530,6 +558,12 @@ ModelDescription model_from_json(const std::string& text, const std::string& ori
   m.loss = top.str("loss");
   if (m.loss != "sparse_softmax_cross_entropy") top.fail("is an unknown loss '" + m.loss + "'", "loss");
   if (top.has("optimizer")) m.optimizer = optimizer_from_json(Fields(top.at("optimizer"), "optimizer", origin));
+  if (top.has("plateau")) {
+    const Fields p(top.at("plateau"), "plateau", origin);
+    m.plateau.wait = static_cast<int>(p.integer("wait"));
+    m.plateau.cooldown_left = static_cast<int>(p.integer("cooldown_left"));
+    if (!p.at("best").is_null()) m.plateau.best = p.number("best");
+  }
   m.frozen = top.strings("frozen");
   if (top.has("scalar_names")) {
     const json& names = top.at("scalar_names");

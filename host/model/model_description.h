@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "host/model/activation.h"
+#include "host/model/lr_schedule_spec.h"
 #include "host/model/optimizer_config.h"
 
 namespace graft {
@@ -92,6 +93,9 @@ struct ModelDescription {
   ModelOutput output;
   std::string loss = "sparse_softmax_cross_entropy";
   std::optional<OptimizerConfig> optimizer;  // absent when unknown
+  // optimizer->schedule plateau: its state at the save (the learning rate it
+  // reached is optimizer->learning_rate), so a resume continues it.
+  PlateauState plateau;
   std::vector<std::string> frozen;           // variables that get no updates and no slots
   // Checkpoint names of the optimizer's scalars and the step where they are
   // not graft's defaults ("beta1_power" -> "train/beta1_power" after resuming

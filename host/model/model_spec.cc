@@ -1,5 +1,7 @@
 #include "host/model/model_spec.h"
 
+#include "host/model/layer_activations.h"
+
 #include <set>
 
 #include "checkpoint/error.h"
@@ -72,19 +74,30 @@ std::string ModelSpec::describe() const {
   std::string text = std::to_string(inputs());
   int dense = 0;
   bool batch_norm = false, dropout = false;
-  Activation first = layers.empty() ? Activation{} : layers.front().activation;
+  std::size_t last_dense = 0;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    if (layers[i].kind == NodeKind::kDense) last_dense = i;
+  }
+  // Each hidden dense layer's activation: its own, or its batch norm's when
+  // the normalisation comes before the activation (the dense layer is linear).
+  std::vector<Activation> hidden;
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const LayerSpec& layer = layers[i];
     if (layer.kind == NodeKind::kDense) {
       text += "-" + std::to_string(layer.fan_out);
       ++dense;
-    } else if (dense == 1 && layer.kind == NodeKind::kBatchNorm && first.kind == ActivationKind::kIdentity) {
-      first = layer.activation;  // batch norm before the activation carries it
+      if (i < last_dense) hidden.push_back(layer.activation);
+    } else if (layer.kind == NodeKind::kBatchNorm && i < last_dense && !hidden.empty() &&
+               hidden.back().kind == ActivationKind::kIdentity) {
+      hidden.back() = layer.activation;
     }
     batch_norm = batch_norm || layer.kind == NodeKind::kBatchNorm;
     dropout = dropout || layer.kind == NodeKind::kDropout;
   }
-  if (dense > 1) text += " (" + activation_name(first) + ")";
+  if (dense > 1) {
+    const std::string each = layer_activations_text(hidden);  // one name when they agree
+    text += " (" + (each.find(',') == std::string::npos ? activation_name(hidden.front()) : each) + ")";
+  }
   if (batch_norm) text += " + batch norm";
   if (dropout) text += " + dropout";
   return text;
@@ -210,6 +223,7 @@ std::vector<ParameterSpec> parameter_table(const ModelSpec& spec, OptimizerKind 
       case ParamRole::kBeta:
       case ParamRole::kMovingMean: p.initializer = Initializer::kZeros; break;
     }
+    p.variance_scaling = layer.variance_scaling;
     p.fan_in = layer.fan_in;
     p.fan_out = layer.fan_out;
     if (p.trainable && p.optimized) {

@@ -31,6 +31,7 @@ struct LayerSpec {
   Activation activation;
   Initializer kernel_initializer = Initializer::kGlorotUniform;
   Initializer bias_initializer = Initializer::kZeros;
+  VarianceScaling variance_scaling;  // the kernel's, when kernel_initializer is variance_scaling
   bool kernel_trainable = true;  // false = frozen: no update, no slots
   bool bias_trainable = true;
   NodeKind kind = NodeKind::kDense;
@@ -91,6 +92,7 @@ struct ParameterSpec {
   int64_t offset = 0;                   // in the flat parameter/gradient/slot buffers (parameter_layout)
   bool trainable = true;
   Initializer initializer = Initializer::kGlorotUniform;
+  VarianceScaling variance_scaling;    // its settings, for variance_scaling
   int64_t fan_in = 0, fan_out = 0;     // of the layer (what the initializer needs)
   std::vector<std::string> slot_names;  // VAR/suffix in slot order; empty when frozen or not optimized
   // Updated by the optimizer (false: by its op, batch norm's moving

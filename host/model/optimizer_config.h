@@ -17,10 +17,14 @@
 // Clipping happens before the update: by value, g = clamp(g, -T, T)
 // (tf.clip_by_value), or by global norm over all trainable gradients,
 // g *= N / max(N, global_norm) (tf.clip_by_global_norm).
+// The learning rate of each step is schedule's function of the global step
+// (host/math/lr_schedule.h, TF1's tf.train.*_decay); constant by default.
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "host/math/lr_schedule.h"
 
 namespace graft {
 
@@ -39,6 +43,7 @@ struct OptimizerConfig {
   float adam_epsilon = 1e-8f;
   float clip_value = 0.0f;           // 0 = off
   float clip_norm = 0.0f;            // 0 = off
+  math::LrSchedule schedule;         // constant unless set (host/model/lr_schedule_spec.h parses one)
 };
 
 // Step-dependent scalars that live beside the slots.

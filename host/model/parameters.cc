@@ -14,7 +14,7 @@ uint64_t variable_seed(uint64_t seed, const std::string& name) {
 std::vector<float> initial_values(const ParameterSpec& param, uint64_t seed) {
   std::vector<float> values(static_cast<std::size_t>(param.elements()));
   fill_initial_values(param.initializer, param.fan_in, param.fan_out, variable_seed(seed, param.name),
-                      values.data(), param.elements());
+                      values.data(), param.elements(), param.variance_scaling);
   return values;
 }
 

@@ -67,6 +67,26 @@ ResolvedModel resolve_resumed_model(const ModelDescription& recorded, const Mode
       }
     }
   }
+  if (request.layer_activations) {
+    std::vector<std::string> hidden_names;
+    std::vector<Activation> had;
+    for (std::size_t i = 0; i + 1 < nodes.size(); ++i) {
+      hidden_names.push_back(nodes[i].name);
+      had.push_back(nodes[i].activation);
+    }
+    // Layers the request does not name keep their recorded activation.
+    std::vector<Activation> want = resolve_layer_activations(*request.layer_activations, hidden_names, Activation{});
+    if (request.layer_activations->in_order.empty()) {
+      for (std::size_t i = 0; i < want.size(); ++i) {
+        bool named = false;
+        for (const auto& [name, a] : request.layer_activations->by_name) named = named || name == hidden_names[i];
+        if (!named) want[i] = had[i];
+      }
+    }
+    bool same = want.size() == had.size();
+    for (std::size_t i = 0; same && i < want.size(); ++i) same = same_activation(want[i], had[i]);
+    if (!same) refuse("activation", layer_activations_text(want), layer_activations_text(had));
+  }
   if (request.names) {
     std::vector<std::string> had;
     for (const ModelNode& n : nodes) had.push_back(n.name);
@@ -105,6 +125,11 @@ ResolvedModel resolve_resumed_model(const ModelDescription& recorded, const Mode
       change(field, number(**wanted), number(*have));
       *have = **wanted;
     }
+  }
+  if (request.lr_schedule && (!known || !same_lr_schedule(*request.lr_schedule, o.schedule))) {
+    change("lr_schedule", lr_schedule_text(*request.lr_schedule), lr_schedule_text(o.schedule));
+    if (o.schedule.kind != request.lr_schedule->kind) r.model.plateau = PlateauState{};
+    o.schedule = *request.lr_schedule;
   }
   r.model.optimizer = o;
   return r;

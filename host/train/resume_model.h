@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "host/model/layer_activations.h"
 #include "host/model/model_description.h"
 
 namespace graft {
@@ -18,11 +19,13 @@ struct ModelRequest {
   std::optional<std::vector<int64_t>> hidden;     // units of every node but the last
   std::optional<int64_t> outputs;                 // units of the last node
   std::optional<Activation> activation;           // of every node but the last
+  std::optional<LayerActivations> layer_activations;  // per hidden node (host/model/layer_activations.h)
   std::optional<std::vector<std::string>> names;  // node names, bottom to top
   std::optional<std::vector<int>> classes;        // original labels, in output order
   std::optional<std::vector<std::string>> frozen; // frozen variables
   std::optional<OptimizerKind> optimizer;
   std::optional<float> learning_rate, momentum, clip_value, clip_norm;
+  std::optional<math::LrSchedule> lr_schedule;    // host/model/lr_schedule_spec.h
 };
 
 // One field of the request that differs from the record. `field` is the

@@ -47,6 +47,7 @@ Trainer::Trainer(Backend& backend, const ModelDescription& model, const TrainOpt
     throw Error("periodic checkpoints (" + options_.save_every.describe() + ") need a save prefix");
   }
   check_finite_hyperparameters(optimizer_);
+  validate_lr_schedule(optimizer_.schedule);
   if (optimizer_.clip_value > 0 && optimizer_.clip_norm > 0) {
     throw Error("clip by value and clip by global norm are exclusive");
   }
@@ -80,6 +81,19 @@ ResumeReport Trainer::resume(const BundleReader& reader) {
     }
   }
   return report;
+}
+
+float Trainer::learning_rate_used(int64_t step) const {
+  return math::scheduled_lr(optimizer_.schedule, optimizer_.learning_rate, std::max<int64_t>(step - 1, 0));
+}
+
+void Trainer::reduce_on_plateau(double validation_loss) {
+  const float lr = plateau_step(optimizer_.schedule, model_.plateau, validation_loss, optimizer_.learning_rate);
+  if (lr == optimizer_.learning_rate) return;
+  // From the next step on; recorded so a save (and its resume) carries it.
+  optimizer_.learning_rate = lr;
+  model_.optimizer->learning_rate = lr;
+  backend_.set_learning_rate(lr);
 }
 
 EpochTotals Trainer::evaluate(const DeviceDataset& data, int first_layer) {
@@ -117,6 +131,8 @@ TrainResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch
   if (!data.train || data.train->rows() == 0) throw Error("no training rows");
   const bool early_stopping = options_.early_stopping_patience > 0;
   if (early_stopping && !data.validation) throw Error("early stopping needs a validation set");
+  const bool plateau = optimizer_.schedule.kind == math::LrScheduleKind::kPlateau;
+  if (plateau && !data.validation) throw Error("the plateau learning-rate schedule needs a validation set");
   bool any_trainable = false;
   for (const ParameterSpec& p : table_) any_trainable = any_trainable || (p.trainable && p.layer >= data.first_layer);
   if (!any_trainable) throw Error("every parameter is frozen: nothing to train");
@@ -193,7 +209,7 @@ TrainResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch
         s.train_accuracy = static_cast<double>(window.correct) / static_cast<double>(std::max<int64_t>(window.samples, 1));
         s.examples = window.samples;
         s.seconds = window_seconds + seconds_since(window_start);
-        s.learning_rate = optimizer_.learning_rate;
+        s.learning_rate = learning_rate_used(step);
         options_.on_steps(s);
         window = EpochTotals{};
         window_steps = 0;
@@ -224,7 +240,7 @@ TrainResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch
       throw DivergenceError(step, std::isfinite(mean) ? std::nullopt : std::optional<double>(mean), non_finite);
     }
     report.examples = train.samples;
-    report.learning_rate = optimizer_.learning_rate;
+    report.learning_rate = learning_rate_used(step);
     report.train_loss = train.loss_sum / static_cast<double>(std::max<int64_t>(train.samples, 1));
     report.train_accuracy = static_cast<double>(train.correct) / static_cast<double>(std::max<int64_t>(train.samples, 1));
     report.step = backend_.read_scalars().step;
@@ -238,6 +254,7 @@ TrainResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch
       report.test_loss = t.loss_sum / static_cast<double>(t.samples);
       report.test_accuracy = static_cast<double>(t.correct) / static_cast<double>(t.samples);
     }
+    if (plateau) reduce_on_plateau(*report.validation_loss);
     if (early_stopping) {
       if (*report.validation_loss < best_loss) {
         best_loss = *report.validation_loss;

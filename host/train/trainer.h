@@ -49,7 +49,7 @@ struct StepReport {
   double train_accuracy = 0;
   int64_t examples = 0;    // training samples in the window
   double seconds = 0;      // wall time of the window
-  double learning_rate = 0;
+  double learning_rate = 0;  // of the window's last step (the schedule's value at that step)
 };
 using StepCallback = std::function<void(const StepReport&)>;
 
@@ -88,7 +88,7 @@ struct EpochReport {
   bool best = false;      // early stopping: the lowest validation loss so far
   int64_t examples = 0;        // training samples seen in the epoch
   double train_seconds = 0;    // wall time of the epoch's training steps (without evaluation)
-  double learning_rate = 0;    // the optimizer's configured learning rate
+  double learning_rate = 0;    // the rate the epoch's last step used (its schedule's value)
 };
 
 struct TrainResult {
@@ -155,6 +155,12 @@ class Trainer {
  private:
   Backend& backend_;
   Trainer(Backend& backend, const ModelDescription& model, const TrainOptions& options, ModelSpec spec);
+  // The learning rate of the last of `step` updates (the schedule's value
+  // at step - 1, the first step's before any).
+  float learning_rate_used(int64_t step) const;
+  // optimizer.schedule plateau: one epoch's validation loss; a reduced rate
+  // goes to the backend and the model description (saved with it).
+  void reduce_on_plateau(double validation_loss);
 
   ModelSpec spec_;
   ModelDescription model_;

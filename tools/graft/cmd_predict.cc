@@ -14,6 +14,7 @@
 
 #include "checkpoint/bundle_reader.h"
 #include "checkpoint/error.h"
+#include "host/data/standardize.h"
 #include "host/data/data_file.h"
 #include "host/data/dataset.h"
 #include "host/data/file_dataset.h"
@@ -55,6 +56,9 @@ PredictInput read_input(const PredictFlags& f, const std::optional<ModelDescript
     o.dir = f.data;
     o.load_train = false;
     Dataset d = load_dataset(o);  // pixels / 255, as IDX folders always are
+    if (recorded && !recorded->input.mean.empty()) {
+      apply_standardization(d.test, recorded->input.mean, recorded->input.stddev);  // as recorded
+    }
     in.features = std::move(d.test.features);
     in.rows = d.test.rows;
     in.cols = d.test.cols;

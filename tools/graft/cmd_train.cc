@@ -18,6 +18,8 @@
 #include "host/data/dataset.h"
 #include "host/train/frozen_cache.h"
 #include "host/model/initializers.h"
+#include "host/model/layer_activations.h"
+#include "host/model/lr_schedule_spec.h"
 #include "host/train/interrupt.h"
 #include "host/train/metrics_sinks.h"
 #include "host/restore/rename_rules.h"
@@ -48,6 +50,9 @@ struct TrainFlags {
   float momentum = 0.9f;
   float clip_value = 0.0f;
   float clip_norm = 0.0f;
+  std::string lr_schedule;  // host/model/lr_schedule_spec.h
+  bool standardize = false;
+  std::string standardize_from;
   std::string save;
   std::string save_every;  // N, Nepochs or Nsteps (host/train/checkpoint_rotation.h)
   int keep = 5;
@@ -186,7 +191,9 @@ std::string flag_of(const std::string& field) {
       {"names", "--layer-names"},     {"classes", "--classes"},          {"frozen", "--freeze"},
       {"optimizer", "--optimizer"},   {"learning_rate", "--lr"},         {"momentum", "--momentum"},
       {"clip_value", "--clip-value"}, {"clip_norm", "--clip-norm"},      {"override_recorded", "--override"},
-      {"batch_norm", "--batch-norm"}, {"dropout", "--dropout"}};
+      {"batch_norm", "--batch-norm"}, {"dropout", "--dropout"},
+      {"lr_schedule", "--lr-schedule"}, {"standardize", "--standardize"},
+      {"standardize_from", "--standardize-from"}};
   const auto it = flags.find(field);
   return it == flags.end() ? field : it->second;
 }
@@ -213,7 +220,10 @@ TrainJob job_from(const TrainFlags& f) {
   const bool given_hidden = f.given.count("--hidden") > 0;
   if (given_hidden) job.model.hidden = f.hidden;
   if (f.given.count("--outputs")) job.model.outputs = f.outputs;
-  if (f.given.count("--activation")) {
+  const bool per_layer = f.activation.find_first_of(",=") != std::string::npos;
+  if (f.given.count("--activation") && per_layer) {
+    job.model.layer_activations = parse_layer_activations(f.activation);
+  } else if (f.given.count("--activation")) {
     const auto activation = parse_activation(f.activation);
     if (!activation) throw Error("unknown activation '" + f.activation + "'");
     job.model.activation = *activation;
@@ -227,14 +237,25 @@ TrainJob job_from(const TrainFlags& f) {
   if (f.given.count("--momentum")) job.model.momentum = f.momentum;
   if (f.given.count("--clip-value")) job.model.clip_value = f.clip_value;
   if (f.given.count("--clip-norm")) job.model.clip_norm = f.clip_norm;
-  const auto initializer = parse_initializer(f.initializer);
-  if (!initializer) throw Error("unknown initializer '" + f.initializer + "' (glorot_uniform, he_normal, he_uniform)");
+  if (f.given.count("--lr-schedule")) job.model.lr_schedule = parse_lr_schedule(f.lr_schedule);
+  const std::size_t colon = f.initializer.find(':');
+  const auto initializer = parse_initializer(f.initializer.substr(0, colon));
+  if (!initializer) {
+    throw Error("unknown initializer '" + f.initializer +
+                "' (glorot_uniform, he_normal, he_uniform, variance_scaling[:...], lecun_normal)");
+  }
+  if (colon != std::string::npos && *initializer != Initializer::kVarianceScaling) {
+    throw Error("initializer " + f.initializer.substr(0, colon) + " takes no parameters");
+  }
   job.initializer = *initializer;
+  if (colon != std::string::npos) job.variance_scaling = parse_variance_scaling(f.initializer.substr(colon + 1));
   job.layer_names = f.layer_names;
   job.freeze = f.freeze;
   if (!f.batch_norm.empty()) job.batch_norm = parse_batch_norm(f.batch_norm);
   if (!f.dropout.empty()) job.dropout = parse_dropout(f.dropout);
   job.frozen_batch_norm_updates_statistics = f.frozen_bn_updates;
+  job.standardize = f.standardize;
+  job.standardize_from = f.standardize_from;
 
   job.data.dir = f.data;
   if (!f.classes.empty()) job.data.classes = parse_class_list(f.classes);
@@ -334,12 +355,28 @@ void register_train(CLI::App& app) {
   sub->add_option("--hidden", flags->hidden, "Hidden layer widths, e.g. 300,50,50")->delimiter(',')->allow_extra_args(false)->capture_default_str();
   sub->add_option("--outputs", flags->outputs, "Output units (default: the number of classes)");
   sub->add_option("--activation", flags->activation,
-                  "relu, elu, selu, leaky_relu[:ALPHA], tanh, sigmoid, identity")->capture_default_str();
-  sub->add_option("--initializer", flags->initializer, "glorot_uniform, he_normal, he_uniform")->capture_default_str();
+                  "relu, elu, selu, leaky_relu[:ALPHA], tanh, sigmoid, identity: one for every hidden layer, one "
+                  "per hidden layer (elu,elu,relu), or LAYER=ACTIVATION pairs (hidden1=selu,hidden2=tanh; the "
+                  "others relu)")->capture_default_str();
+  sub->add_option("--initializer", flags->initializer,
+                  "Kernels: glorot_uniform (tf.layers.dense's), he_normal (TF2 semantics), he_uniform, lecun_normal "
+                  "(for SELU), or TF1's variance_scaling[:scale=S,mode=fan_in|fan_out|fan_avg,distribution="
+                  "truncated_normal|untruncated_normal|uniform] (TF1 defaults scale=1, fan_in, truncated_normal; "
+                  "TF1's He initialization, tf.variance_scaling_initializer(scale=2.0), is variance_scaling:scale=2)")
+      ->capture_default_str();
   sub->add_option("--data", flags->data,
                   "Folder with the four IDX files (optionally .gz), or a data file: .npy (with --labels), .npz, CSV, IDX")
       ->capture_default_str();
   add_data_flags(sub, flags->data_flags, DataUse::kTrain);
+  auto* standardize = sub->add_flag(
+      "--standardize", flags->standardize,
+      "Standardize each input feature, (x - mean) / stddev, with the mean and stddev of the training rows only (as "
+      "sklearn's StandardScaler; a constant feature gets stddev 1); recorded, so eval/predict/--resume apply it");
+  sub->add_option("--standardize-from", flags->standardize_from,
+                  "Standardize with the mean/stddev in FILE, JSON {\"mean\": [...], \"stddev\": [...]} (one value per "
+                  "feature, after the input scale), e.g. for a model trained elsewhere on standardized inputs")
+      ->excludes(standardize)
+      ->check(CLI::ExistingFile);
   sub->add_option("--classes", flags->classes, "Keep these classes, relabelled 0..k-1: 5-9 or 0,2,4");
   sub->add_option("--per-class", flags->per_class, "Keep the first N training images of each class");
   sub->add_option("--validation", flags->validation, "Validation rows taken from the start of the training set")
@@ -353,6 +390,17 @@ void register_train(CLI::App& app) {
   auto* clip_value = sub->add_option("--clip-value", flags->clip_value, "Clip gradients to [-T, T]")->check(finite_number());
   auto* clip_norm = sub->add_option("--clip-norm", flags->clip_norm, "Clip gradients by global norm N")->check(finite_number());
   clip_value->excludes(clip_norm);
+  sub->add_option("--lr-schedule", flags->lr_schedule,
+                  "Learning rate as a function of the global step, TF1's formulas (recorded in the checkpoint, so "
+                  "--resume continues it):\n" + lr_schedule_help())
+      ->check([](const std::string& text) {
+        try {
+          parse_lr_schedule(text);
+          return std::string();
+        } catch (const Error& e) {
+          return std::string(e.what());
+        }
+      });
   sub->add_option("--save", flags->save, "Save a TF checkpoint at this prefix at the end (the best one with early stopping) and on SIGINT/SIGTERM");
   auto* save_every = sub->add_option(
       "--save-every", flags->save_every,
@@ -418,7 +466,8 @@ void register_train(CLI::App& app) {
         return is_metrics_file_name(path) ? std::string() : "the metrics file must end in .csv or .jsonl: " + path;
       });
   sub->add_flag("--override", flags->override_checkpoint,
-                "With --resume: train with the optimizer settings given (--optimizer, --lr, --momentum, --clip-*) "
+                "With --resume: train with the optimizer settings given (--optimizer, --lr, --momentum, --clip-*, "
+                "--lr-schedule) "
                 "instead of the recorded ones, and drop optimizer slots the new optimizer does not use")
       ->needs(sub->get_option("--resume"));
   sub->add_option("--batch-norm", flags->batch_norm,
