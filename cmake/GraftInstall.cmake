@@ -52,7 +52,10 @@ install(FILES ${GRAFT_PUBLIC_CHECKPOINT_HEADERS} DESTINATION ${GRAFT_INSTALL_INC
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/host/ DESTINATION ${GRAFT_INSTALL_INCLUDEDIR}/host
   FILES_MATCHING PATTERN "*.h"
   PATTERN "cpu" EXCLUDE
-  PATTERN "nvtx_range.h" EXCLUDE)
+  PATTERN "nvtx_range.h" EXCLUDE
+  # host/restore's graph walk: internal to the graph import (includes meta_graph.pb.h)
+  PATTERN "graph_walk.h" EXCLUDE
+  PATTERN "graph_batch_norm.h" EXCLUDE)
 install(FILES ${PROJECT_SOURCE_DIR}/cuda/cuda_backend.h ${PROJECT_SOURCE_DIR}/cuda/cuda_backend_options.h
   DESTINATION ${GRAFT_INSTALL_INCLUDEDIR}/cuda)
 install(FILES ${CMAKE_BINARY_DIR}/generated/graft/version.h DESTINATION ${GRAFT_INSTALL_INCLUDEDIR})

@@ -124,6 +124,12 @@ void CudaBackend::build(const std::vector<DenseLayerShape>& layers,
   if (layers.empty()) throw Error("cuda backend: build() needs at least one layer");
   if (max_batch <= 0) throw Error("cuda backend: max_batch must be positive");
   for (std::size_t l = 0; l < layers.size(); ++l) {
+    // The CUDA kernels for these nodes exist (cuda/batch_norm.h,
+    // cuda/dropout.h) but the graph path does not walk them yet.
+    if (layers[l].kind != NodeKind::kDense) {
+      throw Error(std::string("the CUDA backend does not run ") + node_kind_name(layers[l].kind) +
+                  " nodes yet; use device cpu");
+    }
     if (layers[l].fan_in <= 0 || layers[l].fan_out <= 0) {
       throw Error("cuda backend: layer " + std::to_string(l) + " has an empty shape");
     }

@@ -17,16 +17,24 @@
 #include <vector>
 
 #include "host/model/activation.h"
+#include "host/model/model_description.h"
 #include "host/model/optimizer_config.h"
 #include "host/model/parameter_layout.h"
 
 namespace graft {
 
+// One node of the network as the backends see it. The name is the dense
+// stack's (every existing caller builds dense layers); batch norm and dropout
+// nodes keep the width (fan_in == fan_out) and carry their attributes.
 struct DenseLayerShape {
   int64_t fan_in = 0;
   int64_t fan_out = 0;
-  Activation activation;  // the last layer (logits) uses kIdentity
+  Activation activation;  // the last layer (logits) uses kIdentity; batch norm: act(BN(x))
+  NodeKind kind = NodeKind::kDense;
+  BatchNormAttrs batch_norm;  // kBatchNorm: momentum, epsilon, center (beta), scale (gamma)
+  float rate = 0.0f;          // kDropout: fraction dropped in training
 };
+using NodeShape = DenseLayerShape;
 
 // Sums over the samples seen since the last take_train_totals (or over one
 // evaluate call). Mean loss = loss_sum / samples.
@@ -126,12 +134,27 @@ class Backend {
   // correct count are added to the running totals. No host synchronisation.
   virtual void train_step(const DeviceDataset& data, int64_t begin, int64_t n, int first_layer) = 0;
 
+  // The gradient-exchange point of the step plan (host/step_plan.h): called
+  // by the step between the last gradient and the first update that needs
+  // every gradient. One device: nothing to exchange (data-parallel training
+  // over NCCL will sum gradients here).
+  virtual void exchange_gradients() {}
+
+  // Dropout masks are a function of (seed, step, node, row, column)
+  // (host/math/counter_rng.h); the step is the optimizer's global step, so a
+  // resumed run draws the masks the uninterrupted run would have drawn.
+  virtual void set_dropout_seed(uint64_t seed) { dropout_seed_ = seed; }
+  uint64_t dropout_seed() const { return dropout_seed_; }
+
   // Returns and resets the running training totals (one synchronisation).
   virtual EpochTotals take_train_totals() = 0;
 
   // Loss and top-1 accuracy over all rows of `data` (in stored order, not the
   // shuffled one), in batches of at most max_batch rows.
   virtual EpochTotals evaluate(const DeviceDataset& data, int first_layer) = 0;
+
+ private:
+  uint64_t dropout_seed_ = 0;
 };
 
 // The reference backend. threads <= 0 means OpenBLAS's default; more than

@@ -55,6 +55,12 @@ inline std::string unsupported_reason(const std::vector<DenseLayerShape>& layers
                             : "the step plan applies its updates only after every gradient";
   }
   if (plan.num_nodes != static_cast<int>(layers.size())) return "the step plan is for another model";
+  for (const auto& l : layers) {
+    if (l.kind != NodeKind::kDense) {
+      return std::string("the fused step runs dense layers only (this model has a ") + node_kind_name(l.kind) +
+             " node)";
+    }
+  }
   if (plan.num_nodes - plan.first_node > kMaxLayers) {
     return "more than " + std::to_string(kMaxLayers) + " layers";
   }

@@ -14,11 +14,17 @@
 //   clip_norm    the update cannot start before every gradient exists: all
 //                gradients first, the global norm, then a parallel update
 //
+// Batch norm and dropout nodes (host/cpu/node_ops.h) run over the whole
+// batch: a training-form batch norm needs the batch's statistics before any
+// row can go on, and a dropout mask is a function of the row's place in the
+// batch, so a step with a training-form node takes the column path (each
+// GEMM split by columns) throughout. Inference forms are per row and keep
+// the row-split paths (evaluation, the frozen-layer cache).
+//
 // Nothing allocates inside train_step; every buffer is sized in build().
 //
 // Over 500 lines: one class whose parallel step reads best in one place;
-// it splits by op family (architecture-next.md, host/cpu/) when a second
-// kind of node arrives.
+// the batch-norm and dropout nodes' work is in host/cpu/node_ops.cc.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -34,6 +40,7 @@
 #include "host/cpu/aligned_buffer.h"
 #include "host/cpu/blas_kernels.h"
 #include "host/cpu/cpu_dataset.h"
+#include "host/cpu/node_ops.h"
 #include "host/cpu/reference_kernels.h"
 #include "host/cpu/sgemm.h"
 #include "host/cpu/thread_team.h"
@@ -99,6 +106,10 @@ class CpuBackend final : public Backend {
     if (layers.empty()) throw Error("cpu backend: a model needs at least one layer");
     if (max_batch <= 0) throw Error("cpu backend: max_batch must be positive");
     for (std::size_t l = 0; l < layers.size(); ++l) {
+      if (layers[l].kind != NodeKind::kDense && layers[l].fan_in != layers[l].fan_out) {
+        throw Error("cpu backend: " + std::string(node_kind_name(layers[l].kind)) + " node " + std::to_string(l) +
+                    " changes the width");
+      }
       if (layers[l].fan_in <= 0 || layers[l].fan_out <= 0) {
         throw Error("cpu backend: layer " + std::to_string(l) + " has an empty shape");
       }
@@ -137,10 +148,13 @@ class CpuBackend final : public Backend {
     }
     act_.clear();
     delta_.clear();
+    stats_.clear();
     int64_t widest_in = 0, widest_out = 0;
     for (const auto& layer : layers) {
       act_.emplace_back(max_batch * layer.fan_out);
       delta_.emplace_back(max_batch * layer.fan_out);
+      // batch norm: the batch's mean, variance and rstd, [fan_out] each
+      stats_.emplace_back(layer.kind == NodeKind::kBatchNorm ? 3 * layer.fan_out : 0);
       widest_in = std::max(widest_in, layer.fan_in);
       widest_out = std::max(widest_out, layer.fan_out);
     }
@@ -333,6 +347,11 @@ class CpuBackend final : public Backend {
     for (int l = first; l < last; ++l) {
       const DenseLayerShape& s = layers_[l];
       float* out = (l == last - 1 && last_out ? last_out : act_[l].data()) + r.begin * s.fan_out;
+      if (s.kind != NodeKind::kDense) {
+        other_node_forward(l, in, out, r.size(), /*train=*/false);  // inference forms are per row
+        in = out;
+        continue;
+      }
       gemm(false, false, r.size(), s.fan_out, s.fan_in, in, s.fan_in, params_[layout_.kernel(l)].data(), s.fan_out, out,
            s.fan_out);
       cpu::bias_activation_forward(out, params_[layout_.bias(l)].data(), r.size(), s.fan_out, s.activation);
@@ -340,13 +359,19 @@ class CpuBackend final : public Backend {
     }
   }
 
-  // Small batches: each layer's GEMM split by output columns, the epilogue
-  // on the calling thread. Outputs in act_.
-  void forward_columns(const float* input, int first, int64_t n) {
+  // Small batches, and any step with a training-form node: each layer's
+  // GEMM split by output columns, the epilogue on the calling thread.
+  // Outputs in act_. plan: the forms of batch norm and dropout (null: inference).
+  void forward_columns(const float* input, int first, int64_t n, const StepPlan* plan = nullptr) {
     const float* in = input;
     for (int l = first; l < static_cast<int>(layers_.size()); ++l) {
       const DenseLayerShape& s = layers_[l];
       float* out = act_[l].data();
+      if (s.kind != NodeKind::kDense) {
+        other_node_forward(l, in, out, n, plan && plan->forward[static_cast<std::size_t>(l - first)].train);
+        in = out;
+        continue;
+      }
       const float* w = params_[layout_.kernel(l)].data();
       if (team_.size() > 1 && 2.0 * n * s.fan_in * s.fan_out >= kParallelGemmFlops) {
         team_.run([&](int part, int parts) {
@@ -365,7 +390,7 @@ class CpuBackend final : public Backend {
   // Forward pass and softmax cross-entropy over n rows of `input` (inputs of
   // layer `first`); dlogits (may be null) gets the mean-loss gradient.
   void forward_loss(const float* input, const int32_t* labels, int first, int64_t n, float* dlogits,
-                    double* loss_sum, int64_t* correct) {
+                    double* loss_sum, int64_t* correct, const StepPlan* plan = nullptr) {
     const int last = static_cast<int>(layers_.size()) - 1;
     const int64_t classes = layers_[last].fan_out;
     const float grad_scale = 1.0f / static_cast<float>(n);
@@ -375,14 +400,20 @@ class CpuBackend final : public Backend {
                         dlogits ? dlogits + r.begin * classes : nullptr, r.size(), classes, grad_scale,
                         &part_totals_[part].loss, &part_totals_[part].correct);
     };
-    if (team_.size() > 1 && n >= kRowSplitRows) {
+    bool whole_batch = false;  // a training-form node needs the whole batch at once
+    for (std::size_t i = 0; plan && i < plan->forward.size(); ++i) whole_batch = whole_batch || plan->forward[i].train;
+    if (team_.size() > 1 && n >= kRowSplitRows && !whole_batch) {
       run_rows(n, [&](Range r, int part) {
         forward_rows(input, first, last + 1, r);
         loss_rows(r, part);
       });
     } else {
-      forward_columns(input, first, n);
-      loss_rows(Range{0, n}, 0);
+      forward_columns(input, first, n, plan);
+      if (whole_batch && team_.size() > 1 && n >= kRowSplitRows) {
+        run_rows(n, [&](Range r, int part) { loss_rows(r, part); });
+      } else {
+        loss_rows(Range{0, n}, 0);
+      }
     }
     for (const auto& t : part_totals_) {
       *loss_sum += t.loss;
@@ -408,6 +439,62 @@ class CpuBackend final : public Backend {
     } else {
       cpu::activation_backward_bias_grad(delta_[l].data(), act_[l].data(), bias_grad, n, s.fan_out,
                                          s.activation);
+    }
+  }
+
+  cpu::BatchNormTensors bn_tensors(int l) {
+    cpu::BatchNormTensors t;
+    auto at = [&](ParamRole role) {
+      const int i = layout_.find(l, role);
+      return i < 0 ? nullptr : params_[static_cast<std::size_t>(i)].data();
+    };
+    t.gamma = at(ParamRole::kGamma);
+    t.beta = at(ParamRole::kBeta);
+    t.moving_mean = at(ParamRole::kMovingMean);
+    t.moving_variance = at(ParamRole::kMovingVariance);
+    const int64_t c = layers_[l].fan_out;
+    t.batch_mean = stats_[l].data();
+    t.batch_var = stats_[l].data() + c;
+    t.rstd = stats_[l].data() + 2 * c;
+    return t;
+  }
+
+  // A batch-norm or dropout node over n rows of `in` (its input) into `out`.
+  void other_node_forward(int l, const float* in, float* out, int64_t n, bool train) {
+    const DenseLayerShape& s = layers_[l];
+    if (s.kind == NodeKind::kBatchNorm) {
+      cpu::batch_norm_forward(in, out, n, s, train, bn_tensors(l));
+    } else {
+      cpu::dropout_forward(in, out, n, s, train, dropout_seed(), static_cast<uint64_t>(scalars_.step),
+                           static_cast<uint32_t>(l));
+    }
+  }
+
+  float* grad_ptr(int l, ParamRole role, bool wanted) {
+    const int i = layout_.find(l, role);
+    return wanted && i >= 0 ? grads_[static_cast<std::size_t>(i)].data() : nullptr;
+  }
+
+  // Backward through a batch-norm or dropout node: delta_[l] (d loss / d its
+  // output) to delta_[l - 1] when the plan wants dX, and gamma/beta's
+  // gradients (updated right away when the updates are fused).
+  void other_node_backward(const PlannedBackward& b, int first_layer, int64_t n, bool fused_updates) {
+    const int l = b.node;
+    const DenseLayerShape& s = layers_[l];
+    float* dx = b.input_grad ? delta_[l - 1].data() : nullptr;
+    if (s.kind == NodeKind::kDropout) {
+      if (dx) {
+        cpu::dropout_backward(delta_[l].data(), dx, n, s, b.train, dropout_seed(), static_cast<uint64_t>(scalars_.step),
+                              static_cast<uint32_t>(l));
+      }
+      return;
+    }
+    const float* x = l == first_layer ? input_.data() : act_[l - 1].data();
+    cpu::batch_norm_backward(delta_[l].data(), act_[l].data(), x, n, s, b.train, bn_tensors(l), dx,
+                             grad_ptr(l, ParamRole::kGamma, b.kernel_grad), grad_ptr(l, ParamRole::kBeta, b.bias_grad));
+    if (fused_updates) {
+      if (b.kernel_grad) update_range(layout_.find(l, ParamRole::kGamma), 0, s.fan_out, 1.0f);
+      if (b.bias_grad) update_range(layout_.find(l, ParamRole::kBeta), 0, s.fan_out, 1.0f);
     }
   }
 
@@ -446,6 +533,7 @@ class CpuBackend final : public Backend {
   std::map<int, StepPlan> plans_;  // by first layer, for the current trainable set
   std::vector<AlignedBuffer> act_;    // layer outputs after the activation, [max_batch, fan_out]
   std::vector<AlignedBuffer> delta_;  // gradients w.r.t. layer outputs / pre-activations
+  std::vector<AlignedBuffer> stats_;  // batch norm nodes: batch mean, variance, rstd of the last training forward
   AlignedBuffer input_;               // the gathered batch
   std::vector<int32_t> labels_;
   std::vector<AlignedBuffer> bias_partial_;  // per-thread partial bias gradients
@@ -478,18 +566,22 @@ void CpuBackend::train_step(const DeviceDataset& data, int64_t begin, int64_t n,
   }
 
   // 2. Forward and loss; dlogits land in delta_ of the last layer.
+  const StepPlan& plan = step_plan(first_layer);
   forward_loss(input_.data(), labels_.data(), first_layer, n, delta_[num_layers - 1].data(), &totals_.loss_sum,
-               &totals_.correct);
+               &totals_.correct, &plan);
   totals_.samples += n;
 
   // 3. Backward as the step plan says: down to the lowest layer with a
   // trainable parameter, each gradient only where it is needed.
-  const StepPlan& plan = step_plan(first_layer);
   const int lowest = plan.lowest_trainable;
   const bool clip_norm = plan.global_norm;
   for (const PlannedBackward& b : plan.backward) {
     const int l = b.node;
     const DenseLayerShape& s = layers_[l];
+    if (b.kind != NodeKind::kDense) {
+      other_node_backward(b, first_layer, n, plan.fused_updates);
+      continue;
+    }
     activation_backward(l, n);
     const float* x = l == first_layer ? input_.data() : act_[l - 1].data();
     const bool kernel_grad = b.kernel_grad;
@@ -521,11 +613,14 @@ void CpuBackend::train_step(const DeviceDataset& data, int64_t begin, int64_t n,
     if (b.bias_grad && plan.fused_updates) update_range(layout_.bias(l), 0, s.fan_out, 1.0f);
   }
 
-  // 4. Clipping by global norm: every gradient first, then the update.
+  // 4. The exchange point: every gradient exists (one device: nothing to do).
+  exchange_gradients();
+
+  // 5. Clipping by global norm: every gradient first, then the update.
   if (clip_norm && lowest >= 0) {
     double squares = 0.0;
-    // Parameters of the nodes the step trains, in index order.
-    auto trained = [&](int i) { return trainable_[i] && layout_[i].node >= lowest; };
+    // Optimized parameters of the nodes the step trains, in index order.
+    auto trained = [&](int i) { return trainable_[i] && role_optimized(layout_[i].role) && layout_[i].node >= lowest; };
     for (int i = 0; i < num_params(); ++i) {
       if (trained(i)) squares += cpu::sum_of_squares(grads_[i].data(), grads_[i].size());
     }

@@ -114,6 +114,10 @@ std::string onnx_model(const BundleReader& reader, const CheckpointModel& model,
   for (std::size_t l = 0; l < model.layers.size(); ++l) {
     const CheckpointDenseLayer& c = model.layers[l];
     const LayerSpec& spec = model.spec.layers[l];
+    if (spec.kind != NodeKind::kDense) {
+      throw Error(reader.prefix() + ": node " + c.name + " is a " + node_kind_name(spec.kind) +
+                  " node, which the ONNX export does not write yet (it writes dense layers)");
+    }
     const BundleEntry* kernel = reader.find(c.kernel_key);
     const BundleEntry* bias = reader.find(c.bias_key);
     if (!kernel || !bias) throw Error(reader.prefix() + ": layer " + c.name + " is not in this checkpoint");

@@ -48,6 +48,11 @@ class Job {
   TrainJobResult run();
 
  private:
+  FreezeOptions freeze_options() const {
+    FreezeOptions o;
+    o.frozen_batch_norm_updates_statistics = job_.frozen_batch_norm_updates_statistics;
+    return o;
+  }
   void say(const std::string& line) const {
     if (cb_.say) cb_.say(line);
   }
@@ -98,8 +103,11 @@ ModelDescription Job::resolve_recorded(const ModelDescription& recorded, const s
   if (!job_.data.classes.empty()) request.classes = job_.data.classes;
   if (!job_.freeze.empty()) {
     ModelSpec all_trainable = spec_from_model(recorded);
-    for (LayerSpec& l : all_trainable.layers) l.kernel_trainable = l.bias_trainable = true;
-    request.frozen = freeze_variables(all_trainable, job_.freeze);
+    for (LayerSpec& l : all_trainable.layers) {
+      l.kernel_trainable = l.bias_trainable = true;
+      l.gamma_trainable = l.beta_trainable = l.statistics_trainable = true;
+    }
+    request.frozen = freeze_variables(all_trainable, job_.freeze, freeze_options());
   }
   const ResolvedModel r = resolve_resumed_model(recorded, request, job_.override_recorded);
   if (!r.contradictions.empty()) {
@@ -152,7 +160,11 @@ ModelDescription Job::fresh_model(const Dataset& data, const OptimizerConfig& op
         resolve_layer_activations(*m.layer_activations, hidden_names, m.activation.value_or(Activation{}));
     for (std::size_t l = 0; l < each.size(); ++l) spec.layers[l].activation = each[l];
   }
-  freeze_variables(spec, job_.freeze);
+  // Batch norm and dropout join after the per-layer activations are set: a
+  // batch norm before the activation takes its layer's.
+  if (job_.batch_norm) add_batch_norm(spec, job_.batch_norm->before_activation, job_.batch_norm->attrs);
+  if (!job_.dropout.empty()) add_dropout(spec, job_.dropout);
+  freeze_variables(spec, job_.freeze, freeze_options());
   // Output i stands for original label original_labels[i]; outputs beyond
   // the data's classes stand for none.
   std::vector<int> labels = data.original_labels;
@@ -295,6 +307,11 @@ TrainJobResult Job::run() {
     resume_reader.emplace(BundleReader::open(job_.resume));
     if (!resume_reader->resolution_note().empty()) say(resume_reader->resolution_note());
     recorded = read_model_description(*resume_reader);
+    if (recorded && (job_.batch_norm || !job_.dropout.empty())) {
+      throw Error(fmt::format("{} contradicts the model recorded in {} ({}): leave it out to resume the recorded model",
+                              name(job_.batch_norm ? "batch_norm" : "dropout"), resume_reader->prefix(),
+                              recorded->architecture()));
+    }
     if (recorded) {
       recorded = resolve_recorded(*recorded, "the model recorded in " + resume_reader->prefix());
       say("resuming the model recorded in " + resume_reader->prefix() + ": " + recorded->architecture());

@@ -52,6 +52,19 @@ struct TrainJob {
   bool standardize = false;
   std::string standardize_from;
   std::vector<std::string> freeze;       // regexes of variables to freeze (host/restore/transfer.h)
+  // A fresh model: batch norm after every hidden dense layer
+  // (NAME/batch_normalization), before or after its activation, and dropout
+  // after every hidden layer (NAME/dropout; one rate for all, or one per
+  // hidden layer, 0 = none). A resumed model keeps what it records.
+  struct BatchNormRequest {
+    bool before_activation = true;
+    BatchNormAttrs attrs;
+  };
+  std::optional<BatchNormRequest> batch_norm;
+  std::vector<float> dropout;
+  // A frozen batch norm keeps updating its statistics (TF1) instead of
+  // running in inference mode (the default, the Keras rule).
+  bool frozen_batch_norm_updates_statistics = false;
   std::vector<std::string> layer_names;  // hidden then output; empty: hidden1..N, outputs
   TrainOptions train;
 

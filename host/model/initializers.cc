@@ -16,6 +16,7 @@ std::string initializer_name(Initializer init) {
     case Initializer::kHeNormal: return "he_normal";
     case Initializer::kHeUniform: return "he_uniform";
     case Initializer::kZeros: return "zeros";
+    case Initializer::kOnes: return "ones";
     case Initializer::kVarianceScaling: return "variance_scaling";
     case Initializer::kLecunNormal: return "lecun_normal";
   }
@@ -149,6 +150,9 @@ void fill_initial_values(Initializer init, int64_t fan_in, int64_t fan_out, uint
     }
     case Initializer::kZeros:
       for (int64_t i = 0; i < n; ++i) out[i] = 0.0f;
+      return;
+    case Initializer::kOnes:
+      for (int64_t i = 0; i < n; ++i) out[i] = 1.0f;
       return;
     case Initializer::kGlorotUniform:
     case Initializer::kHeUniform: {

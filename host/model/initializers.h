@@ -5,6 +5,7 @@
 //                   stddev = sqrt(2 / fan_in) / .87962566103423978 (TF2 VarianceScaling)
 //   he_uniform      U(-l, l), l = sqrt(6 / fan_in)
 //   zeros           biases
+//   ones            batch norm's gamma and moving variance (tf.ones_initializer)
 // and TF1's tf.variance_scaling_initializer (init_ops.py VarianceScaling),
 // under its own name so nobody takes it for the TF2 ones:
 //   variance_scaling  n = max(1, fan_in | fan_out | (fan_in + fan_out) / 2) (mode);
@@ -25,7 +26,7 @@
 
 namespace graft {
 
-enum class Initializer { kGlorotUniform, kHeNormal, kHeUniform, kZeros, kVarianceScaling, kLecunNormal };
+enum class Initializer { kGlorotUniform, kHeNormal, kHeUniform, kZeros, kVarianceScaling, kLecunNormal, kOnes };
 
 // variance_scaling's settings (TF1's defaults).
 struct VarianceScaling {

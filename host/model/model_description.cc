@@ -1,6 +1,10 @@
+// Over 500 lines: the description's one definition in three faces that
+// must agree field by field (validation, the printed summary, the JSON both
+// ways); apart, a new field would be added to one face and forgotten in another.
 #include "host/model/model_description.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -29,6 +33,9 @@ int64_t ModelDescription::node_parameters(std::size_t node) const {
   const ModelNode& n = nodes[node];
   switch (n.kind) {
     case NodeKind::kDense: return node_inputs(node) * n.units + n.units;
+    case NodeKind::kBatchNorm:
+      return n.units * (2 + (n.batch_norm.scale ? 1 : 0) + (n.batch_norm.center ? 1 : 0));
+    case NodeKind::kDropout: return 0;
   }
   return 0;
 }
@@ -66,8 +73,42 @@ void ModelDescription::validate() const {
     if (!names.insert(n.name).second) throw Error("model description: two nodes are named '" + n.name + "'");
     if (n.units <= 0) throw Error("model description: node " + n.name + " has no units");
     const OpInfo& op = op_info(n.kind);
+    if (n.kind != NodeKind::kDense && n.units != node_inputs(i)) {
+      throw Error(fmt::format("model description: {} node {} has {} units but {} inputs (it keeps the width)",
+                              node_kind_name(n.kind), n.name, n.units, node_inputs(i)));
+    }
+    if (n.kind == NodeKind::kBatchNorm) {
+      const BatchNormAttrs& b = n.batch_norm;
+      if (!std::isfinite(b.momentum) || b.momentum < 0.0 || b.momentum > 1.0) {
+        throw Error(fmt::format("model description: batch_norm node {} has momentum {} (batch_norm.momentum must "
+                                "be in [0, 1])",
+                                n.name, b.momentum));
+      }
+      if (!std::isfinite(b.epsilon) || b.epsilon <= 0.0f) {
+        throw Error(fmt::format("model description: batch_norm node {} has epsilon {} (batch_norm.epsilon must be "
+                                "positive)",
+                                n.name, b.epsilon));
+      }
+    }
+    if (n.kind == NodeKind::kDropout) {
+      if (!std::isfinite(n.rate) || n.rate < 0.0f || n.rate >= 1.0f) {
+        throw Error(fmt::format("model description: dropout node {} has rate {} (rate must be in [0, 1))", n.name,
+                                n.rate));
+      }
+      if (n.activation.kind != ActivationKind::kIdentity) {
+        throw Error("model description: dropout node " + n.name + " has activation " + activation_name(n.activation) +
+                    " (a dropout node's activation is the identity)");
+      }
+    }
     for (std::size_t l = 0; l < op.leaf_count; ++l) {
       const std::string leaf(op.leaves[l].name);
+      if (!node_has_leaf(n, leaf)) {
+        if (n.variables.count(leaf)) {
+          throw Error("model description: batch_norm node " + n.name + " names a " + leaf + " variable but has " +
+                      (leaf == "gamma" ? "scale" : "center") + " off");
+        }
+        continue;
+      }
       const auto it = n.variables.find(leaf);
       if (it == n.variables.end() || it->second.empty()) {
         throw Error(std::string("model description: ") + node_kind_name(n.kind) + " node " + n.name + " names no " +
@@ -132,14 +173,37 @@ std::string label_list_text(const std::vector<int>& with_unused) {
 }
 
 std::string ModelDescription::architecture() const {
+  // Dense widths only; batch norm and dropout keep the width and are named after.
   std::string text = std::to_string(input.features);
-  for (const ModelNode& n : nodes) text += "-" + std::to_string(n.units);
-  if (nodes.size() > 1) {
-    std::vector<Activation> hidden;
-    for (std::size_t i = 0; i + 1 < nodes.size(); ++i) hidden.push_back(nodes[i].activation);
-    const std::string each = layer_activations_text(hidden);  // one name when they agree
-    text += " (" + (each.find(',') == std::string::npos ? activation_name(nodes.front().activation) : each) + ")";
+  int dense = 0;
+  bool batch_norm = false;
+  std::vector<std::string> rates;
+  std::size_t last_dense = 0;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (nodes[i].kind == NodeKind::kDense) last_dense = i;
   }
+  // Each hidden layer's activation: its dense node's, or that of the batch
+  // norm after it when the normalisation comes before the activation.
+  std::vector<Activation> hidden;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const ModelNode& n = nodes[i];
+    if (n.kind == NodeKind::kDense) {
+      text += "-" + std::to_string(n.units);
+      ++dense;
+      if (i < last_dense) hidden.push_back(n.activation);
+    } else if (n.kind == NodeKind::kBatchNorm && i < last_dense && !hidden.empty() &&
+               hidden.back().kind == ActivationKind::kIdentity) {
+      hidden.back() = n.activation;
+    }
+    batch_norm = batch_norm || n.kind == NodeKind::kBatchNorm;
+    if (n.kind == NodeKind::kDropout) rates.push_back(fmt::format("{}", n.rate));
+  }
+  if (dense > 1) {
+    const std::string each = layer_activations_text(hidden);  // one name when they agree
+    text += " (" + (each.find(',') == std::string::npos ? activation_name(hidden.front()) : each) + ")";
+  }
+  if (batch_norm) text += " + batch norm";
+  if (!rates.empty()) text += " + dropout " + fmt::format("{}", fmt::join(rates, ","));
   return text;
 }
 
@@ -184,29 +248,55 @@ std::string thousands(int64_t v) {
 
 std::string ModelDescription::summary() const {
   const std::set<std::string> frozen_set(frozen.begin(), frozen.end());
-  std::size_t name_width = 5;
-  for (const ModelNode& n : nodes) name_width = std::max(name_width, n.name.size());
+  std::size_t name_width = 5, kind_width = 6;
+  for (const ModelNode& n : nodes) {
+    name_width = std::max(name_width, n.name.size());
+    kind_width = std::max(kind_width, std::string(node_kind_name(n.kind)).size());
+  }
   std::string text = fmt::format("model ({})\n", source.empty() ? "no source recorded" : source);
   text += fmt::format("  input: {} features", input.features);
   if (input.scale != 1.0) text += fmt::format(", raw value x {:.6g}", input.scale);
   if (!input.mean.empty()) text += ", standardized per feature (mean/stddev stored)";
   text += "\n";
-  text += fmt::format("  {:<{}}  {:<6} {:>7}  {:<15} {:>11}  {}\n", "layer", name_width, "kind", "output",
+  text += fmt::format("  {:<{}}  {:<{}} {:>7}  {:<15} {:>11}  {}\n", "layer", name_width, "kind", kind_width, "output",
                       "activation", "parameters", "trainable");
+  std::vector<std::string> notes;  // batch norm's and dropout's attributes, below the table
   int64_t total = 0, trainable_total = 0;
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     const ModelNode& n = nodes[i];
     const int64_t params = node_parameters(i);
     int frozen_leaves = 0;
     for (const auto& [leaf, variable] : n.variables) frozen_leaves += frozen_set.count(variable) ? 1 : 0;
-    const char* state = frozen_leaves == 0 ? "trainable"
+    const char* state = n.variables.empty()      ? "-"
+                        : frozen_leaves == 0 ? "trainable"
                         : frozen_leaves == static_cast<int>(n.variables.size()) ? "frozen"
                                                                                : "partly frozen";
     total += params;
     if (frozen_leaves == 0) trainable_total += params;
-    text += fmt::format("  {:<{}}  {:<6} {:>7}  {:<15} {:>11}  {}\n", n.name, name_width, node_kind_name(n.kind),
-                        n.units, activation_text(n.activation), thousands(params), state);
+    text += fmt::format("  {:<{}}  {:<{}} {:>7}  {:<15} {:>11}  {}\n", n.name, name_width, node_kind_name(n.kind),
+                        kind_width, n.units, activation_text(n.activation), thousands(params), state);
+    if (n.kind == NodeKind::kBatchNorm) {
+      const BatchNormAttrs& b = n.batch_norm;
+      const bool before = n.activation.kind != ActivationKind::kIdentity;
+      const bool after = !before && i > 0 && nodes[i - 1].activation.kind != ActivationKind::kIdentity;
+      std::string note = fmt::format("{}: batch norm {}, momentum {:.6g}, epsilon {}{}{}", n.name,
+                                     before  ? "before the activation"
+                                     : after ? "after the activation"
+                                             : "with no activation",
+                                     b.momentum, b.epsilon, b.scale ? "" : ", no gamma", b.center ? "" : ", no beta");
+      const auto mean = n.variables.find("moving_mean");
+      const bool stats_frozen = mean != n.variables.end() && frozen_set.count(mean->second);
+      if (frozen_leaves > 0 && !stats_frozen) {
+        note += "; frozen, statistics still updated in training (TF1 behaviour)";
+      } else if (stats_frozen) {
+        note += "; frozen: inference mode in training (moving statistics fixed)";
+      }
+      notes.push_back(note);
+    } else if (n.kind == NodeKind::kDropout) {
+      notes.push_back(fmt::format("{}: dropout rate {} in training, the identity in evaluation", n.name, n.rate));
+    }
   }
+  for (const std::string& note : notes) text += "  " + note + "\n";
   text += fmt::format("  parameters: {} ({} in fully trainable layers)\n", thousands(total), thousands(trainable_total));
   text += fmt::format("  output: {} classes, original labels {}\n", output.classes, label_list_text(output.labels));
   if (!output.class_names.empty()) {
@@ -222,6 +312,7 @@ std::string ModelDescription::summary() const {
   }
   text += "  loss: " + loss + "\n";
   text += "  optimizer: " + (optimizer ? optimizer_text(*optimizer) : std::string("not recorded")) + "\n";
+  for (const std::string& r : read) text += "  read: " + r + "\n";
   for (const std::string& a : assumptions) text += "  assumed: " + a + "\n";
   return text;
 }
@@ -288,6 +379,12 @@ class Fields {
   }
   float number_or(const char* key, float fallback) const {
     return has(key) ? static_cast<float>(number(key)) : fallback;
+  }
+  bool boolean_or(const char* key, bool fallback) const {
+    if (!has(key)) return fallback;
+    const json& v = at(key);
+    if (!v.is_boolean()) fail("is not true or false", key);
+    return v.get<bool>();
   }
   std::vector<std::string> strings(const char* key) const {
     std::vector<std::string> out;
@@ -367,6 +464,15 @@ std::string model_to_json(const ModelDescription& m) {
               {"activation", activation_name(n.activation)},
               {"variables", n.variables}};
     if (n.activation.kind == ActivationKind::kLeakyRelu) node["alpha"] = n.activation.alpha;
+    if (n.kind == NodeKind::kBatchNorm) {
+      const BatchNormAttrs& b = n.batch_norm;
+      node["batch_norm"] = json{{"momentum", b.momentum},
+                                {"epsilon", b.epsilon},
+                                {"center", b.center},
+                                {"scale", b.scale},
+                                {"frozen_updates_statistics", b.frozen_updates_statistics}};
+    }
+    if (n.kind == NodeKind::kDropout) node["rate"] = n.rate;
     j["nodes"].push_back(node);
   }
   j["output"] = json{{"classes", m.output.classes}, {"labels", m.output.labels}};
@@ -378,6 +484,7 @@ std::string model_to_json(const ModelDescription& m) {
   j["frozen"] = m.frozen;
   if (!m.scalar_names.empty()) j["scalar_names"] = m.scalar_names;
   j["assumptions"] = m.assumptions;
+  if (!m.read.empty()) j["read"] = m.read;
   return j.dump(1);
 }
 
@@ -426,6 +533,16 @@ ModelDescription model_from_json(const std::string& text, const std::string& ori
       if (!variable.is_string()) f.fail("holds a non-string", "variables." + leaf);
       n.variables[leaf] = variable.get<std::string>();
     }
+    if (n.kind == NodeKind::kBatchNorm && f.has("batch_norm")) {
+      const Fields b(f.at("batch_norm"), f.path("batch_norm"), origin);
+      n.batch_norm.momentum = b.has("momentum") ? b.number("momentum") : n.batch_norm.momentum;
+      n.batch_norm.epsilon = b.number_or("epsilon", n.batch_norm.epsilon);
+      n.batch_norm.center = b.boolean_or("center", n.batch_norm.center);
+      n.batch_norm.scale = b.boolean_or("scale", n.batch_norm.scale);
+      n.batch_norm.frozen_updates_statistics =
+          b.boolean_or("frozen_updates_statistics", n.batch_norm.frozen_updates_statistics);
+    }
+    if (n.kind == NodeKind::kDropout) n.rate = static_cast<float>(f.number("rate"));
     m.nodes.push_back(std::move(n));
   }
   const Fields output(top.at("output"), "output", origin);
@@ -457,6 +574,7 @@ ModelDescription model_from_json(const std::string& text, const std::string& ori
     }
   }
   m.assumptions = top.strings("assumptions");
+  m.read = top.strings("read");
   try {
     m.validate();
   } catch (const Error& e) {

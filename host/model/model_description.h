@@ -24,20 +24,42 @@
 
 namespace graft {
 
-enum class NodeKind { kDense };
+enum class NodeKind { kDense, kBatchNorm, kDropout };
 
-// "dense"; parse_node_kind is its inverse (nullopt for unknown kinds).
+// "dense", "batch_norm", "dropout"; parse_node_kind is its inverse (nullopt for unknown kinds).
 const char* node_kind_name(NodeKind kind);
 std::optional<NodeKind> parse_node_kind(const std::string& text);
 
+// tf.layers.batch_normalization / Keras BatchNormalization on dense
+// activations (axis -1): y = act(gamma * (x - mean) / sqrt(var + epsilon) +
+// beta), with the batch's statistics in training and the moving ones in
+// evaluation. Placement: the node carries the activation when it comes
+// before it (dense with the identity, then batch norm with the activation);
+// after it, the dense node has the activation and this one the identity.
+struct BatchNormAttrs {
+  // moving = moving * momentum + batch * (1 - momentum). A double, as TF's
+  // Python float: the kernels take decay = float32(1 - momentum) computed in double.
+  double momentum = 0.99;
+  float epsilon = 0.001f;
+  bool center = true;       // beta exists
+  bool scale = true;        // gamma exists
+  // Frozen (its statistics in `frozen`): false (default, the Keras rule)
+  // runs it in inference mode with fixed moving statistics; true keeps TF1's
+  // behaviour: batch statistics in training, moving averages still updated.
+  bool frozen_updates_statistics = false;
+};
+
 struct ModelNode {
   NodeKind kind = NodeKind::kDense;
-  std::string name;       // variable scope: "hidden1", "dnn/outputs"
-  int64_t units = 0;      // outputs of the node
-  Activation activation;  // dense: act(x·W + b); the logits node has the identity
+  std::string name;       // variable scope: "hidden1", "dnn/outputs", "hidden1/batch_normalization"
+  int64_t units = 0;      // outputs of the node (batch norm, dropout: the same as its inputs)
+  Activation activation;  // dense: act(x·W + b); batch norm: act(BN(x)); dropout: identity
   // The checkpoint variable holding each leaf: {"kernel": "hidden1/kernel",
-  // "bias": "hidden1/bias"}. Keys are the op table's leaf names.
+  // "bias": "hidden1/bias"}. Keys are the op table's leaf names (batch norm
+  // without scale has no gamma, without center no beta; dropout has none).
   std::map<std::string, std::string> variables;
+  BatchNormAttrs batch_norm;  // batch_norm nodes only
+  float rate = 0.0f;          // dropout nodes only: the fraction of units dropped in training, [0, 1)
 };
 
 struct ModelInput {
@@ -82,6 +104,7 @@ struct ModelDescription {
   std::map<std::string, std::string> scalar_names;
   std::string source;                        // "graft", "TensorFlow graph dir/model.ckpt.meta", ...
   std::vector<std::string> assumptions;      // facts guessed rather than read, in words
+  std::vector<std::string> read;             // facts read from the source that a reader may doubt (epsilon, momentum, rates)
 
   // Throws graft::Error naming the field: no nodes, a size that is not
   // positive, an output size that differs from the last node's units,
@@ -90,7 +113,8 @@ struct ModelDescription {
   // a non-positive stddev, a non-finite hyper-parameter.
   void validate() const;
 
-  // Parameter count of a node (dense: fan_in * units + units).
+  // Parameter count of a node (dense: fan_in * units + units; batch norm:
+  // one per feature and leaf, moving statistics included; dropout: 0).
   int64_t node_parameters(std::size_t node) const;
   int64_t node_inputs(std::size_t node) const;  // input.features, or the previous node's units
 

@@ -25,21 +25,32 @@ ModelSpec spec_from_model(const ModelDescription& model) {
   ModelSpec spec;
   for (std::size_t i = 0; i < model.nodes.size(); ++i) {
     const ModelNode& n = model.nodes[i];
-    if (n.kind != NodeKind::kDense) {
-      throw Error(std::string("model: node ") + n.name + " is a " + node_kind_name(n.kind) +
-                  " node, which the backends cannot run yet");
-    }
     LayerSpec layer;
     layer.name = n.name;
+    layer.kind = n.kind;
     layer.fan_in = model.node_inputs(i);
     layer.fan_out = n.units;
     layer.activation = n.activation;
-    if (n.variables.at("kernel") != kernel_name(layer) || n.variables.at("bias") != bias_name(layer)) {
-      throw Error("model: node " + n.name + " keeps its variables as " + n.variables.at("kernel") + " and " +
-                  n.variables.at("bias") + ", not " + kernel_name(layer) + " and " + bias_name(layer));
+    layer.batch_norm = n.batch_norm;
+    layer.rate = n.rate;
+    const std::vector<ParamRole> roles = node_roles(layer.shape());
+    for (ParamRole role : roles) {
+      const std::string want = leaf_name(layer, role);
+      const std::string& have = n.variables.at(param_role_name(role));
+      if (have != want) {
+        std::string wants, haves;
+        for (ParamRole r : roles) {
+          wants += (wants.empty() ? "" : " and ") + leaf_name(layer, r);
+          haves += (haves.empty() ? "" : " and ") + n.variables.at(param_role_name(r));
+        }
+        throw Error("model: node " + n.name + " keeps its variables as " + haves + ", not " + wants);
+      }
     }
-    layer.kernel_trainable = frozen.count(kernel_name(layer)) == 0;
-    layer.bias_trainable = frozen.count(bias_name(layer)) == 0;
+    for (ParamRole role : roles) layer.set_leaf_trainable(role, frozen.count(leaf_name(layer, role)) == 0);
+    if (n.kind == NodeKind::kBatchNorm) {
+      // Frozen statistics: the moving mean decides (the variance follows it).
+      layer.statistics_trainable = frozen.count(leaf_name(layer, ParamRole::kMovingMean)) == 0;
+    }
     spec.layers.push_back(layer);
   }
   spec.validate();
@@ -54,13 +65,16 @@ ModelDescription model_from_spec(const ModelSpec& spec, const std::optional<Opti
   m.input.features = spec.inputs();
   for (const LayerSpec& layer : spec.layers) {
     ModelNode n;
-    n.kind = NodeKind::kDense;
+    n.kind = layer.kind;
     n.name = layer.name;
     n.units = layer.fan_out;
     n.activation = layer.activation;
-    n.variables = {{"kernel", kernel_name(layer)}, {"bias", bias_name(layer)}};
-    if (!layer.kernel_trainable) m.frozen.push_back(kernel_name(layer));
-    if (!layer.bias_trainable) m.frozen.push_back(bias_name(layer));
+    n.batch_norm = layer.batch_norm;
+    n.rate = layer.rate;
+    for (ParamRole role : node_roles(layer.shape())) {
+      n.variables[param_role_name(role)] = leaf_name(layer, role);
+      if (!layer.leaf_trainable(role)) m.frozen.push_back(leaf_name(layer, role));
+    }
     m.nodes.push_back(std::move(n));
   }
   m.output.classes = spec.outputs();
@@ -94,9 +108,11 @@ std::optional<ModelDescription> renamed_model(const ModelDescription& model,
   // A node whose variables moved to another scope takes that scope's name
   // (NAME/kernel -> NEW/kernel makes the node NEW).
   for (ModelNode& n : out.nodes) {
-    const std::string& kernel = n.variables.at("kernel");
-    const std::size_t slash = kernel.rfind('/');
-    if (slash != std::string::npos && kernel.substr(slash) == "/kernel") n.name = kernel.substr(0, slash);
+    if (n.variables.empty()) continue;  // dropout: no variables to follow
+    const auto kernel = n.variables.find("kernel");
+    const auto& [leaf, variable] = kernel != n.variables.end() ? *kernel : *n.variables.begin();
+    const std::size_t slash = variable.rfind('/');
+    if (slash != std::string::npos && variable.substr(slash + 1) == leaf) n.name = variable.substr(0, slash);
   }
   out.validate();
   return out;

@@ -20,8 +20,12 @@
 
 namespace graft {
 
+// One node. The name says "layer" because the dense stack came first; a
+// batch_norm or dropout node keeps the width (fan_in == fan_out) and owns
+// NAME/gamma, NAME/beta, NAME/moving_mean, NAME/moving_variance (batch norm)
+// or nothing (dropout).
 struct LayerSpec {
-  std::string name;  // variable scope: "hidden1", "outputs", "dnn/hidden1"
+  std::string name;  // variable scope: "hidden1", "outputs", "dnn/hidden1", "hidden1/batch_normalization"
   int64_t fan_in = 0;
   int64_t fan_out = 0;
   Activation activation;
@@ -30,6 +34,19 @@ struct LayerSpec {
   VarianceScaling variance_scaling;  // the kernel's, when kernel_initializer is variance_scaling
   bool kernel_trainable = true;  // false = frozen: no update, no slots
   bool bias_trainable = true;
+  NodeKind kind = NodeKind::kDense;
+  BatchNormAttrs batch_norm;          // kBatchNorm
+  float rate = 0.0f;                  // kDropout
+  bool gamma_trainable = true;        // kBatchNorm: false = frozen
+  bool beta_trainable = true;
+  // kBatchNorm: the op updates the moving statistics in training. false (the
+  // statistics frozen) runs the node in inference mode during training.
+  bool statistics_trainable = true;
+
+  // The trainable flag of the leaf with `role` (moving statistics: statistics_trainable).
+  bool leaf_trainable(ParamRole role) const;
+  void set_leaf_trainable(ParamRole role, bool trainable);
+  DenseLayerShape shape() const;
 };
 
 struct ModelSpec {
@@ -55,6 +72,16 @@ ModelSpec make_mlp_spec(int64_t inputs, const std::vector<int64_t>& hidden, int6
 // The checkpoint names of a layer's variables.
 std::string kernel_name(const LayerSpec& layer);  // NAME/kernel
 std::string bias_name(const LayerSpec& layer);    // NAME/bias
+std::string leaf_name(const LayerSpec& layer, ParamRole role);  // NAME/<role>: NAME/gamma, NAME/moving_mean
+
+// Adds batch norm after every hidden dense layer of a dense stack
+// (make_mlp_spec's order): NAME/batch_normalization, placed before the
+// activation (the dense layer becomes linear, the batch norm applies the
+// activation) or after it. And dropout after every hidden layer (after its
+// batch norm): NAME/dropout with rates[l] for hidden layer l (a rate of 0
+// adds no node); one rate stands for every hidden layer.
+void add_batch_norm(ModelSpec& spec, bool before_activation, const BatchNormAttrs& attrs);
+void add_dropout(ModelSpec& spec, const std::vector<float>& rates);
 
 struct ParameterSpec {
   std::string name;  // TF variable name, e.g. "hidden1/kernel"
@@ -67,7 +94,10 @@ struct ParameterSpec {
   Initializer initializer = Initializer::kGlorotUniform;
   VarianceScaling variance_scaling;    // its settings, for variance_scaling
   int64_t fan_in = 0, fan_out = 0;     // of the layer (what the initializer needs)
-  std::vector<std::string> slot_names;  // VAR/suffix in slot order; empty when frozen
+  std::vector<std::string> slot_names;  // VAR/suffix in slot order; empty when frozen or not optimized
+  // Updated by the optimizer (false: by its op, batch norm's moving
+  // statistics, whose `trainable` then says whether the op updates them).
+  bool optimized = true;
 
   int64_t elements() const;
 };

@@ -28,12 +28,38 @@ struct OpInfo {
   std::string_view onnx_op;             // what an exporter writes
 };
 
-inline constexpr std::array<OpInfo, 1> kOpTable = {{
+// batch_norm: gamma and beta are optimized (gamma exists only with scale,
+// beta only with center); the moving statistics are updated by the op itself
+// in training (no gradients, no slots, never clipped) and saved like any
+// variable. dropout has no variables; it differs in training (inverted
+// dropout with a counter-based mask) from evaluation (the identity).
+inline constexpr std::array<OpInfo, 3> kOpTable = {{
     {NodeKind::kDense, "dense", {{{"kernel", true}, {"bias", true}}}, 2, false, false, "Gemm"},
+    {NodeKind::kBatchNorm,
+     "batch_norm",
+     {{{"gamma", true}, {"beta", true}, {"moving_mean", false}, {"moving_variance", false}}},
+     4,
+     true,
+     false,
+     "BatchNormalization"},
+    {NodeKind::kDropout, "dropout", {}, 0, true, true, "Dropout"},
 }};
-static_assert(kOpTable.size() == static_cast<std::size_t>(NodeKind::kDense) + 1,
+static_assert(kOpTable.size() == static_cast<std::size_t>(NodeKind::kDropout) + 1,
               "every NodeKind needs its row in kOpTable, in enum order");
 
 constexpr const OpInfo& op_info(NodeKind kind) { return kOpTable[static_cast<std::size_t>(kind)]; }
+static_assert(kOpTable[static_cast<std::size_t>(NodeKind::kBatchNorm)].kind == NodeKind::kBatchNorm &&
+                  kOpTable[static_cast<std::size_t>(NodeKind::kDropout)].kind == NodeKind::kDropout,
+              "kOpTable rows are in enum order");
+
+// Whether a leaf of the op table exists on this node: batch norm's gamma
+// needs scale, its beta center; every other leaf always exists.
+inline bool node_has_leaf(const ModelNode& node, std::string_view leaf) {
+  if (node.kind == NodeKind::kBatchNorm) {
+    if (leaf == "gamma") return node.batch_norm.scale;
+    if (leaf == "beta") return node.batch_norm.center;
+  }
+  return true;
+}
 
 }  // namespace graft

@@ -1,11 +1,14 @@
 #include "host/predict/predictions.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numeric>
 
 #include "checkpoint/error.h"
+#include "host/cpu/batch_norm_kernels.h"
 #include "host/cpu/reference_kernels.h"
+#include "host/restore/checked_read.h"
 #include "host/cpu/sgemm.h"
 
 namespace graft {
@@ -14,8 +17,21 @@ RowPredictions predict_rows(const BundleReader& reader, const CheckpointModel& m
                             int64_t rows, int64_t batch) {
   const std::size_t layers = model.layers.size();
   std::vector<std::vector<float>> kernels(layers), biases(layers);
+  // Batch norm: gamma, beta, moving mean, moving variance (empty: no gamma / no beta).
+  std::vector<std::array<std::vector<float>, 4>> norms(layers);
   for (std::size_t l = 0; l < layers; ++l) {
     const CheckpointDenseLayer& c = model.layers[l];
+    if (c.kind == NodeKind::kBatchNorm) {
+      const char* leaves[4] = {"gamma", "beta", "moving_mean", "moving_variance"};
+      for (int k = 0; k < 4; ++k) {
+        const auto it = c.leaf_keys.find(leaves[k]);
+        if (it == c.leaf_keys.end()) continue;
+        const BundleEntry* e = reader.find(it->second);
+        if (!e) throw Error(reader.prefix() + ": layer " + c.name + " is not in this checkpoint");
+        norms[l][static_cast<std::size_t>(k)] = read_checked_float(reader, *e);
+      }
+    }
+    if (c.kind != NodeKind::kDense) continue;
     const BundleEntry* kernel = reader.find(c.kernel_key);
     const BundleEntry* bias = reader.find(c.bias_key);
     if (!kernel || !bias) throw Error(reader.prefix() + ": layer " + c.name + " is not in this checkpoint");
@@ -33,7 +49,17 @@ RowPredictions predict_rows(const BundleReader& reader, const CheckpointModel& m
     const float* x = features + begin * model.spec.inputs();
     for (std::size_t l = 0; l < layers; ++l) {
       const LayerSpec& spec = model.spec.layers[l];
+      if (spec.kind == NodeKind::kDropout) continue;  // the identity in inference
       b.resize(static_cast<std::size_t>(n * spec.fan_out));
+      if (spec.kind == NodeKind::kBatchNorm) {
+        const auto& v = norms[l];
+        cpu::batch_norm_forward_infer(x, n, spec.fan_out, v[0].empty() ? nullptr : v[0].data(),
+                                      v[1].empty() ? nullptr : v[1].data(), v[2].data(), v[3].data(),
+                                      spec.batch_norm.epsilon, spec.activation, b.data());
+        std::swap(a, b);
+        x = a.data();
+        continue;
+      }
       cpu::gemm(false, false, n, spec.fan_out, spec.fan_in, x, spec.fan_in, kernels[l].data(), spec.fan_out, b.data(),
                 spec.fan_out);
       cpu::bias_activation_forward(b.data(), biases[l].data(), n, spec.fan_out, spec.activation);

@@ -1,6 +1,8 @@
 #include "host/restore/checkpoint_layers.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstring>
 #include <map>
 
 #include "checkpoint/error.h"
@@ -31,8 +33,11 @@ std::string join(const std::vector<std::string>& items, std::size_t limit = 8) {
 // Kernel and bias keys per scope, plus model variables that fit no layer.
 struct Scan {
   std::map<std::string, CheckpointDenseLayer> layers;
+  std::map<std::string, CheckpointBatchNorm> batch_norms;  // by scope
   std::vector<std::string> others;
 };
+
+constexpr const char* kBatchNormLeaves[] = {"gamma", "beta", "moving_mean", "moving_variance"};
 
 Scan scan(const BundleReader& reader, const std::vector<RenameRule>& renames) {
   Scan s;
@@ -49,6 +54,12 @@ Scan scan(const BundleReader& reader, const std::vector<RenameRule>& renames) {
       s.layers[name.substr(0, name.size() - 7)].kernel_key = e.info.name;
     } else if (ends_with(name, "/bias")) {
       s.layers[name.substr(0, name.size() - 5)].bias_key = e.info.name;
+    } else if (const auto leaf = std::find_if(std::begin(kBatchNormLeaves), std::end(kBatchNormLeaves),
+                                              [&](const char* l) { return ends_with(name, std::string("/") + l); });
+               leaf != std::end(kBatchNormLeaves)) {
+      const std::string scope = name.substr(0, name.size() - std::strlen(*leaf) - 1);
+      s.batch_norms[scope].scope = scope;
+      s.batch_norms[scope].leaf_keys[*leaf] = e.info.name;
     } else {
       s.others.push_back(e.info.name);
     }
@@ -111,6 +122,119 @@ std::string describe_others(const BundleReader& reader, const std::vector<std::s
   return join(items);
 }
 
+namespace {
+
+// "batch_normalization" -> 0, "batch_normalization_3" -> 3 (tf.layers' default
+// scopes, numbered in creation order); -1 for any other last component.
+int default_batch_norm_number(const std::string& scope) {
+  const std::string last = scope.substr(scope.rfind('/') == std::string::npos ? 0 : scope.rfind('/') + 1);
+  const std::string base = "batch_normalization";
+  if (last == base) return 0;
+  if (last.rfind(base + "_", 0) != 0 || last.size() == base.size() + 1 || last.size() > base.size() + 7) return -1;
+  const std::string digits = last.substr(base.size() + 1);
+  if (!std::all_of(digits.begin(), digits.end(), [](unsigned char c) { return std::isdigit(c) != 0; })) return -1;
+  return std::stoi(digits);
+}
+
+// Keras TF2: "layer_with_weights-4" -> 4 (the last scope component); -1 otherwise.
+int keras_layer_number(const std::string& scope) {
+  const std::string last = scope.substr(scope.rfind('/') == std::string::npos ? 0 : scope.rfind('/') + 1);
+  const std::string base = "layer_with_weights-";
+  if (last.rfind(base, 0) != 0 || last.size() == base.size() || last.size() > base.size() + 6) return -1;
+  const std::string digits = last.substr(base.size());
+  if (!std::all_of(digits.begin(), digits.end(), [](unsigned char c) { return std::isdigit(c) != 0; })) return -1;
+  return std::stoi(digits);
+}
+
+}  // namespace
+
+std::vector<CheckpointBatchNorm> find_batch_norms(const BundleReader& reader, const std::vector<RenameRule>& renames,
+                                                  const std::vector<CheckpointDenseLayer>& dense) {
+  Scan s = scan(reader, renames);
+  std::vector<CheckpointBatchNorm> out, numbered;
+  std::map<std::string, std::size_t> dense_at;
+  for (std::size_t i = 0; i < dense.size(); ++i) dense_at[dense[i].name] = i;
+  auto keys_of = [](const CheckpointBatchNorm& b) {
+    std::vector<std::string> keys;
+    for (const auto& [leaf, key] : b.leaf_keys) keys.push_back(key);
+    return join(keys);
+  };
+  for (auto& [scope, b] : s.batch_norms) {
+    for (const char* stat : {"moving_mean", "moving_variance"}) {
+      if (!b.leaf_keys.count(stat)) {
+        throw Error(reader.prefix() + ": " + keys_of(b) + " look like batch normalization but " + scope + "/" + stat +
+                    " is missing");
+      }
+    }
+    for (const auto& [leaf, key] : b.leaf_keys) {
+      const Shape& shape = reader.find(key)->info.shape;
+      if (shape.size() != 1 || (b.units > 0 && shape[0] != b.units)) {
+        throw Error(reader.prefix() + ": batch normalization " + scope + " has " + key + " of shape " +
+                    shape_string(shape) + " (expected one value per feature, like the other leaves)");
+      }
+      b.units = shape[0];
+    }
+    const std::size_t slash = scope.rfind('/');
+    const std::string parent = slash == std::string::npos ? "" : scope.substr(0, slash);
+    if (dense_at.count(parent)) {
+      b.after = parent;
+    } else if (const int k = keras_layer_number(scope); k >= 0) {
+      int best = -1;
+      for (const CheckpointDenseLayer& d : dense) {
+        const int m = keras_layer_number(d.name);
+        if (m >= 0 && m < k && m > best) {
+          best = m;
+          b.after = d.name;
+        }
+      }
+    } else if (default_batch_norm_number(scope) >= 0) {
+      numbered.push_back(b);
+      continue;
+    }
+    if (b.after.empty()) {
+      throw Error(reader.prefix() + ": batch normalization " + scope + " (" + keys_of(b) +
+                  ") follows no dense layer that its name tells (graft reads NAME/batch_normalization, NAME/BatchNorm, "
+                  "batch_normalization_N in creation order and Keras layer_with_weights-N); --rename its variables "
+                  "to DENSE/batch_normalization/LEAF to say which layer it follows");
+    }
+    out.push_back(b);
+  }
+  if (!numbered.empty()) {
+    std::stable_sort(numbered.begin(), numbered.end(), [](const auto& a, const auto& b) {
+      return default_batch_norm_number(a.scope) < default_batch_norm_number(b.scope);
+    });
+    if (numbered.size() != dense.size() && numbered.size() + 1 != dense.size()) {
+      std::vector<std::string> scopes;
+      for (const auto& b : numbered) scopes.push_back(b.scope);
+      throw Error(reader.prefix() + ": " + std::to_string(numbered.size()) + " batch normalizations (" + join(scopes) +
+                  ") for " + std::to_string(dense.size()) +
+                  " dense layers: which layer each follows is ambiguous from the names (graft attaches them in "
+                  "creation order only when there is one per dense layer or one per hidden layer); --rename them "
+                  "to DENSE/batch_normalization/LEAF");
+    }
+    for (std::size_t i = 0; i < numbered.size(); ++i) {
+      numbered[i].after = dense[i].name;
+      out.push_back(numbered[i]);
+    }
+  }
+  std::map<std::string, std::string> taken;
+  for (const CheckpointBatchNorm& b : out) {
+    const CheckpointDenseLayer& d = dense[dense_at.at(b.after)];
+    if (b.units != d.fan_out) {
+      throw Error(reader.prefix() + ": batch normalization " + b.scope + " has " + std::to_string(b.units) +
+                  " features but the dense layer it follows, " + d.name + ", has " + std::to_string(d.fan_out) +
+                  " units");
+    }
+    if (auto [it, fresh] = taken.emplace(b.after, b.scope); !fresh) {
+      throw Error(reader.prefix() + ": batch normalizations " + it->second + " and " + b.scope + " both follow " +
+                  b.after + "; --rename them to say which layer each follows");
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [&](const auto& a, const auto& b) { return dense_at.at(a.after) < dense_at.at(b.after); });
+  return out;
+}
+
 CheckpointModel model_from_checkpoint(const BundleReader& reader, const CheckpointModelOptions& options) {
   CheckpointModel model;
   {
@@ -144,19 +268,56 @@ CheckpointModel model_from_checkpoint(const BundleReader& reader, const Checkpoi
       model.layers.push_back(it->second);
     }
   }
-  for (std::size_t l = 0; l < model.layers.size(); ++l) {
-    const CheckpointDenseLayer& c = model.layers[l];
-    if (l > 0 && c.fan_in != model.layers[l - 1].fan_out) {
+  const std::vector<CheckpointBatchNorm> norms = find_batch_norms(reader, options.renames, model.layers);
+  std::map<std::string, const CheckpointBatchNorm*> norm_after;
+  for (const CheckpointBatchNorm& b : norms) norm_after[b.after] = &b;
+  const std::vector<CheckpointDenseLayer> dense = model.layers;
+  model.layers.clear();
+  for (std::size_t l = 0; l < dense.size(); ++l) {
+    const CheckpointDenseLayer& c = dense[l];
+    if (l > 0 && c.fan_in != dense[l - 1].fan_out) {
       throw Error(reader.prefix() + ": layer " + c.name + " takes " + std::to_string(c.fan_in) + " inputs (" +
                   c.kernel_key + " is [" + std::to_string(c.fan_in) + ", " + std::to_string(c.fan_out) + "]) but " +
-                  model.layers[l - 1].name + " gives " + std::to_string(model.layers[l - 1].fan_out));
+                  dense[l - 1].name + " gives " + std::to_string(dense[l - 1].fan_out));
     }
     LayerSpec layer;
     layer.name = c.name;
     layer.fan_in = c.fan_in;
     layer.fan_out = c.fan_out;
-    layer.activation = l + 1 == model.layers.size() ? Activation{ActivationKind::kIdentity} : options.activation;
+    layer.activation = l + 1 == dense.size() ? Activation{ActivationKind::kIdentity} : options.activation;
+    model.layers.push_back(c);
+    const auto bn = norm_after.find(c.name);
+    if (bn == norm_after.end()) {
+      model.spec.layers.push_back(layer);
+      continue;
+    }
+    // The variables say where batch norm is, not whether it comes before
+    // the activation or after it, nor its epsilon: tf.layers' and Keras's
+    // defaults, said as assumptions.
+    const CheckpointBatchNorm& b = *bn->second;
+    LayerSpec norm;
+    norm.name = b.scope;
+    norm.kind = NodeKind::kBatchNorm;
+    norm.fan_in = norm.fan_out = b.units;
+    norm.batch_norm.scale = b.leaf_keys.count("gamma") > 0;
+    norm.batch_norm.center = b.leaf_keys.count("beta") > 0;
+    norm.activation = layer.activation;
+    layer.activation = Activation{ActivationKind::kIdentity};
     model.spec.layers.push_back(layer);
+    model.spec.layers.push_back(norm);
+    CheckpointDenseLayer n;
+    n.name = b.scope;
+    n.kind = NodeKind::kBatchNorm;
+    n.fan_in = n.fan_out = b.units;
+    n.leaf_keys = b.leaf_keys;
+    model.layers.push_back(n);
+    const bool logits = l + 1 == dense.size();
+    model.assumptions.push_back("assumed: " + b.scope + " normalises " + c.name + "'s output" +
+                                (logits ? " (the logits)" : " before its activation") +
+                                ", with epsilon 0.001 (the variables do not record placement or epsilon; tf.layers' "
+                                "default)" +
+                                (norm.batch_norm.scale ? "" : "; no gamma stored: scale off") +
+                                (norm.batch_norm.center ? "" : "; no beta stored: center off"));
   }
   model.spec.validate();
   return model;
@@ -171,8 +332,29 @@ CheckpointModel model_from_description(const BundleReader& reader, const ModelDe
   for (std::size_t i = 0; i < description.nodes.size(); ++i) {
     const ModelNode& n = description.nodes[i];
     if (n.kind != NodeKind::kDense) {
-      throw Error(reader.prefix() + ": " + the_model + "'s node " + n.name + " is a " + node_kind_name(n.kind) +
-                  " node, which the backends cannot run yet");
+      CheckpointDenseLayer c;
+      c.name = n.name;
+      c.kind = n.kind;
+      c.fan_in = c.fan_out = n.units;
+      for (const auto& [leaf, key] : n.variables) {
+        const BundleEntry* e = reader.find(key);
+        if (!e) throw Error(reader.prefix() + ": " + the_model + " needs " + key + ", which the checkpoint lacks");
+        if (e->info.shape != Shape{n.units}) {
+          throw Error(reader.prefix() + ": " + key + " is " + shape_string(e->info.shape) + " but " + the_model +
+                      "'s " + n.name + " has " + std::to_string(n.units) + " features");
+        }
+        c.leaf_keys[leaf] = key;
+      }
+      LayerSpec layer;
+      layer.name = n.name;
+      layer.kind = n.kind;
+      layer.fan_in = layer.fan_out = n.units;
+      layer.activation = n.activation;
+      layer.batch_norm = n.batch_norm;
+      layer.rate = n.rate;
+      model.layers.push_back(c);
+      model.spec.layers.push_back(layer);
+      continue;
     }
     CheckpointDenseLayer c;
     c.kernel_key = n.variables.at("kernel");
@@ -202,14 +384,18 @@ CheckpointModel model_from_description(const BundleReader& reader, const ModelDe
 
 void load_checkpoint_weights(Backend& backend, const BundleReader& reader, const CheckpointModel& model) {
   const ParameterLayout layout = parameter_layout(model.spec.backend_shapes());
-  for (std::size_t l = 0; l < model.layers.size(); ++l) {
-    const CheckpointDenseLayer& c = model.layers[l];
-    const BundleEntry* kernel = reader.find(c.kernel_key);
-    const BundleEntry* bias = reader.find(c.bias_key);
-    if (!kernel || !bias) throw Error(reader.prefix() + ": layer " + c.name + " is not in this checkpoint");
-    const int node = static_cast<int>(l);
-    backend.write_param(layout.kernel(node), read_checked_float(reader, *kernel).data());
-    backend.write_param(layout.bias(node), read_checked_float(reader, *bias).data());
+  for (int i = 0; i < layout.size(); ++i) {
+    const ParamSlot& p = layout[i];
+    const CheckpointDenseLayer& c = model.layers[static_cast<std::size_t>(p.node)];
+    const auto leaf = c.leaf_keys.find(param_role_name(p.role));
+    const std::string key = p.role == ParamRole::kKernel ? c.kernel_key
+                            : p.role == ParamRole::kBias ? c.bias_key
+                            : leaf != c.leaf_keys.end()  ? leaf->second
+                                                         : std::string();
+    const BundleEntry* entry = key.empty() ? nullptr : reader.find(key);
+    if (!entry) throw Error(reader.prefix() + ": layer " + c.name + " is not in this checkpoint");
+    // A NaN or Inf anywhere (moving statistics included) is refused, naming the tensor.
+    backend.write_param(i, read_checked_float(reader, *entry).data());
   }
 }
 

@@ -1,7 +1,8 @@
 // Over 500 lines: one walk of TensorFlow's graph from the logits back to the
 // input, with a recogniser per construct it meets (dense, each activation,
 // the hand-written leaky ReLU and SELU, dropout's cond) and the refusals;
-// split apart, the walk's invariants would be spread over files.
+// split apart, the walk's invariants would be spread over files. Batch
+// normalization's recogniser is in graph_batch_norm.cc.
 #include "host/restore/graph_import.h"
 
 #include <fmt/format.h>
@@ -17,17 +18,14 @@
 
 #include "checkpoint/error.h"
 #include "checkpoint/meta_graph.h"
+#include "host/restore/graph_batch_norm.h"
+#include "host/restore/graph_walk.h"
 #include "meta_graph.pb.h"
 
 namespace graft {
 namespace {
 
-// One output of one node: "name" is output 0, "name:1" output 1.
-struct Tensor {
-  const tf::NodeDef* node = nullptr;
-  int output = 0;
-  bool operator==(const Tensor& o) const { return node == o.node && output == o.output; }
-};
+using namespace graph_walk;
 
 struct DenseLayer {
   const tf::NodeDef* matmul = nullptr;
@@ -36,116 +34,6 @@ struct DenseLayer {
   int64_t fan_in = 0, units = 0;
   Tensor input;  // what the MatMul multiplies
 };
-
-bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
-
-class Graph {
- public:
-  Graph(const tf::GraphDef& g, std::string origin) : origin_(std::move(origin)) {
-    for (const tf::NodeDef& n : g.node()) {
-      if (!by_name_.emplace(n.name(), &n).second) fail("two nodes are named '" + n.name() + "'");
-    }
-  }
-
-  [[noreturn]] void fail(const std::string& what) const { throw Error(origin_ + ": " + what); }
-  const std::string& origin() const { return origin_; }
-  std::size_t size() const { return by_name_.size(); }
-
-  // Data input i of n ("^name" control inputs come after the data inputs).
-  Tensor input(const tf::NodeDef& n, int i) const {
-    if (i >= n.input_size() || starts_with(n.input(i), "^")) {
-      fail(fmt::format("{} ({}) has no input {}", n.name(), n.op(), i));
-    }
-    std::string name = n.input(i);
-    int output = 0;
-    const auto colon = name.rfind(':');
-    if (colon != std::string::npos) {
-      const std::string digits = name.substr(colon + 1);
-      if (digits.empty() || digits.size() > 6 ||
-          !std::all_of(digits.begin(), digits.end(), [](unsigned char c) { return std::isdigit(c) != 0; })) {
-        fail(fmt::format("{} reads '{}', which is not a tensor name", n.name(), n.input(i)));
-      }
-      output = std::stoi(digits);
-      name.resize(colon);
-    }
-    const auto it = by_name_.find(name);
-    if (it == by_name_.end()) fail(fmt::format("{} reads {}, which the graph lacks", n.name(), name));
-    return {it->second, output};
-  }
-
-  int data_inputs(const tf::NodeDef& n) const {
-    int k = 0;
-    while (k < n.input_size() && !starts_with(n.input(k), "^")) ++k;
-    return k;
-  }
-
-  // The variable a tensor reads, through Identity/ReadVariableOp chains
-  // (hidden1/kernel/read -> hidden1/kernel), or nullptr.
-  const tf::NodeDef* variable(Tensor t) const {
-    for (std::size_t steps = 0; steps <= size(); ++steps) {
-      const std::string& op = t.node->op();
-      if (op == "VariableV2" || op == "Variable" || op == "VarHandleOp") return t.node;
-      if ((op != "Identity" && op != "ReadVariableOp") || data_inputs(*t.node) != 1) return nullptr;
-      t = input(*t.node, 0);
-    }
-    fail("a cycle of Identity nodes reaches " + t.node->name());
-  }
-
-  // Skips Identity nodes on the data path (not variable reads).
-  Tensor through_identity(Tensor t) const {
-    for (std::size_t steps = 0; steps <= size(); ++steps) {
-      if (t.node->op() != "Identity" || data_inputs(*t.node) != 1) return t;
-      t = input(*t.node, 0);
-    }
-    fail("a cycle of Identity nodes reaches " + t.node->name());
-  }
-
-  std::vector<const tf::NodeDef*> nodes_with_op(const std::vector<std::string>& ops) const {
-    std::vector<const tf::NodeDef*> out;
-    for (const auto& [name, n] : by_name_) {
-      if (std::find(ops.begin(), ops.end(), n->op()) != ops.end()) out.push_back(n);
-    }
-    std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->name() < b->name(); });
-    return out;
-  }
-
- private:
-  std::string origin_;
-  std::unordered_map<std::string, const tf::NodeDef*> by_name_;
-};
-
-const tf::AttrValue* attr(const tf::NodeDef& n, const char* key) {
-  const auto it = n.attr().find(key);
-  return it == n.attr().end() ? nullptr : &it->second;
-}
-
-// The value of a scalar float Const (shape [] or all ones), or nullopt.
-std::optional<double> scalar_constant(const Graph& g, Tensor t) {
-  t = g.through_identity(t);
-  if (t.node->op() != "Const" || t.output != 0) return std::nullopt;
-  const tf::AttrValue* v = attr(*t.node, "value");
-  if (!v || !v->has_tensor()) return std::nullopt;
-  const tf::TensorProto& p = v->tensor();
-  for (const auto& d : p.tensor_shape().dim()) {
-    if (d.size() != 1) return std::nullopt;
-  }
-  if (p.dtype() == 1) {  // DT_FLOAT
-    if (p.float_val_size() == 1) return p.float_val(0);
-    if (p.tensor_content().size() == sizeof(float)) {
-      float f;
-      std::memcpy(&f, p.tensor_content().data(), sizeof f);
-      return f;
-    }
-  } else if (p.dtype() == 2) {  // DT_DOUBLE
-    if (p.double_val_size() == 1) return p.double_val(0);
-    if (p.tensor_content().size() == sizeof(double)) {
-      double d;
-      std::memcpy(&d, p.tensor_content().data(), sizeof d);
-      return d;
-    }
-  }
-  return std::nullopt;
-}
 
 std::vector<int64_t> variable_shape(const Graph& g, const tf::NodeDef& var) {
   const tf::AttrValue* s = attr(var, "shape");
@@ -441,25 +329,83 @@ Tensor find_logits(const Graph& g, std::string& reader) {
   g.fail("the graph has no loss, InTopK or ArgMax that names the network's logits");
 }
 
+// The variable scope of a variable node ("batch_normalization_3/moving_mean" -> "batch_normalization_3").
+std::string scope_of(const tf::NodeDef& var) {
+  const std::string& name = var.name();
+  const auto slash = name.rfind('/');
+  return slash == std::string::npos ? name : name.substr(0, slash);
+}
+
+// The rate of the dropout whose cond forwards at `merge`: 1 - keep_prob, or
+// the rate constant, found inside the cond's scope; nullopt when neither is.
+std::optional<double> dropout_rate(const Graph& g, const tf::NodeDef& merge) {
+  const std::string& name = merge.name();
+  const std::string scope = name.substr(0, name.rfind('/') + 1);  // "dnn/dropout/cond/"
+  for (const tf::NodeDef* c : g.nodes_with_op({"Const"})) {
+    if (!starts_with(c->name(), scope)) continue;
+    const std::string& n = c->name();
+    const auto value = scalar_constant(g, Tensor{c, 0});
+    if (!value) continue;
+    if (n.size() >= 9 && n.compare(n.size() - 9, 9, "keep_prob") == 0) return 1.0 - *value;
+    if (n.size() >= 5 && n.compare(n.size() - 5, 5, "/rate") == 0) return *value;
+  }
+  return std::nullopt;
+}
+
+// One node of the network as the walk meets it (top first).
+struct Imported {
+  NodeKind kind = NodeKind::kDense;
+  DenseLayer dense;
+  BatchNormMatch norm;
+  Activation activation{ActivationKind::kIdentity, 0.2f};
+  std::string dropout_name;
+  std::optional<double> rate;
+};
+
 ModelDescription model_from_graph(const tf::GraphDef& graph_def, const std::string& origin) {
   const Graph g(graph_def, origin);
   std::string loss_op;
   Tensor t = find_logits(g, loss_op);
-  std::vector<std::pair<DenseLayer, Activation>> layers;  // output layer first
+  std::vector<Imported> nodes;  // output node first
   std::set<const tf::NodeDef*> visited;
-  Activation activation{ActivationKind::kIdentity, 0.2f};
+  Activation activation{ActivationKind::kIdentity, 0.2f};  // applied to what the walk meets next
   const tf::NodeDef* input = nullptr;
-  std::vector<std::string> inference_identities;  // conds that forward their input at inference (dropout)
   while (!input) {
+    if (auto b = batch_norm_at(g, t)) {
+      if (!visited.insert(b->output).second) g.fail("the network's layers form a cycle at " + b->output->name());
+      Imported n;
+      n.kind = NodeKind::kBatchNorm;
+      n.norm = *b;
+      n.activation = activation;
+      nodes.push_back(n);
+      activation = Activation{ActivationKind::kIdentity, 0.2f};
+      t = b->input;
+      // Batch norm after the activation: the activation sits below it.
+      if (const auto a = activation_at(g, t)) {
+        activation = a->activation;
+        t = a->pre;
+      }
+      continue;
+    }
     const std::optional<DenseLayer> d = dense_layer_at(g, t);
     if (!d) refuse(g, *g.through_identity(t).node);
     if (!visited.insert(d->matmul).second) g.fail("the network's layers form a cycle at " + d->matmul->name());
-    layers.emplace_back(*d, activation);
+    Imported dense;
+    dense.dense = *d;
+    dense.activation = activation;
+    nodes.push_back(dense);
     Tensor x = g.through_identity(d->input);
     for (std::size_t steps = 0; steps <= g.size(); ++steps) {
       const std::optional<Tensor> forwarded = identity_at_inference(g, x);
       if (!forwarded) break;
-      inference_identities.push_back(x.node->name());
+      Imported drop;
+      drop.kind = NodeKind::kDropout;
+      const std::string& merge = x.node->name();
+      drop.dropout_name = merge.size() > 11 && merge.compare(merge.size() - 11, 11, "/cond/Merge") == 0
+                              ? merge.substr(0, merge.size() - 11)
+                              : merge;
+      drop.rate = dropout_rate(g, *x.node);
+      nodes.push_back(drop);
       x = g.through_identity(*forwarded);
     }
     if (x.node->op() == "Placeholder") {
@@ -472,36 +418,94 @@ ModelDescription model_from_graph(const tf::GraphDef& graph_def, const std::stri
       t = x;
     }
   }
-  std::reverse(layers.begin(), layers.end());
+  if (nodes.back().kind != NodeKind::kDense) g.fail("the network does not start with a dense layer");
+  std::reverse(nodes.begin(), nodes.end());
 
   ModelDescription m;
   m.source = "TensorFlow graph " + origin;
-  m.input.features = layers.front().first.fan_in;
-  if (const tf::AttrValue* s = attr(*input, "shape"); s && s->has_shape() && !s->shape().unknown_rank()) {
+  m.input.features = nodes.front().dense.fan_in;
+  // An empty shape is what some TF1 versions wrote for a placeholder of unspecified shape.
+  if (const tf::AttrValue* s = attr(*input, "shape");
+      s && s->has_shape() && !s->shape().unknown_rank() && s->shape().dim_size() > 0) {
     const auto& dims = s->shape().dim();
     if (dims.size() != 2 || (dims[1].size() > 0 && dims[1].size() != m.input.features)) {
       std::vector<int64_t> shape;
       for (const auto& d : dims) shape.push_back(d.size());
       g.fail(fmt::format("the input {} has shape {} but {} takes {} features", input->name(), shape_text(shape),
-                         layers.front().first.matmul->name(), m.input.features));
+                         nodes.front().dense.matmul->name(), m.input.features));
     }
   }
-  for (std::size_t i = 0; i < layers.size(); ++i) {
-    const DenseLayer& d = layers[i].first;
-    if (i > 0 && d.fan_in != layers[i - 1].first.units) {
-      g.fail(fmt::format("{} takes {} inputs but the layer before it has {} units", d.matmul->name(), d.fan_in,
-                         layers[i - 1].first.units));
-    }
+  int64_t width = m.input.features;
+  std::vector<std::string> read_notes, dropped;
+  for (const Imported& imported : nodes) {
     ModelNode n;
-    n.kind = NodeKind::kDense;
-    const std::string& kernel = d.kernel->name();
-    const auto slash = kernel.rfind('/');
-    n.name = slash == std::string::npos ? kernel : kernel.substr(0, slash);
-    n.units = d.units;
-    n.activation = layers[i].second;
-    n.variables = {{"kernel", kernel}, {"bias", d.bias->name()}};
+    n.kind = imported.kind;
+    n.activation = imported.activation;
+    if (imported.kind == NodeKind::kDense) {
+      const DenseLayer& d = imported.dense;
+      if (d.fan_in != width) {
+        g.fail(fmt::format("{} takes {} inputs but the layer before it has {} units", d.matmul->name(), d.fan_in,
+                           width));
+      }
+      const std::string& kernel = d.kernel->name();
+      const auto slash = kernel.rfind('/');
+      n.name = slash == std::string::npos ? kernel : kernel.substr(0, slash);
+      n.units = d.units;
+      n.variables = {{"kernel", kernel}, {"bias", d.bias->name()}};
+      width = d.units;
+    } else if (imported.kind == NodeKind::kBatchNorm) {
+      const BatchNormMatch& b = imported.norm;
+      n.name = scope_of(*b.moving_mean);
+      n.units = width;
+      n.variables = {{"moving_mean", b.moving_mean->name()}, {"moving_variance", b.moving_variance->name()}};
+      if (b.gamma) n.variables["gamma"] = b.gamma->name();
+      if (b.beta) n.variables["beta"] = b.beta->name();
+      n.batch_norm.scale = b.gamma != nullptr;
+      n.batch_norm.center = b.beta != nullptr;
+      n.batch_norm.epsilon = static_cast<float>(b.epsilon);
+      for (const tf::NodeDef* v : {b.gamma, b.beta, b.moving_mean, b.moving_variance}) {
+        if (!v) continue;
+        const std::vector<int64_t> shape = variable_shape(g, *v);
+        if (shape != std::vector<int64_t>{width}) {
+          g.fail(fmt::format("the batch normalization at {} normalises {} features but {} has shape {}",
+                             b.output->name(), width, v->name(), shape_text(shape)));
+        }
+      }
+      const bool before = n.activation.kind != ActivationKind::kIdentity;
+      const bool after = !before && !m.nodes.empty() && m.nodes.back().activation.kind != ActivationKind::kIdentity;
+      std::string note = fmt::format("{} ({}): batch norm {}, epsilon {:.6g} read from the graph", n.name,
+                                     b.cond.empty() ? b.output->name() : b.cond,
+                                     before  ? "before the activation (" + activation_name(n.activation) + ")"
+                                     : after ? "after the activation"
+                                             : "with no activation after it",
+                                     static_cast<float>(b.epsilon));
+      if (b.momentum) {
+        n.batch_norm.momentum = *b.momentum;
+        note += fmt::format(", momentum {:.6g} (1 - its AssignMovingAvg decay)", *b.momentum);
+        read_notes.push_back(note);
+      } else {
+        read_notes.push_back(note);
+        m.assumptions.push_back(n.name + ": momentum 0.99 (tf.layers' default; the graph has no moving-average "
+                                         "update for it)");
+      }
+    } else {
+      n.name = imported.dropout_name;
+      n.units = width;
+      if (imported.rate && *imported.rate >= 0.0 && *imported.rate < 1.0) {
+        n.rate = static_cast<float>(*imported.rate);
+        read_notes.push_back(fmt::format("{}: dropout rate {:.6g} read from the graph, off in evaluation", n.name,
+                                         *imported.rate));
+      } else {
+        n.rate = 0.0f;
+        m.assumptions.push_back(n.name + ": dropout whose rate the graph does not show (evaluation does not use it; "
+                                         "recorded as 0)");
+      }
+      dropped.push_back(imported.dropout_name + "/cond/Merge");
+    }
     for (const ModelNode& before : m.nodes) {
-      if (before.name == n.name) n.name = kernel;  // two kernels in one scope: name nodes by the kernel
+      if (before.name == n.name && n.kind == NodeKind::kDense) {
+        n.name = n.variables.at("kernel");  // two kernels in one scope: name nodes by the kernel
+      }
     }
     m.nodes.push_back(n);
   }
@@ -511,12 +515,12 @@ ModelDescription model_from_graph(const tf::GraphDef& graph_def, const std::stri
     m.assumptions.push_back("loss: sparse softmax cross-entropy (the graph's logits feed " + loss_op +
                             ", not that loss)");
   }
-  std::reverse(inference_identities.begin(), inference_identities.end());
-  for (const std::string& merge : inference_identities) {
+  for (const std::string& merge : dropped) {
     m.assumptions.push_back(merge +
                             " forwards its input unchanged: its tf.cond takes the false branch while the "
                             "training placeholder keeps its default (false)");
   }
+  m.read = read_notes;
   m.assumptions.push_back("output i stands for label i (the graph does not record which class each output is)");
   m.assumptions.push_back(
       fmt::format("the input {} takes pixels scaled to [0, 1] (the graph does not say how)", input->name()));

@@ -10,6 +10,7 @@
 #include "checkpoint/summary.h"
 #include "host/model/initializers.h"
 #include "host/train/model_checkpoint.h"
+#include "host/restore/checkpoint_layers.h"
 #include "host/restore/name_suggestions.h"
 #include "host/restore/rename_rules.h"
 
@@ -137,6 +138,49 @@ PlannedVariable initialised_variable(const ParameterSpec& p) {
   return v;
 }
 
+// A model's batch norm follows a dense layer; when the checkpoint keeps that
+// layer's batch norm under another name (tf.layers' batch_normalization_N in
+// creation order, tf.contrib's DENSE/BatchNorm, Keras's numbered layers:
+// find_batch_norms says how each is attached), the model's leaf
+// (DENSE/batch_normalization/gamma) is restored from it, as if renamed.
+// A checkpoint whose batch norms cannot be attached gets no aliases (its
+// variables then need --rename, and the plan's errors say which).
+void add_batch_norm_aliases(const std::vector<ParameterSpec>& table, const BundleReader& reader,
+                            const RestoreOptions& options, std::vector<Candidate>& candidates,
+                            std::map<std::string, std::size_t>& by_model_name) {
+  bool any = false;
+  for (const ParameterSpec& p : table) any = any || p.role == ParamRole::kMovingMean;
+  if (!any) return;
+  std::vector<CheckpointBatchNorm> norms;
+  try {
+    norms = find_batch_norms(reader, options.renames, find_dense_layers(reader, options.renames));
+  } catch (const Error&) {
+    return;
+  }
+  std::map<std::string, const CheckpointBatchNorm*> after;
+  for (const CheckpointBatchNorm& b : norms) after[b.after] = &b;
+  std::map<std::string, std::size_t> by_key;
+  for (std::size_t i = 0; i < candidates.size(); ++i) by_key[candidates[i].key] = i;
+  for (const ParameterSpec& p : table) {
+    if (p.role != ParamRole::kGamma && p.role != ParamRole::kBeta && p.role != ParamRole::kMovingMean &&
+        p.role != ParamRole::kMovingVariance) {
+      continue;
+    }
+    if (by_model_name.count(p.name)) continue;  // the checkpoint has it under the model's name
+    // The dense layer this batch norm follows: the last kernel below its node.
+    std::string dense;
+    for (const ParameterSpec& q : table) {
+      if (q.role == ParamRole::kKernel && q.layer < p.layer) dense = q.name.substr(0, q.name.rfind('/'));
+    }
+    const auto b = after.find(dense);
+    if (b == after.end()) continue;
+    const auto leaf = b->second->leaf_keys.find(param_role_name(p.role));
+    if (leaf == b->second->leaf_keys.end()) continue;
+    const auto c = by_key.find(leaf->second);
+    if (c != by_key.end()) by_model_name[p.name] = c->second;
+  }
+}
+
 }  // namespace
 
 bool matches_name_or_scope(const std::regex& pattern, const std::string& name) {
@@ -224,6 +268,7 @@ RestorePlan plan_restore(const std::vector<ParameterSpec>& table, const BundleRe
     candidates.push_back(std::move(c));
   }
   const auto non_dense = non_dense_kinds(reader);
+  add_batch_norm_aliases(table, reader, options, candidates, by_model_name);
 
   // Each --restore regex must select at least one model variable.
   std::vector<std::string> model_names;

@@ -20,10 +20,11 @@ struct ActivationMismatch {
   Activation model, source;
 };
 
-// Hidden layers of `spec` whose kernel `plan` restores from a kernel of a
-// `source` node with a different activation (the source's output node, whose
-// activation is the identity, is compared only when the model layer is
-// also an output layer).
+// Hidden dense layers of `spec` whose kernel `plan` restores from a kernel
+// of a `source` dense node applying a different activation — a layer's
+// activation being its own, or that of the batch-norm node after it when
+// batch norm comes before the activation. The source's output layer is
+// compared only with a model output layer.
 std::vector<ActivationMismatch> restored_activation_mismatches(const ModelSpec& spec, const RestorePlan& plan,
                                                                const ModelDescription& source);
 

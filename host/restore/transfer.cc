@@ -29,24 +29,29 @@ void set_layer_names(ModelSpec& spec, const std::vector<std::string>& names) {
   for (std::size_t i = 0; i < names.size(); ++i) spec.layers[i].name = names[i];
 }
 
-std::vector<std::string> freeze_variables(ModelSpec& spec, const std::vector<std::string>& regexes) {
+std::vector<std::string> freeze_variables(ModelSpec& spec, const std::vector<std::string>& regexes,
+                                          const FreezeOptions& options) {
   const auto compiled = compile_name_regexes(regexes, "--freeze");
   std::vector<std::string> all;
   for (const LayerSpec& l : spec.layers) {
-    all.push_back(kernel_name(l));
-    all.push_back(bias_name(l));
+    for (ParamRole role : node_roles(l.shape())) all.push_back(leaf_name(l, role));
   }
   std::vector<bool> used(compiled.size(), false);
   std::vector<std::string> frozen;
   for (LayerSpec& l : spec.layers) {
-    for (bool* flag : {&l.kernel_trainable, &l.bias_trainable}) {
-      const std::string name = flag == &l.kernel_trainable ? kernel_name(l) : bias_name(l);
+    for (ParamRole role : node_roles(l.shape())) {
+      const std::string name = leaf_name(l, role);
       bool hit = false;
       for (std::size_t r = 0; r < compiled.size(); ++r) {
         if (matches_name_or_scope(compiled[r], name)) hit = used[r] = true;
       }
       if (!hit) continue;
-      *flag = false;
+      // TF1's behaviour: a frozen batch norm's statistics keep updating.
+      if (!role_optimized(role) && options.frozen_batch_norm_updates_statistics) {
+        l.batch_norm.frozen_updates_statistics = true;
+        continue;
+      }
+      l.set_leaf_trainable(role, false);
       frozen.push_back(name);
     }
   }

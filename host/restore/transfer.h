@@ -36,7 +36,17 @@ void set_layer_names(ModelSpec& spec, const std::vector<std::string>& names);
 // name or a whole leading scope ("hidden[123]" freezes hidden1/kernel and
 // hidden1/bias). Returns the frozen names in model order. A regex that
 // selects nothing is an error listing the closest variable names.
-std::vector<std::string> freeze_variables(ModelSpec& spec, const std::vector<std::string>& regexes);
+//
+// A frozen batch norm (its moving statistics selected) runs in inference
+// mode with fixed statistics by default (the Keras rule: a frozen layer's
+// features do not change under the layers trained on them);
+// frozen_batch_norm_updates_statistics keeps TF1's behaviour instead (batch
+// statistics in training, moving averages updated: only gamma and beta freeze).
+struct FreezeOptions {
+  bool frozen_batch_norm_updates_statistics = false;
+};
+std::vector<std::string> freeze_variables(ModelSpec& spec, const std::vector<std::string>& regexes,
+                                          const FreezeOptions& options = {});
 
 // plan_restore over the trainer's table, then apply_restore_plan into its
 // backend. Returns the plan (print plan.table()).

@@ -51,8 +51,14 @@ std::string default_cache_limit_basis(const BackendMemory& memory) {
 
 int frozen_prefix_layers(const ModelSpec& spec) {
   int k = 0;
+  // A node with anything trained or updated ends the prefix; dropout (no
+  // variables) inside it is the identity there, as the step plan runs it
+  // (host/step_plan.h), and batch norm with frozen statistics runs in
+  // inference form.
   for (const LayerSpec& l : spec.layers) {
-    if (l.kernel_trainable || l.bias_trainable) break;
+    bool active = false;
+    for (ParamRole role : node_roles(l.shape())) active = active || l.leaf_trainable(role);
+    if (active) break;
     ++k;
   }
   return k;

@@ -37,7 +37,9 @@ int64_t default_cache_limit(const BackendMemory& memory);
 // "25% of RAM (15.6 GiB)", "50% of free GPU memory (79.1 GiB)".
 std::string default_cache_limit_basis(const BackendMemory& memory);
 
-// k: the number of lowest layers whose kernel and bias are both frozen.
+// k: the number of lowest nodes with nothing trained or updated (dense:
+// kernel and bias frozen; batch norm: every leaf frozen, statistics
+// included; dropout: none, it is the identity in the prefix).
 int frozen_prefix_layers(const ModelSpec& spec);
 
 struct FrozenCacheDecision {

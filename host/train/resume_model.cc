@@ -36,15 +36,27 @@ ResolvedModel resolve_resumed_model(const ModelDescription& recorded, const Mode
   auto refuse = [&](const std::string& field, const std::string& requested, const std::string& had) {
     r.contradictions.push_back({field, requested, had, false});
   };
-  const std::vector<ModelNode>& nodes = recorded.nodes;
+  // The request speaks of dense layers (--hidden, --activation,
+  // --layer-names); batch norm and dropout nodes belong to the layer before
+  // them, and a batch norm before the activation carries the layer's activation.
+  std::vector<ModelNode> nodes;
+  for (const ModelNode& n : recorded.nodes) {
+    if (n.kind == NodeKind::kDense) {
+      nodes.push_back(n);
+    } else if (!nodes.empty() && n.kind == NodeKind::kBatchNorm &&
+               nodes.back().activation.kind == ActivationKind::kIdentity) {
+      nodes.back().activation = n.activation;
+    }
+  }
+  if (nodes.empty()) nodes = recorded.nodes;
 
   if (request.hidden) {
     std::vector<int64_t> had;
     for (std::size_t i = 0; i + 1 < nodes.size(); ++i) had.push_back(nodes[i].units);
     if (*request.hidden != had) refuse("hidden", join(*request.hidden), had.empty() ? "none" : join(had));
   }
-  if (request.outputs && *request.outputs != nodes.back().units) {
-    refuse("outputs", std::to_string(*request.outputs), std::to_string(nodes.back().units));
+  if (request.outputs && *request.outputs != recorded.nodes.back().units) {
+    refuse("outputs", std::to_string(*request.outputs), std::to_string(recorded.nodes.back().units));
   }
   if (request.activation) {
     for (std::size_t i = 0; i + 1 < nodes.size(); ++i) {

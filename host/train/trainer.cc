@@ -55,6 +55,10 @@ Trainer::Trainer(Backend& backend, const ModelDescription& model, const TrainOpt
   check_training_memory(spec_.backend_shapes(), static_cast<int>(optimizer_slot_suffixes(optimizer_.kind).size()),
                         std::max(options_.batch_size, options_.eval_batch), backend_.memory());
   backend_.build(spec_.backend_shapes(), optimizer_, std::max(options_.batch_size, options_.eval_batch));
+  // Dropout masks: a function of (seed, global step, node, row, column), so a
+  // resumed run (whose step comes back with the optimizer scalars) continues
+  // with the masks the uninterrupted run would have drawn.
+  backend_.set_dropout_seed(options_.seed);
   apply_trainable(backend_, table_);
   initialize_parameters(backend_, table_, options_.seed);
 }
@@ -62,7 +66,7 @@ Trainer::Trainer(Backend& backend, const ModelDescription& model, const TrainOpt
 StepPlan Trainer::step_plan(int first_layer) const {
   std::vector<bool> trainable(table_.size());
   for (const ParameterSpec& p : table_) trainable[static_cast<std::size_t>(p.index)] = p.trainable;
-  return plan_step(trainable, first_layer, optimizer_.clip_norm > 0);
+  return plan_step(parameter_layout(spec_.backend_shapes()), trainable, first_layer, optimizer_.clip_norm > 0);
 }
 
 ResumeReport Trainer::resume(const BundleReader& reader) {

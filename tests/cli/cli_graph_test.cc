@@ -75,9 +75,6 @@ TEST(CliGraph, RefusalsAndContradictionsAreOneLineErrors) {
   for (const Case& c : {
            Case{quote(adam) + data + " --classes 0-4 --activation relu",
                 "--activation relu contradicts the graph " + adam + ".meta (hidden1 uses elu)"},
-           Case{quote(bn) + data, bn + ".meta: the graph's network uses batch normalization (dnn/batch_normalization"},
-           Case{quote(bn) + data + " --layers hidden1,hidden2,hidden3,outputs",
-                bn + ".meta: the graph's network uses batch normalization"},
            Case{quote(conv) + data, conv + ".meta: the graph's network uses Conv2D (conv2/Conv2D)"},
        }) {
     const auto r = graft("eval " + c.args);
@@ -99,12 +96,16 @@ TEST(CliGraph, InspectPrintsTheRecoveredArchitecture) {
   EXPECT_CONTAINS(r.output, "  outputs  dense       10  identity");
   const auto j = nlohmann::json::parse(test::graft_stdout("inspect --json " + quote(seed)).output);
   EXPECT_EQ(j["model"]["nodes"].size(), 6u);
-  // A graph graft cannot use is reported, and inspect still lists the variables.
+  // The batch-norm graph: its nodes, and the batch norms listed under their dense layers.
   const auto b = graft("inspect " + quote(bn));
   ASSERT_EQ(b.status, 0) << b.output;
-  EXPECT_CONTAINS(b.output,
-                  "its TensorFlow graph cannot be used: " + bn + ".meta: the graph's network uses batch normalization");
-  EXPECT_CONTAINS(b.output, "batch_normalization/moving_mean");
+  EXPECT_CONTAINS(b.output, "model: recovered from the TensorFlow graph " + bn + ".meta\n");
+  EXPECT_CONTAINS(b.output, "  batch_normalization    batch_norm     300  elu");
+  EXPECT_CONTAINS(b.output, "  dnn/dropout            dropout        300  identity");
+  EXPECT_CONTAINS(b.output, "batch_normalization: batch norm before the activation, momentum 0.9, epsilon 0.001");
+  EXPECT_CONTAINS(b.output, "  hidden1  784 -> 300\n             + batch normalization batch_normalization (beta, gamma, "
+                            "moving_mean, moving_variance)\n");
+  EXPECT_EQ(b.output.find("other variables"), std::string::npos) << b.output;
 }
 
 // A graph built here, beside a bundle written by graft: the hand-written

@@ -240,7 +240,13 @@ TEST(CliTransfer, ErrorsOnTheOtherFixtures) {
   EXPECT_CONTAINS(conv1.output, "4-D kernel");
 
   if (auto bn = test::fixture("tf1/batchnorm")) {
-    const auto r = graft(few_shot(data) + "--hidden 300,200,100 --outputs 10 --dry-run --init-from " +
+    // Its graph runs the layers with ELU (after batch norm): a default-ReLU
+    // model is refused, naming the activation to pass.
+    const auto relu = graft(few_shot(data) + "--hidden 300,200,100 --outputs 10 --dry-run --init-from " +
+                            quote(bn->string()));
+    EXPECT_EQ(relu.status, 1) << relu.output;
+    EXPECT_CONTAINS(relu.output, "runs with elu; the model gives it relu (the default): pass --activation elu");
+    const auto r = graft(few_shot(data) + "--hidden 300,200,100 --outputs 10 --activation elu --dry-run --init-from " +
                          quote(bn->string()));
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_CONTAINS(r.output, "batch_normalization/beta: no such model variable (batch normalization)");

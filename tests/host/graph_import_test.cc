@@ -82,15 +82,34 @@ TEST(GraphImportFixtures, ScopedNamesKeepsTheKernalVariables) {
   EXPECT_EQ(model.layers[1].kernel_key, "dnn/hidden2/kernal");
 }
 
-TEST(GraphImportFixtures, BatchNormIsRefusedByName) {
+// tf.layers.batch_normalization under a training placeholder's tf.cond, before
+// ELU in the hidden layers and on the logits, with dropout between the
+// layers: imported node by node with the graph's epsilon and momentum.
+TEST(GraphImportFixtures, BatchNormAndDropoutAreImported) {
   const std::string prefix = fixture_prefix("tf1/batchnorm/my_model_final.ckpt");
   if (prefix.empty()) GTEST_SKIP() << "fixture tf1/batchnorm not found";
-  const std::string e = error_of([&] { model_from_meta_graph(prefix); });
-  EXPECT_CONTAINS(e, prefix + ".meta: the graph's network uses batch normalization (dnn/batch_normalization");
-  // Its dropouts are tf.conds that forward their input at inference: not the problem.
-  EXPECT_EQ(e.find("dropout"), std::string::npos) << e;
-  EXPECT_CONTAINS(e, "which graft cannot evaluate yet");
-  EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  const std::optional<ModelDescription> m = model_from_meta_graph(prefix);
+  ASSERT_TRUE(m.has_value());
+  std::string kinds;
+  for (const ModelNode& n : m->nodes) kinds += std::string(kinds.empty() ? "" : " ") + node_kind_name(n.kind);
+  EXPECT_EQ(kinds,
+            "dense batch_norm dropout dense batch_norm dropout dense batch_norm dropout dense batch_norm");
+  const ModelNode& bn = m->nodes[1];
+  EXPECT_EQ(bn.name, "batch_normalization");
+  EXPECT_EQ(bn.variables.at("gamma"), "batch_normalization/gamma");
+  EXPECT_EQ(bn.variables.at("moving_variance"), "batch_normalization/moving_variance");
+  EXPECT_EQ(activation_name(bn.activation), "elu");
+  EXPECT_EQ(activation_name(m->nodes[0].activation), "identity");
+  EXPECT_FLOAT_EQ(bn.batch_norm.epsilon, 0.001f);
+  EXPECT_FLOAT_EQ(bn.batch_norm.momentum, 0.9f);  // AssignMovingAvg/decay is 0.1
+  // The graph's scope dnn/batch_normalization_4 reads the variables batch_normalization_3.
+  EXPECT_EQ(m->nodes.back().name, "batch_normalization_3");
+  EXPECT_EQ(activation_name(m->nodes.back().activation), "identity");
+  EXPECT_FLOAT_EQ(m->nodes[2].rate, 0.5f);
+  EXPECT_EQ(m->output.classes, 10);
+  const BundleReader reader = BundleReader::open(prefix);
+  const CheckpointModel model = model_from_description(reader, *m);
+  EXPECT_EQ(model.spec.layers.size(), 11u);
 }
 
 TEST(GraphImportFixtures, ConvolutionsAreRefusedByName) {
@@ -199,9 +218,13 @@ TEST(GraphImport, DropoutOffByDefaultIsTheIdentityAtInference) {
     return dropout_cond(b, "net/hidden1/Elu", false);
   });
   const ModelDescription m = from(g);
-  EXPECT_EQ(activations(m), "elu identity");
-  ASSERT_FALSE(m.assumptions.empty());
-  EXPECT_CONTAINS(m.assumptions[0], "dropout/cond/Merge forwards its input unchanged");
+  // A dropout node (the identity in evaluation) between the dense layers.
+  EXPECT_EQ(activations(m), "elu identity identity");
+  ASSERT_EQ(m.nodes.size(), 3u);
+  EXPECT_EQ(m.nodes[1].kind, NodeKind::kDropout);
+  std::string all;
+  for (const std::string& a : m.assumptions) all += a + "\n";
+  EXPECT_CONTAINS(all, "dropout/cond/Merge forwards its input unchanged");
 }
 
 TEST(GraphImport, DropoutThatCanBeOnIsRefused) {
@@ -464,6 +487,48 @@ TEST(GraphImport, DescriptionEvaluatesAgainstABundle) {
   EXPECT_EQ(model.spec.layers[0].activation.kind, ActivationKind::kLeakyRelu);
   EXPECT_FLOAT_EQ(model.spec.layers[0].activation.alpha, 0.25f);
   EXPECT_EQ(model.spec.layers[1].activation.kind, ActivationKind::kIdentity);
+}
+
+}  // namespace
+}  // namespace graft
+
+namespace graft {
+namespace {
+
+// Batch norm after the activation, in inference-only form (no tf.cond:
+// training fixed to False), without gamma (scale off): the node carries the
+// identity, the dense layer below keeps its ReLU, and the momentum the graph
+// does not show is said as an assumption.
+TEST(GraphImport, BatchNormAfterTheActivationWithoutGamma) {
+  const auto g = two_layer_graph(4, 3, 2, [](GraphBuilder& b, const std::string& z) {
+    b.node("net/hidden1/Relu", "Relu", {z});
+    const std::string beta = b.variable("bn/beta", {3});
+    const std::string mean = b.variable("bn/moving_mean", {3});
+    const std::string var = b.variable("bn/moving_variance", {3});
+    b.node("net/bn/add", "Add", {var, b.constant("net/bn/add/y", 0.002f)});
+    b.node("net/bn/Rsqrt", "Rsqrt", {"net/bn/add"});
+    b.node("net/bn/mul_1", "Mul", {"net/hidden1/Relu", "net/bn/Rsqrt"});
+    b.node("net/bn/mul_2", "Mul", {mean, "net/bn/Rsqrt"});
+    b.node("net/bn/sub", "Sub", {beta, "net/bn/mul_2"});
+    b.node("net/bn/add_1", "Add", {"net/bn/mul_1", "net/bn/sub"});
+    return "net/bn/add_1";
+  });
+  const ModelDescription m = from(g);
+  ASSERT_EQ(m.nodes.size(), 3u);
+  EXPECT_EQ(activations(m), "relu identity identity");
+  const ModelNode& bn = m.nodes[1];
+  EXPECT_EQ(bn.kind, NodeKind::kBatchNorm);
+  EXPECT_EQ(bn.name, "bn");
+  EXPECT_FALSE(bn.batch_norm.scale);
+  EXPECT_TRUE(bn.batch_norm.center);
+  EXPECT_EQ(bn.variables.count("gamma"), 0u);
+  EXPECT_EQ(bn.variables.at("beta"), "bn/beta");
+  EXPECT_FLOAT_EQ(bn.batch_norm.epsilon, 0.002f);
+  std::string all;
+  for (const std::string& a : m.assumptions) all += a + "\n";
+  EXPECT_CONTAINS(all, "bn: momentum 0.99 (tf.layers' default; the graph has no moving-average update for it)");
+  ASSERT_EQ(m.read.size(), 1u);
+  EXPECT_CONTAINS(m.read[0], "bn (net/bn/add_1): batch norm after the activation, epsilon 0.002 read from the graph");
 }
 
 }  // namespace

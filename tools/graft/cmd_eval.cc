@@ -94,6 +94,12 @@ int run_eval(const EvalFlags& f) {
     j["device"] = r.device;
     for (std::size_t l = 0; l < model.layers.size(); ++l) {
       const CheckpointDenseLayer& c = model.layers[l];
+      if (c.kind != NodeKind::kDense) {
+        j["layers"].push_back({{"name", c.name}, {"kind", node_kind_name(c.kind)}, {"variables", c.leaf_keys},
+                               {"shape", {c.fan_in, c.fan_out}},
+                               {"activation", activation_name(model.spec.layers[l].activation)}});
+        continue;
+      }
       j["layers"].push_back({{"name", c.name}, {"kernel", c.kernel_key}, {"bias", c.bias_key},
                              {"shape", {c.fan_in, c.fan_out}},
                              {"activation", activation_name(model.spec.layers[l].activation)}});

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "checkpoint/printable.h"
 #include "checkpoint/summary.h"
 #include "host/jobs/inspect_job.h"
+#include "host/restore/checkpoint_layers.h"
 #include "tools/graft/commands.h"
 #include "tools/graft/tensor_values.h"
 
@@ -70,7 +72,25 @@ void print_variables(const BundleReader& r) {
               static_cast<long long>(total), r.num_shards(), r.num_shards() == 1 ? "" : "s");
 }
 
-void print_summary(const CheckpointSummary& s) {
+// The batch normalizations a checkpoint's variables hold, attached to their
+// dense layers (host/restore/checkpoint_layers.h); empty with a note when the
+// names do not say where they belong.
+std::vector<CheckpointBatchNorm> attached_batch_norms(const BundleReader& r, std::string& note) {
+  try {
+    return find_batch_norms(r, {}, find_dense_layers(r, {}));
+  } catch (const Error& e) {
+    note = e.what();
+    return {};
+  }
+}
+
+void print_summary(const BundleReader& r, const CheckpointSummary& s) {
+  std::string bn_note;
+  const std::vector<CheckpointBatchNorm> norms = attached_batch_norms(r, bn_note);
+  std::set<std::string> attached_keys;
+  for (const CheckpointBatchNorm& b : norms) {
+    for (const auto& [leaf, key] : b.leaf_keys) attached_keys.insert(key);
+  }
   std::printf("format: %s\n", s.format.c_str());
   std::printf("parameters: %lld (model), %lld (optimizer state)\n", static_cast<long long>(s.model_parameters),
               static_cast<long long>(s.optimizer_elements));
@@ -84,6 +104,12 @@ void print_summary(const CheckpointSummary& s) {
     for (const auto& d : s.dense_layers) {
       std::printf("  %s  %lld -> %lld%s\n", pad(d.name, w).c_str(), static_cast<long long>(d.inputs),
                   static_cast<long long>(d.outputs), d.keras_name.empty() ? "" : ("  (" + printable(d.keras_name) + ")").c_str());
+      for (const CheckpointBatchNorm& b : norms) {
+        if (b.after != d.name) continue;
+        std::string leaves;
+        for (const auto& [leaf, key] : b.leaf_keys) leaves += (leaves.empty() ? "" : ", ") + leaf;
+        std::printf("  %s    + batch normalization %s (%s)\n", pad("", w).c_str(), printable(b.scope).c_str(), leaves.c_str());
+      }
     }
   }
   if (!s.optimizer_slots.empty()) std::printf("optimizer slots: %s\n", joined(s.optimizer_slots).c_str());
@@ -93,11 +119,18 @@ void print_summary(const CheckpointSummary& s) {
     std::printf("optimizer scalars: %s\n", joined(shown).c_str());
   }
   if (!s.step_counters.empty()) std::printf("step counters: %s\n", joined(s.step_counters).c_str());
-  if (!s.other.empty()) {
-    std::printf("other variables: %zu\n", s.other.size());
+  std::vector<OtherVariable> other;
+  for (const auto& o : s.other) {
+    if (!attached_keys.count(o.name)) other.push_back(o);
+  }
+  if (!other.empty()) {
+    std::printf("other variables: %zu\n", other.size());
     std::size_t w = 0;
-    for (const auto& o : s.other) w = std::max(w, o.name.size());
-    for (const auto& o : s.other) std::printf("  %s  %s\n", pad(o.name, w).c_str(), o.kind.c_str());
+    for (const auto& o : other) w = std::max(w, o.name.size());
+    for (const auto& o : other) std::printf("  %s  %s\n", pad(o.name, w).c_str(), o.kind.c_str());
+  }
+  if (!bn_note.empty() && bn_note.find("batch normalization") != std::string::npos) {
+    std::printf("batch norm: not attached to a layer: %s\n", bn_note.c_str());
   }
 }
 
@@ -206,7 +239,7 @@ std::vector<std::pair<std::string, std::string>> verify_all(const BundleReader& 
 int run_inspect_index_only(const BundleReader& r) {
   print_variables(r);
   try {
-    print_summary(summarize(r));
+    print_summary(r, summarize(r));
   } catch (const Error& e) {
     std::printf("summary: not available (%s)\n", printable(e.what()).c_str());
   }
@@ -254,7 +287,7 @@ int run_inspect(const InspectOptions& o) {
     print_tensor(r, find_tensor(r, o.tensor));
   } else {
     print_variables(r);
-    print_summary(summarize(r));
+    print_summary(r, summarize(r));
     const CheckpointModelReport m = describe_checkpoint_model(r);
     std::printf("\n%s%s", m.note.empty() ? "" : (m.note + "\n").c_str(), m.model ? m.model->summary().c_str() : "");
   }

@@ -71,6 +71,9 @@ struct TrainFlags {
   int64_t log_every = 0;
   std::string metrics;
   bool override_checkpoint = false;
+  std::string batch_norm;  // before|after[,momentum=M][,epsilon=E][,no-center][,no-scale]
+  std::string dropout;     // RATE or RATE,RATE,... (one per hidden layer)
+  bool frozen_bn_updates = false;
   CudaFlags cuda;
   std::set<std::string> given;  // the options set on the command line (flag names, "--hidden")
   DataFlags data_flags;         // --data FILE: labels, splits (tools/graft/data_flags.h)
@@ -115,6 +118,73 @@ FrozenCacheOptions cache_options(const TrainFlags& f) {
   return o;
 }
 
+// --batch-norm before|after[,momentum=M][,epsilon=E][,no-center][,no-scale].
+TrainJob::BatchNormRequest parse_batch_norm(const std::string& text) {
+  TrainJob::BatchNormRequest r;
+  std::size_t start = 0;
+  bool placed = false;
+  const auto bad = [&](const std::string& part) {
+    return Error("--batch-norm '" + text + "': '" + part +
+                 "' is not before, after, momentum=M, epsilon=E, no-center or no-scale");
+  };
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string part = text.substr(start, comma - start);
+    start = comma + 1;
+    const auto eq = part.find('=');
+    const std::string key = part.substr(0, eq);
+    if (eq == std::string::npos) {
+      if (part == "before" || part == "after") {
+        r.before_activation = part == "before";
+        placed = true;
+      } else if (part == "no-center") {
+        r.attrs.center = false;
+      } else if (part == "no-scale") {
+        r.attrs.scale = false;
+      } else {
+        throw bad(part);
+      }
+      continue;
+    }
+    double value = 0;
+    try {
+      std::size_t used = 0;
+      value = std::stod(part.substr(eq + 1), &used);
+      if (used != part.size() - eq - 1) throw bad(part);
+    } catch (const std::logic_error&) {
+      throw bad(part);
+    }
+    if (key == "momentum") {
+      r.attrs.momentum = value;
+    } else if (key == "epsilon") {
+      r.attrs.epsilon = static_cast<float>(value);
+    } else {
+      throw bad(part);
+    }
+  }
+  if (!placed) throw Error("--batch-norm '" + text + "': say where it goes: before or after (the activation)");
+  return r;
+}
+
+std::vector<float> parse_dropout(const std::string& text) {
+  std::vector<float> rates;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string part = text.substr(start, comma - start);
+    start = comma + 1;
+    try {
+      std::size_t used = 0;
+      const float r = std::stof(part, &used);
+      if (used != part.size() || !(r >= 0.0f && r < 1.0f)) throw std::invalid_argument(part);
+      rates.push_back(r);
+    } catch (const std::logic_error&) {
+      throw Error("--dropout '" + text + "': '" + part + "' is not a rate in [0, 1)");
+    }
+  }
+  return rates;
+}
+
 // The flag that sets each TrainJob/ModelRequest field (for the library's messages).
 std::string flag_of(const std::string& field) {
   static const std::map<std::string, const char*> flags = {
@@ -122,6 +192,7 @@ std::string flag_of(const std::string& field) {
       {"names", "--layer-names"},     {"classes", "--classes"},          {"frozen", "--freeze"},
       {"optimizer", "--optimizer"},   {"learning_rate", "--lr"},         {"momentum", "--momentum"},
       {"clip_value", "--clip-value"}, {"clip_norm", "--clip-norm"},      {"override_recorded", "--override"},
+      {"batch_norm", "--batch-norm"}, {"dropout", "--dropout"},
       {"lr_schedule", "--lr-schedule"}, {"standardize", "--standardize"},
       {"standardize_from", "--standardize-from"}};
   const auto it = flags.find(field);
@@ -181,6 +252,9 @@ TrainJob job_from(const TrainFlags& f) {
   if (colon != std::string::npos) job.variance_scaling = parse_variance_scaling(f.initializer.substr(colon + 1));
   job.layer_names = f.layer_names;
   job.freeze = f.freeze;
+  if (!f.batch_norm.empty()) job.batch_norm = parse_batch_norm(f.batch_norm);
+  if (!f.dropout.empty()) job.dropout = parse_dropout(f.dropout);
+  job.frozen_batch_norm_updates_statistics = f.frozen_bn_updates;
   job.standardize = f.standardize;
   job.standardize_from = f.standardize_from;
 
@@ -402,6 +476,14 @@ void register_train(CLI::App& app) {
                 "--lr-schedule) "
                 "instead of the recorded ones, and drop optimizer slots the new optimizer does not use")
       ->needs(sub->get_option("--resume"));
+  sub->add_option("--batch-norm", flags->batch_norm,
+                  "Batch norm after every hidden dense layer: before|after (the activation)[,momentum=M][,epsilon=E]"
+                  "[,no-center][,no-scale]; defaults momentum 0.99, epsilon 0.001 (tf.layers)");
+  sub->add_option("--dropout", flags->dropout,
+                  "Dropout after every hidden layer: one RATE, or one per hidden layer (0.5,0.5,0); 0 = none");
+  sub->add_flag("--frozen-batch-norm-updates", flags->frozen_bn_updates,
+                "A frozen batch norm keeps updating its moving statistics in training (TF1); default: it runs in "
+                "inference mode (Keras)");
   add_cuda_flags(*sub, flags->cuda);
   sub->callback([flags, sub] {
     for (const CLI::Option* o : sub->get_options()) {
