@@ -9,6 +9,7 @@
 #include "checkpoint/error.h"
 #include "host/model/layer_activations.h"
 #include "host/model/op_table.h"
+#include "host/model/regularization_spec.h"
 
 namespace graft {
 
@@ -74,6 +75,7 @@ void ModelDescription::validate() const {
                     leaf + " variable");
       }
     }
+    validate_node_regularizer(n.regularizer, "model description: node " + n.name + " regularizer");
     for (const auto& [leaf, variable] : n.variables) {
       bool known = false;
       for (std::size_t l = 0; l < op.leaf_count; ++l) known = known || op.leaves[l].name == leaf;
@@ -222,6 +224,11 @@ std::string ModelDescription::summary() const {
   }
   text += "  loss: " + loss + "\n";
   text += "  optimizer: " + (optimizer ? optimizer_text(*optimizer) : std::string("not recorded")) + "\n";
+  std::vector<NodeRegularizer> regularizers;
+  std::vector<std::string> node_names;
+  for (const ModelNode& n : nodes) regularizers.push_back(n.regularizer), node_names.push_back(n.name);
+  const std::string regularization = regularization_summary(regularizers, node_names);
+  if (!regularization.empty()) text += "  regularization: " + regularization + "\n";
   for (const std::string& a : assumptions) text += "  assumed: " + a + "\n";
   return text;
 }
@@ -367,6 +374,7 @@ std::string model_to_json(const ModelDescription& m) {
               {"activation", activation_name(n.activation)},
               {"variables", n.variables}};
     if (n.activation.kind == ActivationKind::kLeakyRelu) node["alpha"] = n.activation.alpha;
+    if (n.regularizer.any()) node["regularizer"] = node_regularizer_text(n.regularizer);
     j["nodes"].push_back(node);
   }
   j["output"] = json{{"classes", m.output.classes}, {"labels", m.output.labels}};
@@ -420,6 +428,13 @@ ModelDescription model_from_json(const std::string& text, const std::string& ori
     if (!activation) f.fail("is an unknown activation '" + act + "'", "activation");
     n.activation = *activation;
     if (n.activation.kind == ActivationKind::kLeakyRelu) n.activation.alpha = f.number_or("alpha", n.activation.alpha);
+    if (f.has("regularizer")) {
+      try {
+        n.regularizer = parse_node_regularizer(f.str("regularizer"));
+      } catch (const Error& e) {
+        f.fail(std::string("is not a regularizer graft knows: ") + e.what(), "regularizer");
+      }
+    }
     const json& vars = f.at("variables");
     if (!vars.is_object()) f.fail("is not an object", "variables");
     for (const auto& [leaf, variable] : vars.items()) {

@@ -21,6 +21,7 @@
 #include "host/model/activation.h"
 #include "host/model/lr_schedule_spec.h"
 #include "host/model/optimizer_config.h"
+#include "host/model/regularization.h"
 
 namespace graft {
 
@@ -38,6 +39,9 @@ struct ModelNode {
   // The checkpoint variable holding each leaf: {"kernel": "hidden1/kernel",
   // "bias": "hidden1/bias"}. Keys are the op table's leaf names.
   std::map<std::string, std::string> variables;
+  // L1/L2 penalties on its kernel and bias, max-norm of its kernel
+  // (host/model/regularization.h); none by default.
+  NodeRegularizer regularizer;
 };
 
 struct ModelInput {

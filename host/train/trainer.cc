@@ -8,6 +8,7 @@
 
 #include "checkpoint/error.h"
 #include "host/model/model_io.h"
+#include "host/train/train_regularization.h"
 #include "host/train/divergence.h"
 #include "host/train/memory_check.h"
 
@@ -56,6 +57,7 @@ Trainer::Trainer(Backend& backend, const ModelDescription& model, const TrainOpt
                         std::max(options_.batch_size, options_.eval_batch), backend_.memory());
   backend_.build(spec_.backend_shapes(), optimizer_, std::max(options_.batch_size, options_.eval_batch));
   apply_trainable(backend_, table_);
+  set_model_regularization(backend_, model_, spec_.backend_shapes());
   initialize_parameters(backend_, table_, options_.seed);
 }
 
