@@ -150,8 +150,11 @@ std::vector<NodeRegularizer> apply_regularization_request(
     const RegularizationRequest& request, const std::function<std::string(const std::string&)>& name) {
   std::vector<NodeRegularizer> out = base;
   out.resize(names.size());
-  if (request.l1) check_names(*request.l1, names, name("l1")), check_scales(*request.l1, name("l1"), false);
-  if (request.l2) check_names(*request.l2, names, name("l2")), check_scales(*request.l2, name("l2"), false);
+  for (const auto& [field, spec] : {std::pair{"l1", &request.l1}, std::pair{"l2", &request.l2}}) {
+    if (!*spec) continue;
+    check_names(**spec, names, name(field));
+    check_scales(**spec, name(field), false);
+  }
   if (request.max_norm) {
     check_names(request.max_norm->radius, names, name("max_norm"));
     check_scales(request.max_norm->radius, name("max_norm"), true);
@@ -164,10 +167,8 @@ std::vector<NodeRegularizer> apply_regularization_request(
     NodeRegularizer& r = out[i];
     if (request.l1) r.kernel_l1 = scale_for(*request.l1, names[i]);
     if (request.l2) r.kernel_l2 = scale_for(*request.l2, names[i]);
-    if (request.l1 || request.l2 || request.regularize_biases) {
-      r.bias_l1 = biases ? r.kernel_l1 : 0.0f;
-      r.bias_l2 = biases ? r.kernel_l2 : 0.0f;
-    }
+    if (request.l1 || request.regularize_biases) r.bias_l1 = biases ? r.kernel_l1 : 0.0f;
+    if (request.l2 || request.regularize_biases) r.bias_l2 = biases ? r.kernel_l2 : 0.0f;
     if (request.max_norm) {
       r.max_norm = scale_for(request.max_norm->radius, names[i]);
       r.max_norm_axis = request.max_norm->axis;
