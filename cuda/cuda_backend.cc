@@ -214,7 +214,18 @@ void CudaBackend::build(const std::vector<DenseLayerShape>& layers,
   init.norm_scale = 1.0f;
   init.learning_rate = optimizer.learning_rate;
   copy_to_device(state_.get(), &init, sizeof init);
+  regularizer_.configure(layout_, layers_, {}, stream_);
   train_samples_ = 0;
+}
+
+void CudaBackend::set_regularization(const std::vector<ParamRegularizer>& per_param) {
+  require_built("set_regularization");
+  sync();  // steps in flight read the tables being replaced
+  regularizer_.configure(layout_, layers_, per_param, stream_);
+  ++trainable_version_;
+  chunk_tables_.clear();
+  fused_programs_.clear();
+  clear_graphs();
 }
 
 void CudaBackend::write_param(int index, const float* src) {

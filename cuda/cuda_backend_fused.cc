@@ -19,6 +19,7 @@ fused::Program* CudaBackend::fused_program(int first_layer) {
   // The same plan the graph path walks (one per first layer and trainable set).
   const StepPlan& plan = chunk_table(first_layer).plan;
   std::string why = fused::unsupported_reason(layers_, plan, max_batch_);
+  if (why.empty()) why = fused::regularization_unsupported_reason(regularizer_.per_param());
   if (why.empty() && fused_grid_ == 0) fused_grid_ = fused_step_grid(device_, options_.fused_blocks, &why);
   if (!why.empty()) {
     stats_.fused_error = why;  // decided once per first_layer: these steps take the cuBLAS path

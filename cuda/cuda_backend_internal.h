@@ -41,6 +41,7 @@
 #include "cuda/gather.h"
 #include "cuda/optimizer_update.h"
 #include "cuda/reductions.h"
+#include "cuda/regularization.h"
 #include "cuda/shuffle.h"
 #include "cuda/softmax_xent.h"
 #include "host/backend.h"
@@ -123,6 +124,7 @@ class CudaBackend final : public Backend {
   void write_scalars(const OptimizerScalars& scalars) override;
   void set_learning_rate(float learning_rate) override;
   OptimizerScalars read_scalars() override;
+  void set_regularization(const std::vector<ParamRegularizer>& per_param) override;
   std::unique_ptr<DeviceDataset> upload(const float* features, const int32_t* labels, int64_t rows,
                                         int64_t cols) override;
   std::unique_ptr<DeviceDataset> forward_prefix(const DeviceDataset& data, int k) override;
@@ -155,6 +157,7 @@ class CudaBackend final : public Backend {
     StepPlan plan;  // the step plan this table serves (host/step_plan.h)
     DeviceBuffer<UpdateChunk> chunks;
     int count = 0;
+    RegularizationTable reg;  // this plan's regularization gradients and max-norms (cuda/regularization.h)
   };
 
   void require_built(const char* what) const;
@@ -223,6 +226,7 @@ class CudaBackend final : public Backend {
   DeviceState* host_state_ = nullptr;  // pinned mirror for read-backs
   BiasGradWorkspace bias_ws_;
   XentWorkspace xent_ws_;
+  CudaRegularizer regularizer_;  // L1/L2 and max-norm (none unless set)
 
   std::map<int, ChunkTable> chunk_tables_;  // by first_layer, for trainable_version_
   std::map<StepKey, StepGraph> graphs_;

@@ -131,9 +131,13 @@ void CudaBackend::enqueue_step(const CudaDataset& d, int64_t begin, int64_t n, i
   softmax_xent(act_[last].get(), y_batch_.get(), dgrad_[last].get(), n, layers_[last].fan_out,
                1.0f / static_cast<float>(n), &state_.get()->train, &state_.get()->xent_arrivals,
                xent_ws_, stream_);
+  // The penalty of the weights this batch ran with joins its loss.
+  regularizer_.enqueue_penalty(params_.get(), n, &state_.get()->train.loss_sum, stream_);
   if (table.count > 0) {
     enqueue_backward(x_batch_.get(), n, first_layer, table);
+    regularizer_.enqueue_gradient(table.reg, grads_.get(), params_.get(), stream_);  // before clipping
     enqueue_update(table);
+    regularizer_.enqueue_max_norm(table.reg, params_.get(), stream_);
   } else {
     optimizer_advance_scalars(optimizer_, state_.get(), stream_);  // the step still counts
   }
@@ -149,6 +153,7 @@ const CudaBackend::ChunkTable& CudaBackend::chunk_table(int first_layer) {
     const ParamSlot& p = layout_[i];
     if (trainable_[i] && p.node >= first_layer) ranges.emplace_back(p.offset, p.count);
   }
+  t.reg = regularizer_.table(layout_, trainable_, first_layer, stream_);
   const std::vector<UpdateChunk> chunks = make_update_chunks(ranges);
   t.count = static_cast<int>(chunks.size());
   if (t.count > 0) {

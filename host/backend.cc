@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "checkpoint/error.h"
+
 namespace graft {
 
 BackendMemory host_memory() {
@@ -26,6 +28,10 @@ BackendMemory host_memory() {
     if (avail > 0 && page > 0) m.available_bytes = static_cast<int64_t>(avail) * page;
   }
   return m;
+}
+
+void Backend::set_regularization(const std::vector<ParamRegularizer>& per_param) {
+  if (any_regularizer(per_param)) throw Error(description() + " has no L1/L2 regularization or max-norm");
 }
 
 }  // namespace graft

@@ -20,6 +20,7 @@
 #include "host/model/model_description.h"
 #include "host/model/optimizer_config.h"
 #include "host/model/parameter_layout.h"
+#include "host/model/regularization.h"
 
 namespace graft {
 
@@ -112,6 +113,12 @@ class Backend {
   // backend writes it into its device state, so captured graphs stay valid.
   virtual void set_learning_rate(float learning_rate) = 0;
   virtual OptimizerScalars read_scalars() = 0;
+  // The regularizers of every parameter (host/model/regularization.h, one
+  // per parameter index; none after build()): each step adds their penalty
+  // to the batch's loss and its gradient to the trained parameters'
+  // gradients before clipping, and clips trained kernels by norm after the
+  // update. The default refuses any (a backend without them).
+  virtual void set_regularization(const std::vector<ParamRegularizer>& per_param);
 
   // Copies a host data set into backend memory once.
   virtual std::unique_ptr<DeviceDataset> upload(const float* features, const int32_t* labels,

@@ -74,6 +74,22 @@ inline std::string unsupported_reason(const std::vector<DenseLayerShape>& layers
   return "";
 }
 
+// "" when the fused program can run with these regularizers (none), else
+// which one it lacks: the step then takes the graph path, which has them.
+inline std::string regularization_unsupported_reason(const std::vector<ParamRegularizer>& per_param) {
+  bool l1 = false, l2 = false, max_norm = false;
+  for (const ParamRegularizer& r : per_param) {
+    l1 = l1 || r.l1 > 0;
+    l2 = l2 || r.l2 > 0;
+    max_norm = max_norm || r.max_norm > 0;
+  }
+  if (l1 && l2) return "L1 and L2 regularization are not in the fused program";
+  if (l1) return "L1 regularization is not in the fused program";
+  if (l2) return "L2 regularization is not in the fused program";
+  if (max_norm) return "max-norm is not in the fused program";
+  return "";
+}
+
 // The same for a configuration not yet planned (every parameter trainable).
 inline std::string unsupported_reason(const std::vector<DenseLayerShape>& layers, int first_layer,
                                       const OptimizerConfig& optimizer, int64_t max_batch) {

@@ -42,6 +42,7 @@
 #include "host/cpu/cpu_dataset.h"
 #include "host/cpu/node_ops.h"
 #include "host/cpu/reference_kernels.h"
+#include "host/cpu/regularization.h"
 #include "host/cpu/sgemm.h"
 #include "host/cpu/thread_team.h"
 #include "host/data/shuffle_key.h"
@@ -166,6 +167,7 @@ class CpuBackend final : public Backend {
     bias_partial_.clear();
     for (int t = 0; t < team_.size(); ++t) bias_partial_.emplace_back(widest_out);
     totals_ = EpochTotals{};
+    regularizer_.configure(layout_, layers_, {});
     built_ = true;
   }
 
@@ -225,6 +227,10 @@ class CpuBackend final : public Backend {
     optimizer_.learning_rate = learning_rate;  // every update reads it (host/math/optimizer_math.h)
   }
   OptimizerScalars read_scalars() override { return scalars_; }
+  void set_regularization(const std::vector<ParamRegularizer>& per_param) override {
+    require_built();
+    regularizer_.configure(layout_, layers_, per_param);  // host/cpu/regularization.h
+  }
 
   std::unique_ptr<DeviceDataset> upload(const float* features, const int32_t* labels, int64_t rows,
                                         int64_t cols) override {
@@ -539,6 +545,7 @@ class CpuBackend final : public Backend {
   std::vector<AlignedBuffer> bias_partial_;  // per-thread partial bias gradients
   std::vector<PartTotals> part_totals_;
   EpochTotals totals_;
+  cpu::StepRegularizer regularizer_;  // L1/L2 penalties and max-norm (none unless set)
   ThreadTeam team_;
 };
 
@@ -570,6 +577,9 @@ void CpuBackend::train_step(const DeviceDataset& data, int64_t begin, int64_t n,
   forward_loss(input_.data(), labels_.data(), first_layer, n, delta_[num_layers - 1].data(), &totals_.loss_sum,
                &totals_.correct, &plan);
   totals_.samples += n;
+  // The batch's loss includes the penalty of the weights it ran with (TF's
+  // total loss: cross-entropy + get_regularization_loss()).
+  if (regularizer_.penalizes()) totals_.loss_sum += static_cast<double>(n) * regularizer_.penalty(flat_params_.data(), team_);
 
   // 3. Backward as the step plan says: down to the lowest layer with a
   // trainable parameter, each gradient only where it is needed.
@@ -597,6 +607,8 @@ void CpuBackend::train_step(const DeviceDataset& data, int64_t begin, int64_t n,
       if (kernel_grad) {
         gemm(true, false, m.size(), s.fan_out, n, x + m.begin, s.fan_in, delta_[l].data(), s.fan_out,
              dw + m.begin * s.fan_out, s.fan_out);
+        regularizer_.add_gradient(layout_.kernel(l), flat_params_.data(), flat_grads_.data(), m.begin * s.fan_out,
+                                  m.end * s.fan_out);
       }
       if (input_grad) {
         gemm(false, true, n, m.size(), s.fan_out, delta_[l].data(), s.fan_out, w + m.begin * s.fan_out,
@@ -610,6 +622,7 @@ void CpuBackend::train_step(const DeviceDataset& data, int64_t begin, int64_t n,
     } else {
       job(0, 1);
     }
+    if (b.bias_grad) regularizer_.add_gradient(layout_.bias(l), flat_params_.data(), flat_grads_.data(), 0, s.fan_out);
     if (b.bias_grad && plan.fused_updates) update_range(layout_.bias(l), 0, s.fan_out, 1.0f);
   }
 
@@ -628,6 +641,13 @@ void CpuBackend::train_step(const DeviceDataset& data, int64_t begin, int64_t n,
     const float scale = math::global_norm_scale(optimizer_.clip_norm, norm);
     for (int i = 0; i < num_params(); ++i) {
       if (trained(i)) update_whole(i, scale);
+    }
+  }
+
+  // 5. Max-norm of the kernels just updated (tf.clip_by_norm after the train op).
+  if (regularizer_.clips_by_norm()) {
+    for (const PlannedBackward& b : plan.backward) {
+      if (b.kernel_grad) regularizer_.clip_kernel(layout_.kernel(b.node), flat_params_.data(), team_);
     }
   }
 

@@ -60,6 +60,8 @@ class Job {
     return cb_.option_name ? cb_.option_name(field) : "model." + field;
   }
   OptimizerConfig requested_optimizer() const;
+  // `model` with the request's regularizers on top of its own.
+  ModelDescription apply_regularization(ModelDescription model) const;
   ModelDescription resolve_recorded(const ModelDescription& recorded, const std::string& where) const;
   std::optional<ModelDescription> resolve_graph(const BundleReader& reader, const OptimizerConfig& requested) const;
   ModelDescription fresh_model(const Dataset& data, const OptimizerConfig& optimizer) const;
@@ -94,6 +96,16 @@ OptimizerConfig Job::requested_optimizer() const {
   return o;
 }
 
+ModelDescription Job::apply_regularization(ModelDescription model) const {
+  std::vector<NodeRegularizer> had;
+  std::vector<std::string> names;
+  for (const ModelNode& n : model.nodes) had.push_back(n.regularizer), names.push_back(n.name);
+  const std::vector<NodeRegularizer> want =
+      apply_regularization_request(had, names, job_.model.regularization, [this](const std::string& f) { return name(f); });
+  for (std::size_t i = 0; i < want.size(); ++i) model.nodes[i].regularizer = want[i];
+  return model;
+}
+
 // --resume of a checkpoint that records its model: the record is the model;
 // the request is checked against it (host/train/resume_model.h). `where`
 // names the record: "the model recorded in P", "the graph P.meta".
@@ -109,6 +121,7 @@ ModelDescription Job::resolve_recorded(const ModelDescription& recorded, const s
     }
     request.frozen = freeze_variables(all_trainable, job_.freeze, freeze_options());
   }
+  apply_regularization(recorded);  // a layer the request names that the record lacks: named by its option
   const ResolvedModel r = resolve_resumed_model(recorded, request, job_.override_recorded);
   if (!r.contradictions.empty()) {
     const Contradiction& c = r.contradictions.front();
@@ -133,6 +146,8 @@ std::optional<ModelDescription> Job::resolve_graph(const BundleReader& reader, c
   std::optional<ModelDescription> graph = model_from_meta_graph(reader.prefix());
   if (!graph) return std::nullopt;
   graph->optimizer = requested;
+  // Nor are the regularizers (graft reads no loss from the graph): the request's too.
+  *graph = apply_regularization(*graph);
   // The graph does not say which class each output stands for: the
   // request's classes, when they fit the head, are what it was trained on.
   if (!job_.data.classes.empty() && job_.data.classes.size() == graph->output.labels.size()) {
@@ -172,7 +187,7 @@ ModelDescription Job::fresh_model(const Dataset& data, const OptimizerConfig& op
     for (int64_t i = static_cast<int64_t>(labels.size()); i < outputs; ++i) labels.push_back(static_cast<int>(i));
   }
   labels.resize(static_cast<std::size_t>(outputs), kNoClass);
-  ModelDescription model = model_from_spec(spec, optimizer, labels);
+  ModelDescription model = apply_regularization(model_from_spec(spec, optimizer, labels));
   // What the model must remember of its data: how raw values became
   // inputs, and the class names.
   model.input.scale = data.input_scale;
@@ -384,6 +399,11 @@ TrainJobResult Job::run() {
   if (optimizer.schedule.kind != math::LrScheduleKind::kConstant) {
     clip += ", lr schedule " + lr_schedule_text(optimizer.schedule);
   }
+  std::vector<NodeRegularizer> regularizers;
+  std::vector<std::string> node_names;
+  for (const ModelNode& n : out.model.nodes) regularizers.push_back(n.regularizer), node_names.push_back(n.name);
+  const std::string regularization = regularization_summary(regularizers, node_names);
+  if (!regularization.empty()) clip += ", " + regularization;
   say(fmt::format("model: {}, {} lr {}{}, batch {}", trainer.spec().describe(), optimizer_name(optimizer.kind),
                   static_cast<double>(optimizer.learning_rate), clip, options.batch_size));
   if (resume_reader) resume(trainer, *resume_reader);

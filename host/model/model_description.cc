@@ -13,6 +13,7 @@
 #include "checkpoint/error.h"
 #include "host/model/layer_activations.h"
 #include "host/model/op_table.h"
+#include "host/model/regularization_spec.h"
 
 namespace graft {
 
@@ -115,6 +116,7 @@ void ModelDescription::validate() const {
                     leaf + " variable");
       }
     }
+    validate_node_regularizer(n.regularizer, "model description: node " + n.name + " regularizer");
     for (const auto& [leaf, variable] : n.variables) {
       bool known = false;
       for (std::size_t l = 0; l < op.leaf_count; ++l) known = known || op.leaves[l].name == leaf;
@@ -313,6 +315,11 @@ std::string ModelDescription::summary() const {
   text += "  loss: " + loss + "\n";
   text += "  optimizer: " + (optimizer ? optimizer_text(*optimizer) : std::string("not recorded")) + "\n";
   for (const std::string& r : read) text += "  read: " + r + "\n";
+  std::vector<NodeRegularizer> regularizers;
+  std::vector<std::string> node_names;
+  for (const ModelNode& n : nodes) regularizers.push_back(n.regularizer), node_names.push_back(n.name);
+  const std::string regularization = regularization_summary(regularizers, node_names);
+  if (!regularization.empty()) text += "  regularization: " + regularization + "\n";
   for (const std::string& a : assumptions) text += "  assumed: " + a + "\n";
   return text;
 }
@@ -473,6 +480,7 @@ std::string model_to_json(const ModelDescription& m) {
                                 {"frozen_updates_statistics", b.frozen_updates_statistics}};
     }
     if (n.kind == NodeKind::kDropout) node["rate"] = n.rate;
+    if (n.regularizer.any()) node["regularizer"] = node_regularizer_text(n.regularizer);
     j["nodes"].push_back(node);
   }
   j["output"] = json{{"classes", m.output.classes}, {"labels", m.output.labels}};
@@ -527,6 +535,13 @@ ModelDescription model_from_json(const std::string& text, const std::string& ori
     if (!activation) f.fail("is an unknown activation '" + act + "'", "activation");
     n.activation = *activation;
     if (n.activation.kind == ActivationKind::kLeakyRelu) n.activation.alpha = f.number_or("alpha", n.activation.alpha);
+    if (f.has("regularizer")) {
+      try {
+        n.regularizer = parse_node_regularizer(f.str("regularizer"));
+      } catch (const Error& e) {
+        f.fail(std::string("is not a regularizer graft knows: ") + e.what(), "regularizer");
+      }
+    }
     const json& vars = f.at("variables");
     if (!vars.is_object()) f.fail("is not an object", "variables");
     for (const auto& [leaf, variable] : vars.items()) {

@@ -21,6 +21,7 @@
 #include "host/model/activation.h"
 #include "host/model/lr_schedule_spec.h"
 #include "host/model/optimizer_config.h"
+#include "host/model/regularization.h"
 
 namespace graft {
 
@@ -60,6 +61,9 @@ struct ModelNode {
   std::map<std::string, std::string> variables;
   BatchNormAttrs batch_norm;  // batch_norm nodes only
   float rate = 0.0f;          // dropout nodes only: the fraction of units dropped in training, [0, 1)
+  // L1/L2 penalties on its kernel and bias, max-norm of its kernel
+  // (host/model/regularization.h); none by default.
+  NodeRegularizer regularizer;
 };
 
 struct ModelInput {

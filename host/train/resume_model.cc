@@ -132,6 +132,19 @@ ResolvedModel resolve_resumed_model(const ModelDescription& recorded, const Mode
     o.schedule = *request.lr_schedule;
   }
   r.model.optimizer = o;
+  if (!request.regularization.empty()) {
+    std::vector<NodeRegularizer> had;
+    std::vector<std::string> names;
+    for (const ModelNode& n : nodes) had.push_back(n.regularizer), names.push_back(n.name);
+    const std::vector<NodeRegularizer> want =
+        apply_regularization_request(had, names, request.regularization, [](const std::string& f) { return f; });
+    for (const RegularizationChange& c : regularization_changes(had, want, names)) {
+      (allow_optimizer_overrides ? r.overrides : r.contradictions).push_back({c.field, c.requested, c.recorded, true});
+    }
+    if (allow_optimizer_overrides) {
+      for (std::size_t i = 0; i < want.size(); ++i) r.model.nodes[i].regularizer = want[i];
+    }
+  }
   return r;
 }
 

@@ -11,6 +11,7 @@
 
 #include "host/model/layer_activations.h"
 #include "host/model/model_description.h"
+#include "host/model/regularization_spec.h"
 
 namespace graft {
 
@@ -26,6 +27,10 @@ struct ModelRequest {
   std::optional<OptimizerKind> optimizer;
   std::optional<float> learning_rate, momentum, clip_value, clip_norm;
   std::optional<math::LrSchedule> lr_schedule;    // host/model/lr_schedule_spec.h
+  // L1/L2 and max-norm (host/model/regularization_spec.h): refused or
+  // overridden like the optimizer's settings (fields "l1", "l2", "max_norm",
+  // "regularize_biases").
+  RegularizationRequest regularization;
 };
 
 // One field of the request that differs from the record. `field` is the

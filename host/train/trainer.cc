@@ -8,6 +8,7 @@
 
 #include "checkpoint/error.h"
 #include "host/model/model_io.h"
+#include "host/train/train_regularization.h"
 #include "host/train/divergence.h"
 #include "host/train/memory_check.h"
 
@@ -60,6 +61,7 @@ Trainer::Trainer(Backend& backend, const ModelDescription& model, const TrainOpt
   // with the masks the uninterrupted run would have drawn.
   backend_.set_dropout_seed(options_.seed);
   apply_trainable(backend_, table_);
+  set_model_regularization(backend_, model_, spec_.backend_shapes());
   initialize_parameters(backend_, table_, options_.seed);
 }
 

@@ -20,6 +20,7 @@
 #include "host/model/initializers.h"
 #include "host/model/layer_activations.h"
 #include "host/model/lr_schedule_spec.h"
+#include "host/model/regularization_spec.h"
 #include "host/train/interrupt.h"
 #include "host/train/metrics_sinks.h"
 #include "host/restore/rename_rules.h"
@@ -52,6 +53,8 @@ struct TrainFlags {
   float clip_value = 0.0f;
   float clip_norm = 0.0f;
   std::string lr_schedule;  // host/model/lr_schedule_spec.h
+  std::string l1, l2, max_norm;  // host/model/regularization_spec.h
+  bool regularize_biases = false;
   bool standardize = false;
   std::string standardize_from;
   std::string save;
@@ -194,7 +197,8 @@ std::string flag_of(const std::string& field) {
       {"clip_value", "--clip-value"}, {"clip_norm", "--clip-norm"},      {"override_recorded", "--override"},
       {"batch_norm", "--batch-norm"}, {"dropout", "--dropout"},
       {"lr_schedule", "--lr-schedule"}, {"standardize", "--standardize"},
-      {"standardize_from", "--standardize-from"}};
+      {"standardize_from", "--standardize-from"}, {"l1", "--l1"}, {"l2", "--l2"}, {"max_norm", "--max-norm"},
+      {"regularize_biases", "--regularize-biases"}};
   const auto it = flags.find(field);
   return it == flags.end() ? field : it->second;
 }
@@ -239,6 +243,11 @@ TrainJob job_from(const TrainFlags& f) {
   if (f.given.count("--clip-value")) job.model.clip_value = f.clip_value;
   if (f.given.count("--clip-norm")) job.model.clip_norm = f.clip_norm;
   if (f.given.count("--lr-schedule")) job.model.lr_schedule = parse_lr_schedule(f.lr_schedule);
+  RegularizationRequest& reg = job.model.regularization;
+  if (f.given.count("--l1")) reg.l1 = parse_scale_spec(f.l1);
+  if (f.given.count("--l2")) reg.l2 = parse_scale_spec(f.l2);
+  if (f.given.count("--max-norm")) reg.max_norm = parse_max_norm_spec(f.max_norm);
+  if (f.given.count("--regularize-biases")) reg.regularize_biases = f.regularize_biases;
   const std::size_t colon = f.initializer.find(':');
   const auto initializer = parse_initializer(f.initializer.substr(0, colon));
   if (!initializer) {
@@ -407,6 +416,30 @@ void register_train(CLI::App& app) {
           return std::string(e.what());
         }
       });
+  auto spec_check = [](auto parse) {
+    return [parse](const std::string& text) {
+      try {
+        parse(text);
+        return std::string();
+      } catch (const Error& e) {
+        return std::string(e.what());
+      }
+    };
+  };
+  sub->add_option("--l1", flags->l1, "L1 penalty on the kernels (S, LAYER=S,...). " + regularization_help())
+      ->check(spec_check(parse_scale_spec));
+  sub->add_option("--l2", flags->l2, "L2 penalty on the kernels, TF1's scale * sum(w^2) / 2 (see --l1)")
+      ->check(spec_check(parse_scale_spec));
+  sub->add_flag("--regularize-biases", flags->regularize_biases,
+                "Penalize the biases of the --l1/--l2 layers too, with the kernels' scales (TF1's "
+                "bias_regularizer; off by default, as in the book and Keras)");
+  sub->add_option("--max-norm", flags->max_norm,
+                  "Max-norm after every update: R (every trained kernel) or LAYER=R,... (the book's recipe: "
+                  "hidden1=1,hidden2=1), optionally ,axis=A. tf.clip_by_norm(kernel, R, axes=A) on the [inputs, "
+                  "outputs] kernel: axis=1 (default, the book's) limits each input unit's row of weights, axis=0 "
+                  "each output unit's column (the axis of Keras's max_norm; graft keeps TF's formula "
+                  "w * R / max(norm, R), without Keras's epsilon). Frozen kernels are not touched")
+      ->check(spec_check(parse_max_norm_spec));
   sub->add_option("--save", flags->save, "Save a TF checkpoint at this prefix at the end (the best one with early stopping) and on SIGINT/SIGTERM");
   auto* save_every = sub->add_option(
       "--save-every", flags->save_every,
@@ -473,7 +506,7 @@ void register_train(CLI::App& app) {
       });
   sub->add_flag("--override", flags->override_checkpoint,
                 "With --resume: train with the optimizer settings given (--optimizer, --lr, --momentum, --clip-*, "
-                "--lr-schedule) "
+                "--lr-schedule, --l1, --l2, --regularize-biases, --max-norm) "
                 "instead of the recorded ones, and drop optimizer slots the new optimizer does not use")
       ->needs(sub->get_option("--resume"));
   sub->add_option("--batch-norm", flags->batch_norm,
