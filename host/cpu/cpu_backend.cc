@@ -647,7 +647,10 @@ void CpuBackend::train_step(const DeviceDataset& data, int64_t begin, int64_t n,
   // 5. Max-norm of the kernels just updated (tf.clip_by_norm after the train op).
   if (regularizer_.clips_by_norm()) {
     for (const PlannedBackward& b : plan.backward) {
-      if (b.kernel_grad) regularizer_.clip_kernel(layout_.kernel(b.node), flat_params_.data(), team_);
+      // A batch norm's kernel_grad is its dgamma: max-norm is for dense kernels.
+      if (b.kind == NodeKind::kDense && b.kernel_grad) {
+        regularizer_.clip_kernel(layout_.kernel(b.node), flat_params_.data(), team_);
+      }
     }
   }
 

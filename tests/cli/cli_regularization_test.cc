@@ -66,6 +66,21 @@ TEST(RegularizationCli, MaxNormBoundsEverySavedKernelRowOrColumn) {
   }
 }
 
+// Max-norm beside batch norm and dropout: only the dense kernels are
+// clipped (a batch norm's gamma is not a kernel), and the run saves.
+TEST(RegularizationCli, MaxNormWithBatchNormAndDropoutClipsTheDenseKernels) {
+  test::TempDir dir;
+  const fs::path data = test::banded_data_dir(dir.path(), 400, 100);
+  const std::string prefix = (dir / "bn" / "model.ckpt").string();
+  const auto r = graft("train --hidden 16,8 --epochs 2 --lr 0.5 --validation 40 --device cpu --threads 1 --data " +
+                       quote(data.string()) + " --batch-norm before --dropout 0.2 --l2 0.001 --max-norm 0.5 --save " +
+                       quote(prefix));
+  ASSERT_EQ(r.status, 0) << r.output;
+  int kernels = 0;
+  EXPECT_LE(largest_norm(prefix, 1, &kernels), 0.5 * (1 + 1e-6));
+  EXPECT_EQ(kernels, 3);
+}
+
 TEST(RegularizationCli, RecordedContinuedByResumeAndContradictionsNameBothValues) {
   test::TempDir dir;
   const fs::path data = test::banded_data_dir(dir.path(), 400, 100);
