@@ -1,3 +1,9 @@
+// Over 500 lines (under 700): one class whose phases all share its buffers
+// and thread team; the node ops (host/cpu/node_ops.h), the kernels
+// (reference_kernels.h, batch_norm_kernels.h, dropout_kernels.h) and the
+// regularizers (regularization.h) already live apart. Splitting the step
+// itself (forward, backward, update) into files is the next cut, as
+// cuda/cuda_backend*.cc did; it needs the class in an internal header.
 // The CPU reference backend: OpenBLAS GEMMs (single-threaded calls) split
 // between the cores by a ThreadTeam, with the reference kernels as fused
 // epilogues. Parallel layout of one training step (n rows, L layers):

@@ -1,3 +1,6 @@
+// Over 500 lines: one parity suite of the CUDA backend against the CPU (every
+// optimizer, clipping mode, frozen set, schedule and regularizer share its
+// fixtures and tolerances).
 // The CUDA backend against the CPU reference backend (make_cpu_backend):
 // same initial weights, same data, same shuffle, so the same batches.
 //

@@ -1,3 +1,5 @@
+// Over 500 lines: the graph importer's cases share one hand-built-graph
+// vocabulary (tests/common/graph_builder.h) and the fixtures' expectations.
 // Recovering the dense network from a TensorFlow 1 graph (PREFIX.meta): the
 // real fixtures' architectures, hand-built graphs for each activation form,
 // and clear refusals of what graft cannot evaluate.

@@ -1,3 +1,6 @@
+// Over 500 lines: graft train has ~60 flags, and their declarations (with
+// the help text users read) and their mapping onto TrainJob are most of it;
+// the work is the library's.
 // graft train: flags -> the library's TrainJob (host/jobs/train_job.h),
 // which does the work; this file prints what it reports, one line per epoch
 // (and a progress bar when stdout is a terminal). SIGINT/SIGTERM stop after
