@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include "checkpoint/error.h"
 #include "checkpoint/names.h"
+#include "checkpoint/object_graph.h"
 #include "checkpoint/summary.h"
 #include "host/model/initializers.h"
 #include "host/train/model_checkpoint.h"
@@ -181,6 +183,28 @@ void add_batch_norm_aliases(const std::vector<ParameterSpec>& table, const Bundl
   }
 }
 
+// A TF2 Keras checkpoint names its variables layer_with_weights-N/...; its
+// object graph keeps the Keras names behind them (dense_1/kernel, what
+// model.summary() printed). Each variable also answers to that name, after
+// the --rename rules, so --restore, --freeze and --rename can use the names
+// the user knows. The key's own name still wins a clash.
+void add_keras_name_aliases(const BundleReader& reader, const RestoreOptions& options,
+                            const std::vector<Candidate>& candidates, std::map<std::string, std::size_t>& by_model_name) {
+  std::optional<ObjectGraphInfo> graph;
+  try {
+    graph = read_object_graph(reader);
+  } catch (const Error&) {
+    return;  // a corrupt graph: the keys' own names only (inspect --verify says what is wrong)
+  }
+  if (!graph) return;
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    const auto full = graph->full_names.find(candidates[i].key);
+    if (full == graph->full_names.end()) continue;
+    const std::string alias = apply_renames(options.renames, full->second);
+    if (alias != candidates[i].model_name && !by_model_name.count(alias)) by_model_name[alias] = i;
+  }
+}
+
 }  // namespace
 
 bool matches_name_or_scope(const std::regex& pattern, const std::string& name) {
@@ -267,6 +291,7 @@ RestorePlan plan_restore(const std::vector<ParameterSpec>& table, const BundleRe
     by_model_name[c.model_name] = candidates.size();
     candidates.push_back(std::move(c));
   }
+  add_keras_name_aliases(reader, options, candidates, by_model_name);
   const auto non_dense = non_dense_kinds(reader);
   add_batch_norm_aliases(table, reader, options, candidates, by_model_name);
 

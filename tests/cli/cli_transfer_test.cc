@@ -17,6 +17,7 @@
 #include "checkpoint/bundle_reader.h"
 #include "tests/cli/cli_util.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/synthetic_data.h"
 #include "tests/common/tolerance.h"
 #include "tests/common/expect_contains.h"
 
@@ -324,5 +325,27 @@ TEST(CliTransfer, QuickDemo) {
   EXPECT_CONTAINS(missing.output, "dataset-fashion-mnist");
 }
 
+// A Keras save_weights checkpoint's variables answer to the Keras layer
+// names its object graph keeps (dense, dense_1, ...): --restore and --rename
+// can use them instead of layer_with_weights-N.
+TEST(CliTransfer, KerasLayerNamesSelectAndRename) {
+  auto keras = test::fixture("tf2/keras_dense_adam");
+  if (!keras) GTEST_SKIP() << "fixture tf2/keras_dense_adam not found";
+  test::TempDir dir;
+  const fs::path data = test::banded_data_dir(dir.path(), 200, 50);
+  const std::string base = "train --data " + quote(data.string()) + " --validation 50 --epochs 1 --hidden 32,32,32 "
+                           "--activation relu --dry-run --init-from " + quote(keras->string()) + " ";
+  const auto named = graft(base + "--layer-names dense,dense_1,dense_2,out --restore 'dense(_1)?'");
+  ASSERT_EQ(named.status, 0) << named.output;
+  EXPECT_CONTAINS(named.output, "dense_1/kernel  [32, 32]     restored from layer_with_weights-1/kernel/.ATTRIBUTES/"
+                                "VARIABLE_VALUE\n");
+  EXPECT_CONTAINS(named.output, "dense_2/kernel  [32, 32]     initialised");
+  const auto renamed = graft(base + "--rename '^dense_1/=hidden2/' --restore hidden2");
+  ASSERT_EQ(renamed.status, 0) << renamed.output;
+  EXPECT_CONTAINS(renamed.output, "hidden2/kernel  [32, 32]     restored from layer_with_weights-1/kernel/.ATTRIBUTES/"
+                                  "VARIABLE_VALUE\n");
+}
+
 }  // namespace
 }  // namespace graft
+
