@@ -29,6 +29,7 @@
 #include "host/cpu/batch_norm_kernels.h"
 #include "host/cpu/batch_norm_variants.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -241,44 +242,73 @@ void scale_and_shift(const float* mean, const float* rstd, const float* gamma, c
   }
 }
 
+// Per-column scratch (sums, means, scales) reused by every call on this
+// thread: the training loop calls these kernels every step, and the buffers
+// grow once to the widest layer instead of being allocated per call. Zeroed
+// on each use, as fresh vectors were.
+struct Scratch {
+  std::vector<double> d[2];
+  std::vector<float> f[4];
+};
+double* scratch_doubles(int i, int64_t n) {
+  thread_local Scratch s;
+  std::vector<double>& v = s.d[i];
+  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<std::size_t>(n));
+  std::fill_n(v.data(), n, 0.0);
+  return v.data();
+}
+float* scratch_floats(int i, int64_t n) {
+  thread_local Scratch s;
+  std::vector<float>& v = s.f[i];
+  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<std::size_t>(n));
+  std::fill_n(v.data(), n, 0.0f);
+  return v.data();
+}
+
 void forward_train(const Loops& l, const float* x, int64_t rows, int64_t cols, const float* gamma,
                    const float* beta, float epsilon, Activation act, float* y, float* batch_mean, float* batch_var,
                    float* rstd) {
   if (rows < 1) throw Error("batch_norm_forward_train: a batch of " + std::to_string(rows) + " rows (pass at least 1)");
-  std::vector<double> sum(cols, 0.0), mean(cols);
-  l.column_sums(x, rows, cols, sum.data());
+  double* sum = scratch_doubles(0, cols);
+  double* mean = scratch_doubles(1, cols);
+  l.column_sums(x, rows, cols, sum);
   const double n = static_cast<double>(rows);
   for (int64_t c = 0; c < cols; ++c) {
     mean[c] = sum[c] / n;
     sum[c] = 0.0;
   }
-  l.column_squares(x, rows, cols, mean.data(), sum.data());
-  std::vector<float> inv(cols), shift(cols);
+  l.column_squares(x, rows, cols, mean, sum);
+  float* inv = scratch_floats(0, cols);
+  float* shift = scratch_floats(1, cols);
   for (int64_t c = 0; c < cols; ++c) {
     batch_mean[c] = static_cast<float>(mean[c]);
     batch_var[c] = static_cast<float>(sum[c] / n);
   }
   reciprocal_sqrt(batch_var, epsilon, cols, rstd);
-  scale_and_shift(batch_mean, rstd, gamma, beta, cols, inv.data(), shift.data());
-  l.normalise(act.kind, x, rows, cols, inv.data(), shift.data(), act.alpha, y);
+  scale_and_shift(batch_mean, rstd, gamma, beta, cols, inv, shift);
+  l.normalise(act.kind, x, rows, cols, inv, shift, act.alpha, y);
 }
 
 void forward_infer(const Loops& l, const float* x, int64_t rows, int64_t cols, const float* gamma,
                    const float* beta, const float* moving_mean, const float* moving_var, float epsilon,
                    Activation act, float* y) {
-  std::vector<float> inv(cols), shift(cols);
-  reciprocal_sqrt(moving_var, epsilon, cols, inv.data());  // rstd, then inv over it
-  scale_and_shift(moving_mean, inv.data(), gamma, beta, cols, inv.data(), shift.data());
-  l.normalise(act.kind, x, rows, cols, inv.data(), shift.data(), act.alpha, y);
+  float* inv = scratch_floats(0, cols);
+  float* shift = scratch_floats(1, cols);
+  reciprocal_sqrt(moving_var, epsilon, cols, inv);  // rstd, then inv over it
+  scale_and_shift(moving_mean, inv, gamma, beta, cols, inv, shift);
+  l.normalise(act.kind, x, rows, cols, inv, shift, act.alpha, y);
 }
 
 void backward(const Loops& l, const float* dy, const float* y, Activation act, const float* x,
               const float* batch_mean, const float* rstd, const float* gamma, int64_t rows, int64_t cols, float* dx,
               float* dgamma, float* dbeta) {
-  std::vector<double> sum_g(cols, 0.0), sum_g_xhat(cols, 0.0);
-  std::vector<float> sdy(cols), sdx(cols), k(cols), g(cols);
-  l.backward_reductions(act.kind, dy, y, act.alpha, x, batch_mean, rstd, rows, cols, g.data(), sum_g.data(),
-                        sum_g_xhat.data());
+  double* sum_g = scratch_doubles(0, cols);
+  double* sum_g_xhat = scratch_doubles(1, cols);
+  float* sdy = scratch_floats(0, cols);
+  float* sdx = scratch_floats(1, cols);
+  float* k = scratch_floats(2, cols);
+  float* g = scratch_floats(3, cols);
+  l.backward_reductions(act.kind, dy, y, act.alpha, x, batch_mean, rstd, rows, cols, g, sum_g, sum_g_xhat);
   const float n = static_cast<float>(rows);
   for (int64_t c = 0; c < cols; ++c) {
     sdy[c] = static_cast<float>(sum_g[c]);
@@ -288,8 +318,7 @@ void backward(const Loops& l, const float* dy, const float* y, Activation act, c
     if (dgamma) dgamma[c] = sdx[c];
   }
   if (!dx) return;
-  l.input_grad(act.kind, dy, y, act.alpha, x, batch_mean, rstd, k.data(), n, sdy.data(), sdx.data(), rows, cols,
-               g.data(), dx);
+  l.input_grad(act.kind, dy, y, act.alpha, x, batch_mean, rstd, k, n, sdy, sdx, rows, cols, g, dx);
 }
 
 const Loops* variant_loops(int v) {
