@@ -235,6 +235,8 @@ TEST(CliGraph, PredictUsesTheGraphsActivation) {
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_CONTAINS(r.output, "(elu) from " + adam);
   EXPECT_CONTAINS(r.output, "as its TensorFlow graph " + adam + ".meta defines it");
+  // What the graph leaves open is said, as eval says it.
+  EXPECT_CONTAINS(r.output, "assumed: output i stands for label i (the graph does not record which class each output is)");
   const auto e = graft("eval " + quote(adam) + " --data " + quote(mnist->string()) + " --classes 0-4 --json");
   ASSERT_EQ(e.status, 0) << e.output;
   // The CSV's label column beside the true labels of t10k, over digits 0-4.

@@ -53,6 +53,9 @@ int run_export(const ExportFlags& f) {
   } else {
     input.scale = f.input_scale.value_or(1.0);
     for (const std::string& n : resolved.notes) std::fprintf(stderr, "%s\n", n.c_str());
+    if (resolved.graph) {
+      for (const std::string& a : resolved.graph->assumptions) std::fprintf(stderr, "assumed: %s\n", a.c_str());
+    }
     if (!f.input_scale) {
       std::fprintf(stderr, "assumed: the inputs are used as given (the checkpoint does not record its input scale; "
                    "pass --input-scale)\n");

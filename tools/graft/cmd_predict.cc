@@ -112,7 +112,13 @@ int run_predict(const PredictFlags& f) {
   const std::optional<ModelDescription>& recorded = resolved.recorded;
   const CheckpointModel& model = resolved.model;
   std::vector<std::string> notes = resolved.notes;
-  if (!recorded) notes.push_back("assumed: output i stands for label i (the checkpoint does not record its labels)");
+  // What the graph's network was assumed to be (its input scale, its labels)
+  // is said as eval says it; with neither record nor graph, the labels.
+  if (resolved.graph) {
+    for (const std::string& a : resolved.graph->assumptions) notes.push_back("assumed: " + a);
+  } else if (!recorded) {
+    notes.push_back("assumed: output i stands for label i (the checkpoint does not record its labels)");
+  }
   const PredictInput in = read_input(f, recorded, notes);
   if (in.cols != model.spec.inputs()) {
     throw Error(fmt::format("the model takes {} features, {} has {} per row", model.spec.inputs(), in.origin, in.cols));
