@@ -21,7 +21,8 @@ struct Args {
   int repeats = 5;
   int warmup = 1;
   std::vector<int64_t> batches = {50, 256, 4096};
-  std::vector<std::string> cases = {"peak", "train", "infer", "transfer"};
+  std::vector<int64_t> bn_batches = {50, 4096};  // the batch-norm + dropout case
+  std::vector<std::string> cases = {"peak", "train", "bn", "infer", "transfer"};
   int64_t transfer_batch = 50;
   int amortize = 10;
   uint64_t seed = 42;
@@ -31,7 +32,8 @@ struct Args {
   std::fprintf(code ? stderr : stdout,
                "usage: graft-bench [--device cpu|cuda|auto] [--threads N] [--data DIR | --synthetic]\n"
                "                   [--repeats 5] [--warmup 1] [--batches 50,256,4096]\n"
-               "                   [--cases peak,train,infer,transfer] [--transfer-batch 50]\n"
+               "                   [--cases peak,train,bn,infer,transfer] [--bn-batches 50,4096]\n"
+               "                   [--transfer-batch 50]\n"
                "                   [--amortize 10] [--seed 42]\n");
   std::exit(code);
 }
@@ -82,11 +84,14 @@ inline Args parse(int argc, char** argv) {
     else if (k == "--batches") {
       a.batches.clear();
       for (const std::string& b : split(value())) a.batches.push_back(to_int(k, b));
+    } else if (k == "--bn-batches") {
+      a.bn_batches.clear();
+      for (const std::string& b : split(value())) a.bn_batches.push_back(to_int(k, b));
     } else if (k == "--cases") {
       a.cases = split(value());
       for (const std::string& c : a.cases) {
-        if (c != "peak" && c != "train" && c != "infer" && c != "transfer") {
-          std::fprintf(stderr, "graft-bench: unknown case '%s' (peak, train, infer, transfer)\n", c.c_str());
+        if (c != "peak" && c != "train" && c != "bn" && c != "infer" && c != "transfer") {
+          std::fprintf(stderr, "graft-bench: unknown case '%s' (peak, train, bn, infer, transfer)\n", c.c_str());
           std::exit(2);
         }
       }
@@ -99,7 +104,9 @@ inline Args parse(int argc, char** argv) {
     std::fprintf(stderr, "graft-bench: --repeats, --transfer-batch and --amortize must be >= 1, --warmup >= 0\n");
     std::exit(2);
   }
-  for (int64_t b : a.batches) {
+  std::vector<int64_t> all_batches = a.batches;
+  all_batches.insert(all_batches.end(), a.bn_batches.begin(), a.bn_batches.end());
+  for (int64_t b : all_batches) {
     if (b < 1) {
       std::fprintf(stderr, "graft-bench: batch sizes must be positive\n");
       std::exit(2);

@@ -42,6 +42,9 @@
 # OPENBLAS_CORETYPE for both instead. OPENBLAS_L2_SIZE is left as it is (it
 # applies to both). Both are reported. Output ends with one line per case:
 #   CASE graft=X peer=Y ratio=R limit=L     (samples/s; R = graft/peer; L = graft / physical limit)
+#     (train_bN: the reference network; train_bn_bN: the same with batch
+#     norm before each hidden ReLU and dropout 0.2 after it, BatchNorm1d and
+#     Dropout on the peer's side; infer_b10000)
 #   transfer_cached epoch_ms=X unfrozen_ms=Y ratio=R
 #   ckpt_read graft_mbps=X cp_mbps=Y ratio=R
 #   ckpt_write graft_mbps=X cp_mbps=Y ratio=R
@@ -52,7 +55,7 @@ ROOT=$(pwd)
 MODE=${1:-cpu}
 case $MODE in
   cpu|gpu) ;;
-  -h|--help) sed -n '2,47p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,50p' "$0"; exit 0 ;;
   *) echo "compare.sh: mode must be cpu or gpu, got '$MODE'" >&2; exit 2 ;;
 esac
 
@@ -200,7 +203,7 @@ ckpt() { awk -v l="$2" 'index($0, l) == 1 { print $NF; exit }' "$1"; }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.3f", a / b }'; }
 or_na() { [[ -n $1 ]] && echo "$1" || echo "n/a"; }
 
-cases=(train_b50 train_b256 train_b4096 infer_b10000)
+cases=(train_b50 train_b256 train_b4096 train_bn_b50 train_bn_b4096 infer_b10000)
 echo
 if [[ $MODE == cpu ]]; then echo "== summary (cpu, threads $THREADS, repeats $REPEATS; samples/s, median)"; else echo "== summary (gpu, repeats $REPEATS; samples/s, median)"; fi
 echo "graft: $(grep -m1 '^graft device=' "$GLOG" | cut -d' ' -f2-)"

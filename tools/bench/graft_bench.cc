@@ -8,7 +8,8 @@
 //
 //   graft-bench [--device cpu|cuda|auto] [--threads N] [--data DIR | --synthetic]
 //               [--repeats 5] [--warmup 1] [--batches 50,256,4096]
-//               [--cases train,infer,transfer,peak] [--transfer-batch 50]
+//               [--cases train,bn,infer,transfer,peak] [--bn-batches 50,4096]
+//               [--transfer-batch 50]
 //               [--amortize 10] [--seed 42]
 //
 // Data: the first 55 000 images of DIR/train-images-idx3-ubyte[.gz] and their
@@ -29,7 +30,9 @@
 //   graft blas="OpenBLAS 0.3.21, Zen kernels" cpu_flags="AVX AVX2 FMA"
 //   graft sgemm_peak gflops=G
 //   graft CASE samples_per_s=X ms_per_epoch=Y spread=S limit_samples_per_s=Z
-//         (CASE train_b50, train_b256, train_b4096, infer_b10000)
+//         (CASE train_b50, train_b256, train_b4096, infer_b10000, and the
+//         batch-norm + dropout network's train_bn_b50, train_bn_b4096; its
+//         limit counts the dense layers' FLOPs only)
 //   graft transfer_cached epoch_ms=X unfrozen_ms=Y ratio=R cache_build_ms=C
 //   graft transfer_detail frozen_uncached_ms=F amortized_epoch_ms=A amortize_epochs=N amortized_ratio=Q
 // then a human-readable table.
@@ -179,12 +182,27 @@ graft::ModelSpec reference_spec(int frozen_layers) {
   return spec;
 }
 
+// The batch-norm + dropout network of the bn case: the reference network
+// with batch norm (momentum 0.99, epsilon 0.001, center and scale: TF's
+// defaults) between each hidden dense layer and its ReLU, then dropout at
+// kBnDropoutRate, as `graft train --batch-norm before --dropout 0.2` builds
+// it. The peer builds Linear, BatchNorm1d(momentum=0.01, eps=0.001), ReLU,
+// Dropout(0.2) per hidden layer.
+constexpr float kBnDropoutRate = 0.2f;
+graft::ModelSpec bn_dropout_spec() {
+  graft::ModelSpec spec = reference_spec(0);
+  graft::add_batch_norm(spec, /*before_activation=*/true, graft::BatchNormAttrs{});
+  graft::add_dropout(spec, {kBnDropoutRate});
+  return spec;
+}
+
 // FLOPs per sample of one training step over layers [first, L): forward
 // 2·Σ fan_in·fan_out, dW 2·Σ, dX 2·Σ except the first layer trained (its
 // input gradient is never needed). Element-wise work is not counted.
 double train_flops(const graft::ModelSpec& spec, int first) {
   double fwd = 0, dx = 0;
   for (std::size_t l = static_cast<std::size_t>(first); l < spec.layers.size(); ++l) {
+    if (spec.layers[l].kind != graft::NodeKind::kDense) continue;
     const double mn = static_cast<double>(spec.layers[l].fan_in) * static_cast<double>(spec.layers[l].fan_out);
     fwd += 2 * mn;
     if (static_cast<int>(l) > first) dx += 2 * mn;
@@ -194,7 +212,8 @@ double train_flops(const graft::ModelSpec& spec, int first) {
 
 double infer_flops(const graft::ModelSpec& spec) {
   double fwd = 0;
-  for (const auto& l : spec.layers) fwd += 2.0 * static_cast<double>(l.fan_in) * static_cast<double>(l.fan_out);
+  for (const auto& l : spec.layers)
+    if (l.kind == graft::NodeKind::kDense) fwd += 2.0 * static_cast<double>(l.fan_in) * static_cast<double>(l.fan_out);
   return fwd;
 }
 
@@ -342,6 +361,25 @@ int main(int argc, char** argv) {
         auto train = upload(*s.backend, data);
         const Stats st = timed(a, [&] { train_epoch(*s.trainer, *train, 0); });
         emit("train_b" + std::to_string(batch), st, data.rows, f_train);
+      }
+    }
+
+    // Batch norm + dropout training (bn_dropout_spec). A backend that cannot
+    // run these nodes says why and the other cases still run.
+    if (wants(a, "bn")) {
+      const graft::ModelSpec bn = bn_dropout_spec();
+      std::printf("graft bn_model=\"%s\"\n", bn.describe().c_str());
+      for (int64_t batch : a.bn_batches) {
+        const std::string name = "train_bn_b" + std::to_string(batch);
+        try {
+          Session s = make_session(a, bn, batch);
+          auto train = upload(*s.backend, data);
+          const Stats st = timed(a, [&] { train_epoch(*s.trainer, *train, 0); });
+          emit(name, st, data.rows, train_flops(bn, 0));
+        } catch (const Error& e) {
+          std::printf("graft note: %s not run: %s\n", name.c_str(), e.what());
+          std::fflush(stdout);
+        }
       }
     }
 

@@ -7,6 +7,10 @@ mean sparse softmax cross-entropy, SGD lr 0.01, gradient clipping by value
 1.0, the per-epoch shuffle, on the first 55 000 Fashion-MNIST training images
 (the classic split: the last 5 000 are validation).
 
+The bn cases (train_bn_bN) train the same network with BatchNorm1d
+(momentum 0.01 = TF's 0.99, eps 0.001) between each hidden Linear and its
+ReLU, then Dropout(0.2): graft-bench's bn_dropout_spec.
+
 Prints one line per case that tools/bench/compare.sh reads:
   peer CASE samples_per_s=X ms_per_epoch=Y spread=S
 and, first, which BLAS/device the peer actually uses.
@@ -64,7 +68,10 @@ def synthetic_data(seed):
     return x.contiguous(), y.long().contiguous()
 
 
-def make_model(device):
+BN_DROPOUT_RATE = 0.2
+
+
+def make_model(device, bn_dropout=False):
     layers = []
     for i, (fi, fo) in enumerate(zip(LAYERS[:-1], LAYERS[1:])):
         lin = torch.nn.Linear(fi, fo)
@@ -72,7 +79,12 @@ def make_model(device):
         torch.nn.init.zeros_(lin.bias)
         layers.append(lin)
         if i < len(LAYERS) - 2:
+            if bn_dropout:
+                # TF's momentum 0.99 is torch's 0.01 (the weight of the new batch).
+                layers.append(torch.nn.BatchNorm1d(fo, momentum=0.01, eps=0.001))
             layers.append(torch.nn.ReLU())
+            if bn_dropout:
+                layers.append(torch.nn.Dropout(BN_DROPOUT_RATE))
     return torch.nn.Sequential(*layers).to(device)
 
 
@@ -194,6 +206,8 @@ def main():
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (CPU)")
     ap.add_argument("--batches", default="50,256,4096")
+    ap.add_argument("--bn-batches", default="50,4096",
+                    help="batch sizes of the batch-norm + dropout cases ('' for none)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--graphs", action="store_true", help="also time CUDA-Graph replay (cuda only)")
@@ -225,7 +239,7 @@ def main():
         sync = torch.cuda.synchronize
 
     gen = torch.Generator().manual_seed(args.seed)
-    for batch in [int(b) for b in args.batches.split(",")]:
+    for batch in [int(b) for b in args.batches.split(",") if b]:
         model = make_model(device)
         opt = torch.optim.SGD(model.parameters(), lr=0.01)
         times = timed(lambda: train_epoch_eager(model, opt, x, y, batch, gen, sync),
@@ -237,6 +251,20 @@ def main():
             step = GraphStep(model, opt, x, y, batch)
             times = timed(lambda: step.epoch(x, y, gen), args.repeats, args.warmup)
             report(f"train_b{batch}_graphs", x.shape[0], times)
+
+    for batch in [int(b) for b in args.bn_batches.split(",") if b]:
+        model = make_model(device, bn_dropout=True)
+        model.train()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        times = timed(lambda: train_epoch_eager(model, opt, x, y, batch, gen, sync),
+                      args.repeats, args.warmup)
+        report(f"train_bn_b{batch}", x.shape[0], times)
+        if args.device == "cuda" and args.graphs:
+            model = make_model(device, bn_dropout=True)
+            opt = torch.optim.SGD(model.parameters(), lr=0.01)
+            step = GraphStep(model, opt, x, y, batch)
+            times = timed(lambda: step.epoch(x, y, gen), args.repeats, args.warmup)
+            report(f"train_bn_b{batch}_graphs", x.shape[0], times)
 
     # Inference at batch 10 000 over the same 55 000 rows.
     model = make_model(device)
