@@ -2,9 +2,10 @@
 # The GPU check: build (or take a prebuilt pack), run the GPU tests (once as
 # they are, once more with GRAFT_CUDA_FUSED=1 so every backend test goes
 # through the fused step), run them under compute-sanitizer (memcheck,
-# racecheck), and run the GPU benchmark if it was built (the graph path, then
-# the fused step with a few grid sizes, and bn-bench: batch norm's fused
-# kernels vs cuDNN).
+# racecheck), and run the GPU benchmark if it was built (the graph path
+# against PyTorch eager and CUDA graphs through compare.sh gpu when python3
+# has a CUDA torch, then the fused step with a few grid sizes, and bn-bench:
+# batch norm's fused kernels vs cuDNN).
 #
 #   tools/gpu-check.sh                    configure + build build-gpu here
 #                                         (Release, CUDA arch native if CMake
@@ -158,9 +159,20 @@ fi
 
 if ((BENCH)); then
   if [[ -x $BENCH_BIN ]]; then
-    echo "== benchmark ($BENCH_BIN --device cuda)"
-    "$BENCH_BIN" --device cuda 2>&1 | tee "$LOGDIR/gpu-bench.log"
-    [[ ${PIPESTATUS[0]} == 0 ]] || fail "benchmark"
+    # Against PyTorch (tools/bench/compare.sh gpu: eager and CUDA graphs, the
+    # reference network and the batch-norm + dropout one) where this
+    # machine's python3 has a CUDA-enabled torch; graft alone otherwise.
+    PY=${PYTHON:-python3}
+    if "$PY" -c "import torch; assert torch.cuda.is_available()" >/dev/null 2>&1; then
+      echo "== benchmark against PyTorch (compare.sh gpu, $BENCH_BIN)"
+      GRAFT_BENCH_BIN=$BENCH_BIN CKPT_REPEATS=0 PYTHON=$PY DATA=${GRAFT_BENCH_DATA:-/usr/share/datasets/fashion-mnist} \
+        OUT=$LOGDIR/compare-gpu "$ROOT/tools/bench/compare.sh" gpu 2>&1 | tee "$LOGDIR/gpu-bench.log"
+      [[ ${PIPESTATUS[0]} == 0 ]] || fail "benchmark (compare.sh gpu)"
+    else
+      echo "== benchmark ($BENCH_BIN --device cuda; no CUDA-enabled torch for $PY, so no peer)"
+      "$BENCH_BIN" --device cuda 2>&1 | tee "$LOGDIR/gpu-bench.log"
+      [[ ${PIPESTATUS[0]} == 0 ]] || fail "benchmark"
+    fi
     # The fused step (batches up to 256 rows; 4096 stays on cuBLAS), with the
     # default grid (one block per SM) and two smaller ones: grid barriers
     # cost less with fewer blocks, phases get less parallel.
