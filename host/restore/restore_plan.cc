@@ -378,11 +378,11 @@ RestorePlan plan_restore(const std::vector<ParameterSpec>& table, const BundleRe
   for (auto& v : plan.variables) {
     if (v.source == VariableSource::kRestored) restored_by_key[classify_name(v.checkpoint_key).variable] = &v;
   }
-  std::vector<SlotSet> usable_sets;
+  SlotSetQuery slot_query;  // the usable slot sets (host/restore/slot_set_choice.h)
   SlotSetChoice slot_choice;
   if (!options.slot_set.empty() && !options.restore_slots) {
-    throw Error("RestoreOptions::slot_set '" + options.slot_set +
-                "' chooses which optimizer's slots restore_slots restores, and restore_slots is off");
+    throw Error("RestoreOptions::slot_set '" + options.slot_set + "' chooses which optimizer's slots restore_slots "
+                "restores, and restore_slots is off");
   }
   if (options.restore_slots) {
     check_slot_set_name(find_slot_sets(reader), optimizer, options.slot_set, "RestoreOptions::slot_set",
@@ -391,16 +391,15 @@ RestorePlan plan_restore(const std::vector<ParameterSpec>& table, const BundleRe
     for (const auto& v : plan.variables) {
       if (v.source == VariableSource::kRestored && v.trainable) slotted.push_back(classify_name(v.checkpoint_key).variable);
     }
-    const SlotSetQuery query = slot_set_query(reader, optimizer, slotted, options.slot_set, false);
-    usable_sets = query.sets;
-    slot_choice = choose_slot_sets(query);
+    slot_query = slot_set_query(reader, optimizer, slotted, options.slot_set, false);
+    slot_choice = choose_slot_sets(slot_query);
     if (slot_choice.several()) plan.slot_sets = slot_choice.describe();
     for (const auto& e : reader.entries()) {
       const NameInfo info = classify_name(e.info.name);
       if (info.role != VariableRole::kOptimizerSlot) continue;
       const auto it = restored_by_key.find(info.variable);
       if (it == restored_by_key.end() || !it->second->trainable) continue;
-      const FoundSlot found = find_slot(usable_sets, e.info.name);
+      const FoundSlot found = find_slot(slot_query.sets, e.info.name);
       if (!found.set) continue;  // another optimizer's kind
       const auto chosen = slot_choice.variable_set.find(info.variable);
       if (chosen == slot_choice.variable_set.end() || chosen->second != found.set->name) continue;
@@ -415,9 +414,8 @@ RestorePlan plan_restore(const std::vector<ParameterSpec>& table, const BundleRe
         throw Error(reader.prefix() + ": optimizer slot " + e.info.name + " has shape " + shape_string(e.info.shape) +
                     ", its variable " + v.name + " has shape " + shape_string(v.shape));
       }
-      if (std::any_of(v.slots.begin(), v.slots.end(), [&](const SlotRestore& s) { return s.slot == index; })) {
-        continue;  // two keys of one set for one slot of ours (cannot happen by name): keep the first
-      }
+      // Two keys of one set for one slot of ours cannot happen by name; keep the first.
+      if (std::any_of(v.slots.begin(), v.slots.end(), [&](const SlotRestore& s) { return s.slot == index; })) continue;
       v.slots.push_back({index, e.info.name});
       if (slot_choice.several()) v.slot_set = found.set->name;
       used_keys.insert(e.info.name);
@@ -438,7 +436,7 @@ RestorePlan plan_restore(const std::vector<ParameterSpec>& table, const BundleRe
           reason = "optimizer slot of a variable that is not restored";
         } else if (!it->second->trainable) {
           reason = "optimizer slot of a frozen variable (frozen variables have no slots)";
-        } else if (const FoundSlot found = find_slot(usable_sets, e.info.name); found.set) {
+        } else if (const FoundSlot found = find_slot(slot_query.sets, e.info.name); found.set) {
           // A slot this optimizer has, of another set than the variable's.
           reason = other_optimizer_slot(found.set->name, "restores");
         } else {
