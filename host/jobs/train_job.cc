@@ -12,6 +12,7 @@
 #include "host/model/model_io.h"
 #include "host/restore/graph_import.h"
 #include "host/restore/restored_activations.h"
+#include "host/restore/slot_set_choice.h"
 #include "host/restore/transfer.h"
 #include "host/train/metrics_sinks.h"
 
@@ -238,7 +239,9 @@ std::optional<Standardization> Job::standardize_data(Dataset& data,
 }
 
 void Job::resume(Trainer& trainer, const BundleReader& reader) const {
-  const ResumeReport report = trainer.resume(reader);
+  check_slot_set_name(find_slot_sets(reader), trainer.optimizer().kind, job_.resume_options.slot_set,
+                      name("slot_set"), reader.prefix());
+  const ResumeReport report = trainer.resume(reader, job_.resume_options);
   if (!report.unused_slots.empty() && !job_.override_recorded) {
     throw Error(fmt::format("{} holds {} optimizer slots that {} does not use ({}{}): resume with the optimizer that "
                             "wrote them, or pass {} to drop them",
@@ -248,6 +251,7 @@ void Job::resume(Trainer& trainer, const BundleReader& reader) const {
   }
   say(reader.prefix() + ": " + report.describe());
   say(report.resumed());
+  if (const std::string note = report.slot_set_note(); !note.empty()) say(note);
 }
 
 // A restored layer whose source ran it with another activation (the
@@ -291,6 +295,14 @@ bool Job::restore_and_report(Trainer& trainer, const Dataset& data) const {
   } else {
     const BundleReader reader = BundleReader::open(job_.init_from);
     if (!reader.resolution_note().empty()) say(reader.resolution_note());
+    if (!job_.restore.slot_set.empty() && !job_.restore.restore_slots) {
+      throw Error(name("slot_set") + " chooses which optimizer's slots " + name("restore_slots") +
+                  " restores: pass " + name("restore_slots") + " too");
+    }
+    if (job_.restore.restore_slots) {
+      check_slot_set_name(find_slot_sets(reader), trainer.optimizer().kind, job_.restore.slot_set,
+                          name("slot_set"), reader.prefix());
+    }
     const RestorePlan plan = plan_restore(trainer.table(), reader, job_.restore);
     check_restored_activations(trainer.spec(), plan, reader);
     table = plan.table();

@@ -69,10 +69,14 @@ struct TrainJob {
   TrainOptions train;
 
   std::string resume;            // continue from this checkpoint (variables, slots, step)
+  // resume: from a checkpoint holding several optimizers' slots, which slot
+  // set to continue (slot_set; host/train/model_checkpoint.h). Its `model`
+  // is the trainer's own.
+  ResumeOptions resume_options;
   bool override_recorded = false;  // resume: optimizer settings of `model` win over the recorded ones
                                    // (and slots the new optimizer does not use are dropped)
   std::string init_from;         // transfer: restore variables from this checkpoint
-  RestoreOptions restore;        // which ones, with renames
+  RestoreOptions restore;        // which ones, with renames (restore.slot_set: which optimizer's slots)
   bool dry_run = false;          // report the plans, train nothing
   FrozenCacheOptions cache;
 

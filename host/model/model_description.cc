@@ -491,6 +491,8 @@ std::string model_to_json(const ModelDescription& m) {
   if (m.optimizer && m.optimizer->schedule.kind == math::LrScheduleKind::kPlateau) j["plateau"] = plateau_to_json(m.plateau);
   j["frozen"] = m.frozen;
   if (!m.scalar_names.empty()) j["scalar_names"] = m.scalar_names;
+  if (!m.slot_set.empty()) j["slot_set"] = m.slot_set;
+  if (!m.slot_names.empty()) j["slot_names"] = m.slot_names;
   j["assumptions"] = m.assumptions;
   if (!m.read.empty()) j["read"] = m.read;
   return j.dump(1);
@@ -587,6 +589,11 @@ ModelDescription model_from_json(const std::string& text, const std::string& ori
       if (!name.is_string() || name.get<std::string>().empty()) top.fail("holds a name that is not a string", "scalar_names." + scalar);
       m.scalar_names[scalar] = name.get<std::string>();
     }
+  }
+  if (top.has("slot_set")) m.slot_set = top.str("slot_set");
+  if (top.has("slot_names")) {
+    const Fields names(top.at("slot_names"), top.path("slot_names"), origin);
+    for (const auto& [variable, keys] : top.at("slot_names").items()) m.slot_names[variable] = names.strings(variable.c_str());
   }
   m.assumptions = top.strings("assumptions");
   m.read = top.strings("read");

@@ -106,6 +106,13 @@ struct ModelDescription {
   // a TF checkpoint whose Saver named them so): saves keep those names, so a
   // tf.train.Saver over the original graph restores graft's checkpoint.
   std::map<std::string, std::string> scalar_names;
+  // After resuming a checkpoint that holds several optimizers' slots (slot
+  // sets, checkpoint/slot_sets.h): the set the run continues ("Adam2") and
+  // each trained variable's slots under their checkpoint names
+  // ("outputs/kernel" -> outputs/kernel/Adam2, outputs/kernel/Adam2_1).
+  // Saves keep those names, and a later resume continues the same slots.
+  std::string slot_set;
+  std::map<std::string, std::vector<std::string>> slot_names;
   std::string source;                        // "graft", "TensorFlow graph dir/model.ckpt.meta", ...
   std::vector<std::string> assumptions;      // facts guessed rather than read, in words
   std::vector<std::string> read;             // facts read from the source that a reader may doubt (epsilon, momentum, rates)

@@ -15,6 +15,7 @@
 #include "host/restore/checkpoint_layers.h"
 #include "host/restore/name_suggestions.h"
 #include "host/restore/rename_rules.h"
+#include "host/restore/slot_set_choice.h"
 
 namespace graft {
 namespace {
@@ -27,26 +28,6 @@ std::string strip_tf2_suffix(std::string name) {
     name.resize(name.size() - suffix.size());
   }
   return name;
-}
-
-// The slot index of a checkpoint slot name for the new optimizer: TF1 names
-// ("Adam_1") by position in optimizer_slot_suffixes, Keras names ("m", "v",
-// "momentum", "rms", "accumulator") by meaning. -1 when the optimizer has no
-// such slot.
-int slot_index(OptimizerKind kind, const std::string& slot) {
-  const auto suffixes = optimizer_slot_suffixes(kind);
-  for (std::size_t i = 0; i < suffixes.size(); ++i) {
-    if (suffixes[i] == slot) return static_cast<int>(i);
-  }
-  switch (kind) {
-    case OptimizerKind::kAdam: return slot == "m" ? 0 : slot == "v" ? 1 : -1;
-    case OptimizerKind::kMomentum:
-    case OptimizerKind::kNesterov: return slot == "momentum" ? 0 : -1;
-    case OptimizerKind::kRmsProp: return slot == "rms" ? 0 : slot == "momentum" ? 1 : -1;
-    case OptimizerKind::kAdagrad: return slot == "accumulator" ? 0 : -1;
-    case OptimizerKind::kSgd: return -1;
-  }
-  return -1;
 }
 
 // The optimizer a table was built for, recovered from its slot names.
@@ -248,11 +229,13 @@ std::string RestorePlan::table() const {
         break;
     }
     if (!v.slots.empty()) source += " + " + std::to_string(v.slots.size()) + " optimizer slot(s)";
+    if (!v.slot_set.empty()) source += " of " + v.slot_set;
     if (!v.trainable) source += " [frozen]";
     const std::string shape = shape_string(v.shape);
     out << v.name << std::string(width - v.name.size() + 2, ' ') << shape
         << std::string(shape.size() < 13 ? 13 - shape.size() : 1, ' ') << source << "\n";
   }
+  if (!slot_sets.empty()) out << "optimizer slots: " << slot_sets << "\n";
   if (!unused.empty()) {
     out << "checkpoint variables not used:\n";
     for (const auto& u : unused) out << "  " << u.key << ": " << u.reason << "\n";
@@ -395,13 +378,32 @@ RestorePlan plan_restore(const std::vector<ParameterSpec>& table, const BundleRe
   for (auto& v : plan.variables) {
     if (v.source == VariableSource::kRestored) restored_by_key[classify_name(v.checkpoint_key).variable] = &v;
   }
+  SlotSetQuery slot_query;  // the usable slot sets (host/restore/slot_set_choice.h)
+  SlotSetChoice slot_choice;
+  if (!options.slot_set.empty() && !options.restore_slots) {
+    throw Error("RestoreOptions::slot_set '" + options.slot_set + "' chooses which optimizer's slots restore_slots "
+                "restores, and restore_slots is off");
+  }
   if (options.restore_slots) {
+    check_slot_set_name(find_slot_sets(reader), optimizer, options.slot_set, "RestoreOptions::slot_set",
+                        reader.prefix());
+    std::vector<std::string> slotted;  // checkpoint variables whose slots are wanted
+    for (const auto& v : plan.variables) {
+      if (v.source == VariableSource::kRestored && v.trainable) slotted.push_back(classify_name(v.checkpoint_key).variable);
+    }
+    slot_query = slot_set_query(reader, optimizer, slotted, options.slot_set, false);
+    slot_choice = choose_slot_sets(slot_query);
+    if (slot_choice.several()) plan.slot_sets = slot_choice.describe();
     for (const auto& e : reader.entries()) {
       const NameInfo info = classify_name(e.info.name);
       if (info.role != VariableRole::kOptimizerSlot) continue;
       const auto it = restored_by_key.find(info.variable);
       if (it == restored_by_key.end() || !it->second->trainable) continue;
-      const int index = slot_index(optimizer, info.slot);
+      const FoundSlot found = find_slot(slot_query.sets, e.info.name);
+      if (!found.set) continue;  // another optimizer's kind
+      const auto chosen = slot_choice.variable_set.find(info.variable);
+      if (chosen == slot_choice.variable_set.end() || chosen->second != found.set->name) continue;
+      const int index = slot_position(optimizer, *found.slot);
       if (index < 0) continue;
       PlannedVariable& v = *it->second;
       if (!dtype_converts_to_float(e.info.dtype)) {
@@ -412,10 +414,10 @@ RestorePlan plan_restore(const std::vector<ParameterSpec>& table, const BundleRe
         throw Error(reader.prefix() + ": optimizer slot " + e.info.name + " has shape " + shape_string(e.info.shape) +
                     ", its variable " + v.name + " has shape " + shape_string(v.shape));
       }
-      if (std::any_of(v.slots.begin(), v.slots.end(), [&](const SlotRestore& s) { return s.slot == index; })) {
-        continue;  // two checkpoint slots for one slot of ours: keep the first
-      }
+      // Two keys of one set for one slot of ours cannot happen by name; keep the first.
+      if (std::any_of(v.slots.begin(), v.slots.end(), [&](const SlotRestore& s) { return s.slot == index; })) continue;
       v.slots.push_back({index, e.info.name});
+      if (slot_choice.several()) v.slot_set = found.set->name;
       used_keys.insert(e.info.name);
     }
   }
@@ -434,6 +436,9 @@ RestorePlan plan_restore(const std::vector<ParameterSpec>& table, const BundleRe
           reason = "optimizer slot of a variable that is not restored";
         } else if (!it->second->trainable) {
           reason = "optimizer slot of a frozen variable (frozen variables have no slots)";
+        } else if (const FoundSlot found = find_slot(slot_query.sets, e.info.name); found.set) {
+          // A slot this optimizer has, of another set than the variable's.
+          reason = other_optimizer_slot(found.set->name, "restores");
         } else {
           reason = "optimizer slot that " + optimizer_name(optimizer) + " does not have";
         }

@@ -18,7 +18,11 @@
 //    skip_mismatch) and a dtype that is not convertible to float32;
 //  - optimizer slots are restored only with restore_slots, and only for
 //    trainable variables (frozen ones have none); step counters and
-//    optimizer scalars never are (a transfer run starts at step 0).
+//    optimizer scalars never are (a transfer run starts at step 0);
+//  - a checkpoint holding several optimizers' slots (slot sets: VAR/Adam
+//    and VAR/Adam2, checkpoint/slot_sets.h) gives each variable one set's:
+//    slot_set's, else the one the graph's training op reads, else the first
+//    by name (host/restore/slot_set_choice.h); the plan says which and why.
 #include <string>
 #include <vector>
 
@@ -34,6 +38,10 @@ struct RestoreOptions {
   std::vector<RenameRule> renames;   // checkpoint name -> model name
   bool skip_mismatch = false;
   bool restore_slots = false;
+  // With restore_slots, when the checkpoint holds several optimizers' slots:
+  // the slot set to restore ("Adam2"); "" = the graph's choice, else the
+  // first by name. A name the checkpoint lacks is an error naming its sets.
+  std::string slot_set;
 };
 
 enum class VariableSource { kRestored, kInitialised, kSkippedMismatch };
@@ -52,6 +60,7 @@ struct PlannedVariable {
   std::string initializer;     // what it starts from otherwise
   bool trainable = true;
   std::vector<SlotRestore> slots;
+  std::string slot_set;        // the slot set they come from, when the checkpoint holds several
 };
 
 struct UnusedCheckpointVariable {
@@ -63,6 +72,9 @@ struct RestorePlan {
   std::string checkpoint_prefix;
   std::vector<PlannedVariable> variables;  // model order
   std::vector<UnusedCheckpointVariable> unused;
+  // With several slot sets: which the slots come from and why
+  // ("slot set Adam2 (the graph's training op reads it)"); "" otherwise.
+  std::string slot_sets;
 
   int restored_count() const;
   // The table printed before training: each model variable with its source,
@@ -75,8 +87,8 @@ struct RestorePlan {
 // variable, when a selected variable is missing from the checkpoint, when
 // nothing at all would be restored (the model and the checkpoint share no
 // name), on a shape mismatch (unless skip_mismatch: then the variable keeps
-// its initial value and the plan says so), and on a dtype or slot that
-// cannot be read as float32.
+// its initial value and the plan says so), on a dtype or slot that
+// cannot be read as float32, and on a slot_set the checkpoint lacks.
 RestorePlan plan_restore(const std::vector<ParameterSpec>& table, const BundleReader& reader,
                          const RestoreOptions& options);
 

@@ -13,6 +13,7 @@
 #include "checkpoint/state_file.h"
 #include "host/model/model_io.h"
 #include "host/restore/checked_read.h"
+#include "host/restore/slot_set_choice.h"
 
 namespace graft {
 namespace {
@@ -31,6 +32,12 @@ struct Pending {
   const std::string* text = nullptr;
 };
 
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
 // The checkpoint name of scalar `name` (global_step, beta1_power, ...): as
 // the model records it, else graft's default.
 std::string scalar_key(const ModelDescription* model, const char* name) {
@@ -44,7 +51,8 @@ std::string scalar_key(const ModelDescription* model, const char* name) {
 std::map<std::string, Pending> pending_tensors(const TrainingState& state, const std::vector<ParameterSpec>& table,
                                                const OptimizerConfig& optimizer, const float* beta_powers,
                                                const std::string* description = nullptr,
-                                               const ModelDescription* model = nullptr) {
+                                               const ModelDescription* model = nullptr,
+                                               const std::vector<KeptTensor>* kept = nullptr) {
   std::map<std::string, Pending> out;  // std::map: bytewise key order
   for (const ParameterSpec& p : table) {
     const auto index = static_cast<std::size_t>(p.index);
@@ -59,6 +67,9 @@ std::map<std::string, Pending> pending_tensors(const TrainingState& state, const
   }
   out[scalar_key(model, kGlobalStepName)] = {nullptr, Shape{}, true};
   if (description) out[kModelDescriptionKey] = {nullptr, Shape{}, false, description};
+  if (kept) {
+    for (const KeptTensor& k : *kept) out.emplace(k.key, Pending{k.values.data(), k.shape, false});
+  }
   return out;
 }
 
@@ -119,7 +130,8 @@ std::vector<std::string> checkpoint_keys(const std::vector<ParameterSpec>& table
 }
 
 void save_checkpoint(const std::string& prefix, const TrainingState& state, const std::vector<ParameterSpec>& table,
-                     const OptimizerConfig& optimizer, const ModelDescription* model) {
+                     const OptimizerConfig& optimizer, const ModelDescription* model,
+                     const std::vector<KeptTensor>* kept) {
   const std::filesystem::path parent = std::filesystem::path(prefix).parent_path();
   if (!parent.empty()) {
     std::error_code ec;
@@ -129,7 +141,8 @@ void save_checkpoint(const std::string& prefix, const TrainingState& state, cons
   const float powers[2] = {state.scalars.beta1_power, state.scalars.beta2_power};
   const std::string description = model ? model_to_json(*model) : std::string();
   BundleWriter writer(prefix);
-  for (const auto& [key, t] : pending_tensors(state, table, optimizer, powers, model ? &description : nullptr, model)) {
+  for (const auto& [key, t] :
+       pending_tensors(state, table, optimizer, powers, model ? &description : nullptr, model, kept)) {
     if (t.text) {
       writer.add_strings(key, Shape{}, {*t.text});
     } else if (t.is_step) {
@@ -144,9 +157,20 @@ void save_checkpoint(const std::string& prefix, const TrainingState& state, cons
 }
 
 void save_checkpoint(const std::string& prefix, Backend& backend, const std::vector<ParameterSpec>& table,
-                     const OptimizerConfig& optimizer, const ModelDescription* model) {
+                     const OptimizerConfig& optimizer, const ModelDescription* model,
+                     const std::vector<KeptTensor>* kept) {
   const int slots = static_cast<int>(optimizer_slot_suffixes(optimizer.kind).size());
-  save_checkpoint(prefix, capture_state(backend, table, slots), table, optimizer, model);
+  save_checkpoint(prefix, capture_state(backend, table, slots), table, optimizer, model, kept);
+}
+
+std::vector<KeptTensor> read_kept_tensors(const BundleReader& reader, const std::vector<std::string>& keys) {
+  std::vector<KeptTensor> out;
+  for (const std::string& key : keys) {
+    const BundleEntry* e = reader.find(key);
+    if (!e) throw Error(reader.prefix() + ": no tensor " + key);
+    out.push_back({key, e->info.shape, read_tensor(reader, key, e->info.shape)});
+  }
+  return out;
 }
 
 std::vector<float> read_tensor(const BundleReader& reader, const std::string& key, const Shape& shape) {
@@ -175,6 +199,26 @@ std::string ResumeReport::resumed() const {
   return text;
 }
 
+std::string ResumeReport::slot_set_note() const {
+  if (slot_sets.empty()) return "";
+  std::string text = "optimizer slots: " + slot_sets;
+  // The kept state, grouped by reason, in key order.
+  std::vector<std::string> reasons;
+  std::map<std::string, std::vector<std::string>> keys;
+  for (const KeptState& k : kept) {
+    if (!keys.count(k.reason)) reasons.push_back(k.reason);
+    keys[k.reason].push_back(k.key);
+  }
+  for (const std::string& r : reasons) {
+    std::vector<std::string> shown = keys[r];
+    const std::size_t all = shown.size();
+    if (all > 6) shown.resize(6);
+    text += "\nkept as stored, not trained (saves write them back): " + join(shown) +
+            (all > 6 ? ", ... (" + std::to_string(all) + " in all)" : std::string()) + ": " + r;
+  }
+  return text;
+}
+
 std::string ResumeReport::describe() const {
   std::string text = "resumed at step " + std::to_string(step);
   if (!missing.empty()) {
@@ -185,7 +229,8 @@ std::string ResumeReport::describe() const {
 }
 
 ResumeReport resume_from_checkpoint(Backend& backend, const BundleReader& reader,
-                                    const std::vector<ParameterSpec>& table, const OptimizerConfig& optimizer) {
+                                    const std::vector<ParameterSpec>& table, const OptimizerConfig& optimizer,
+                                    const ResumeOptions& options) {
   ResumeReport report;
   // Resuming continues the same model: a checkpoint variable the model does
   // not have means the architecture flags do not match it.
@@ -202,13 +247,70 @@ ResumeReport resume_from_checkpoint(Backend& backend, const BundleReader& reader
     throw Error(reader.prefix() + ": the checkpoint has variables the model lacks: " + list +
                 " (the model's layers must match the checkpoint's to resume)");
   }
+
+  // Several optimizers' slots: the chosen set's, per variable
+  // (host/restore/slot_set_choice.h); the others are kept as stored.
+  check_slot_set_name(find_slot_sets(reader), optimizer.kind, options.slot_set, "ResumeOptions::slot_set",
+                      reader.prefix());
+  std::vector<std::string> trained;
+  for (const ParameterSpec& p : table) {
+    if (!p.slot_names.empty()) trained.push_back(p.name);
+  }
+  SlotSetQuery query = slot_set_query(reader, optimizer.kind, trained, options.slot_set, true);
+  if (options.model && !options.model->slot_set.empty()) {
+    query.record = RecordedSlotSet{"the model recorded in " + reader.prefix(), options.model->slot_set,
+                                   options.model->slot_names, options.model->scalar_names};
+  }
+  const SlotSetChoice choice = choose_slot_sets(query);
+  const bool several = choice.several() || query.powers.size() > 1;
+  std::map<std::string, std::vector<std::string>> slot_keys;  // model variable -> the keys its slots come from
+  std::set<std::string> used;
+  for (const ParameterSpec& p : table) {
+    std::vector<std::string> keys = p.slot_names;
+    const auto chosen = choice.variable_set.find(p.name);
+    if (several && chosen != choice.variable_set.end()) {
+      for (const SlotSet& s : query.sets) {
+        if (s.name != chosen->second) continue;
+        for (const SlotKey& k : s.slots.at(p.name)) {
+          const int at = slot_position(optimizer.kind, k);
+          if (at >= 0 && static_cast<std::size_t>(at) < keys.size()) keys[static_cast<std::size_t>(at)] = k.key;
+        }
+      }
+    }
+    if (several && !keys.empty()) report.slot_names[p.name] = keys;
+    used.insert(keys.begin(), keys.end());
+    slot_keys[p.name] = std::move(keys);
+  }
+  if (several) {
+    report.slot_sets = choice.describe_with_powers();
+    report.slot_set = choice.set;
+    for (const SlotSet& s : query.sets) {
+      for (const auto& [var, slots] : s.slots) {
+        const ParameterSpec* p = find_parameter(table, var);
+        if (!p || p->slot_names.empty()) continue;  // frozen: its slots stay unused_slots, as before
+        for (const SlotKey& k : slots) {
+          if (!used.count(k.key)) report.kept.push_back({k.key, other_optimizer_slot(s.name, "resumes")});
+        }
+      }
+    }
+    for (const PowerScalars& pair : query.powers) {
+      if (pair.beta1 == choice.powers.beta1) continue;
+      for (const std::string& key : {pair.beta1, pair.beta2}) {
+        if (!key.empty()) report.kept.push_back({key, "power scalars of another optimizer"});
+      }
+    }
+    std::sort(report.kept.begin(), report.kept.end(),
+              [](const ResumeReport::KeptState& a, const ResumeReport::KeptState& b) { return a.key < b.key; });
+  }
+  std::set<std::string> kept_keys;
+  for (const ResumeReport::KeptState& k : report.kept) kept_keys.insert(k.key);
+
   // Slots the checkpoint holds for the model's variables that this
   // optimizer does not use: never dropped without the caller knowing.
-  std::set<std::string> used_slots;
-  for (const ParameterSpec& p : table) used_slots.insert(p.slot_names.begin(), p.slot_names.end());
   for (const BundleEntry& e : reader.entries()) {
     const NameInfo n = classify_name(e.info.name);
-    if (n.role == VariableRole::kOptimizerSlot && find_parameter(table, n.variable) && !used_slots.count(e.info.name)) {
+    if (n.role == VariableRole::kOptimizerSlot && find_parameter(table, n.variable) && !used.count(e.info.name) &&
+        !kept_keys.count(e.info.name)) {
       report.unused_slots.push_back(e.info.name);
     }
   }
@@ -219,14 +321,15 @@ ResumeReport resume_from_checkpoint(Backend& backend, const BundleReader& reader
                   "the checkpoint's)");
     }
     backend.write_param(p.index, read_tensor(reader, p.name, p.shape).data());
-    for (std::size_t s = 0; s < p.slot_names.size(); ++s) {
-      if (!reader.find(p.slot_names[s])) {
-        report.missing.push_back(p.slot_names[s]);
+    const std::vector<std::string>& keys = slot_keys[p.name];
+    for (std::size_t s = 0; s < keys.size(); ++s) {
+      if (!reader.find(keys[s])) {
+        report.missing.push_back(keys[s]);
         continue;
       }
-      backend.write_slot(p.index, static_cast<int>(s), read_tensor(reader, p.slot_names[s], p.shape).data());
+      backend.write_slot(p.index, static_cast<int>(s), read_tensor(reader, keys[s], p.shape).data());
       ++report.resumed_slots;
-      slot_kinds.insert(last_component(p.slot_names[s]));
+      slot_kinds.insert(last_component(keys[s]));
     }
     ++report.resumed_variables;
   }
@@ -236,6 +339,7 @@ ResumeReport resume_from_checkpoint(Backend& backend, const BundleReader& reader
   if (const BundleEntry* step = find_scalar(reader, kGlobalStepName, VariableRole::kGlobalStep)) {
     scalars.step = read_step(reader, *step);
     report.resumed_scalars.push_back(step->info.name);
+    report.scalar_names[kGlobalStepName] = step->info.name;
   } else {
     report.missing.push_back(kGlobalStepName);
     scalars.step = 0;
@@ -244,10 +348,15 @@ ResumeReport resume_from_checkpoint(Backend& backend, const BundleReader& reader
     const char* names[2] = {kBeta1PowerName, kBeta2PowerName};
     float* values[2] = {&scalars.beta1_power, &scalars.beta2_power};
     const float betas[2] = {optimizer.beta1, optimizer.beta2};
+    const std::string chosen[2] = {choice.powers.beta1, choice.powers.beta2};
     for (int i = 0; i < 2; ++i) {
-      if (const BundleEntry* e = find_scalar(reader, names[i], VariableRole::kOptimizerScalar)) {
+      // Several pairs: the chosen set's (none when it cannot be told); one: found by name as ever.
+      const BundleEntry* e = several ? (chosen[i].empty() ? nullptr : reader.find(chosen[i]))
+                                     : find_scalar(reader, names[i], VariableRole::kOptimizerScalar);
+      if (e) {
         *values[i] = read_tensor(reader, e->info.name, Shape{}).at(0);
         report.resumed_scalars.push_back(e->info.name);
+        report.scalar_names[names[i]] = e->info.name;
       } else {
         // The value the next update uses: beta^(step + 1).
         *values[i] = static_cast<float>(std::pow(static_cast<double>(betas[i]), static_cast<double>(scalars.step + 1)));

@@ -6,6 +6,7 @@
 // bytewise and the data file holds the tensors in key order, as the Saver
 // writes them; the directory's `checkpoint` state file is updated.
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,16 @@
 
 namespace graft {
 
+// A tensor of the resumed checkpoint that the run does not train (another
+// optimizer's slots and power scalars: TF's Saver over the original graph
+// restores every variable of both optimizers), written back unchanged by
+// every save of the run.
+struct KeptTensor {
+  std::string key;
+  Shape shape;
+  std::vector<float> values;
+};
+
 // Checkpoint names of the non-slot state.
 inline constexpr const char* kGlobalStepName = "global_step";
 inline constexpr const char* kBeta1PowerName = "beta1_power";
@@ -27,12 +38,15 @@ std::vector<std::string> checkpoint_keys(const std::vector<ParameterSpec>& table
 
 // Writes `state` (capture_state) to `prefix` (parent folders are created) and
 // records it in the folder's `checkpoint` file; with `model`, also the model
-// description (host/model/model_io.h). Throws graft::Error.
+// description (host/model/model_io.h); with `kept`, those tensors as they
+// were read (a key the state also writes is the state's). Throws graft::Error.
 void save_checkpoint(const std::string& prefix, const TrainingState& state, const std::vector<ParameterSpec>& table,
-                     const OptimizerConfig& optimizer, const ModelDescription* model = nullptr);
+                     const OptimizerConfig& optimizer, const ModelDescription* model = nullptr,
+                     const std::vector<KeptTensor>* kept = nullptr);
 // The same, reading the state from the backend.
 void save_checkpoint(const std::string& prefix, Backend& backend, const std::vector<ParameterSpec>& table,
-                     const OptimizerConfig& optimizer, const ModelDescription* model = nullptr);
+                     const OptimizerConfig& optimizer, const ModelDescription* model = nullptr,
+                     const std::vector<KeptTensor>* kept = nullptr);
 
 // Reads tensor `key` as float32, checking that its shape is `shape`; errors
 // name the checkpoint and the tensor.
@@ -52,17 +66,56 @@ struct ResumeReport {
   // restored; callers decide whether that is acceptable (graft train refuses
   // unless told to drop them).
   std::vector<std::string> unused_slots;
+  // When the checkpoint holds several optimizers' slots (slot sets,
+  // checkpoint/slot_sets.h; host/restore/slot_set_choice.h): which set was
+  // resumed and why, with its power scalars ("slot set Adam2 (the graph's
+  // training op reads it); power scalars beta1_power_1, beta2_power_1
+  // (...)"); the set; each trained variable's slots as stored; and the other
+  // sets' slots and power scalars, kept as stored (not trained, written back
+  // by saves). All empty with one set.
+  std::string slot_sets;
+  std::string slot_set;
+  std::map<std::string, std::vector<std::string>> slot_names;
+  struct KeptState {
+    std::string key;
+    std::string reason;  // "optimizer slot of another optimizer (Adam; --slot-set Adam resumes it)"
+  };
+  std::vector<KeptState> kept;  // by key
+  // The stored keys of the scalars resumed: "global_step" -> "global_step",
+  // "beta1_power" -> "train/beta1_power" or "beta1_power_1".
+  std::map<std::string, std::string> scalar_names;
   std::string describe() const;  // "resumed at step 1200" (+ the missing list)
   // "resumed 12 variables, 24 optimizer slots (Adam, Adam_1), global_step, beta1_power, beta2_power"
   std::string resumed() const;
+  // With several slot sets: "optimizer slots: slot set Adam2 (...)" and the
+  // kept state ("kept as stored, not trained: ... (another optimizer's:
+  // slot set Adam; --slot-set Adam resumes it)"); "" otherwise.
+  std::string slot_set_note() const;
+};
+
+struct ResumeOptions {
+  // When the checkpoint holds several optimizers' slots: the slot set to
+  // resume ("Adam2", "Adam_2"); "" = the model's record of an earlier
+  // choice, else the one the graph's (PREFIX.meta) training op reads, else
+  // the first by name. A name the checkpoint lacks is an error naming its sets.
+  std::string slot_set;
+  // The model being resumed: when it records a slot set
+  // (ModelDescription::slot_set), that choice continues.
+  const ModelDescription* model = nullptr;
 };
 
 // Restores every variable of `table` (required), its optimizer slots, the
 // beta powers (found by classification, so train/beta1_power works too;
 // derived from the step when absent) and global_step into the backend, which
 // must have been built for this table and optimizer. The checkpoint's model
-// variables must be exactly the table's (same names and shapes).
+// variables must be exactly the table's (same names and shapes). With
+// several slot sets, each variable's slots and the power scalars come from
+// the chosen set (`options`; the report says which and why).
 ResumeReport resume_from_checkpoint(Backend& backend, const BundleReader& reader,
-                                    const std::vector<ParameterSpec>& table, const OptimizerConfig& optimizer);
+                                    const std::vector<ParameterSpec>& table, const OptimizerConfig& optimizer,
+                                    const ResumeOptions& options = {});
+
+// The tensors `keys` of `reader` as float32, for save_checkpoint's `kept`.
+std::vector<KeptTensor> read_kept_tensors(const BundleReader& reader, const std::vector<std::string>& keys);
 
 }  // namespace graft

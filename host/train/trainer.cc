@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "checkpoint/error.h"
+#include "checkpoint/slot_sets.h"
 #include "host/model/model_io.h"
 #include "host/train/train_regularization.h"
 #include "host/train/divergence.h"
@@ -25,6 +26,28 @@ void add_totals(EpochTotals& into, const EpochTotals& t) {
   into.samples += t.samples;
 }
 
+
+// The slot names the model records (ModelDescription::slot_names, after a
+// resume from several optimizers' slots) replace the table's defaults for
+// the variables that are trained; a record of another optimizer's slots
+// (the optimizer overridden) is dropped.
+void use_recorded_slot_names(std::vector<ParameterSpec>& table, ModelDescription& model, OptimizerKind kind) {
+  if (model.slot_names.empty()) return;
+  const std::vector<std::string> suffixes = optimizer_slot_suffixes(kind);
+  bool fits = !suffixes.empty();
+  for (const auto& [variable, keys] : model.slot_names) {
+    for (const SlotSet& s : find_slot_sets(keys)) fits = fits && s.kind == suffixes.front();
+  }
+  if (!fits) {
+    model.slot_set.clear();
+    model.slot_names.clear();
+    return;
+  }
+  for (ParameterSpec& p : table) {
+    const auto it = model.slot_names.find(p.name);
+    if (it != model.slot_names.end() && it->second.size() == p.slot_names.size()) p.slot_names = it->second;
+  }
+}
 
 }  // namespace
 
@@ -53,6 +76,7 @@ Trainer::Trainer(Backend& backend, const ModelDescription& model, const TrainOpt
     throw Error("clip by value and clip by global norm are exclusive");
   }
   table_ = parameter_table(spec_, optimizer_.kind);
+  use_recorded_slot_names(table_, model_, optimizer_.kind);
   check_training_memory(spec_.backend_shapes(), static_cast<int>(optimizer_slot_suffixes(optimizer_.kind).size()),
                         std::max(options_.batch_size, options_.eval_batch), backend_.memory());
   backend_.build(spec_.backend_shapes(), optimizer_, std::max(options_.batch_size, options_.eval_batch));
@@ -71,16 +95,26 @@ StepPlan Trainer::step_plan(int first_layer) const {
   return plan_step(parameter_layout(spec_.backend_shapes()), trainable, first_layer, optimizer_.clip_norm > 0);
 }
 
-ResumeReport Trainer::resume(const BundleReader& reader) {
-  ResumeReport report = resume_from_checkpoint(backend_, reader, table_, optimizer_);
-  // Scalars stored under other names (TF's train/beta1_power) keep them in
-  // every save of this run, and the model records them for later resumes.
-  for (const std::string& stored : report.resumed_scalars) {
-    const std::size_t slash = stored.rfind('/');
-    const std::string base = slash == std::string::npos ? stored : stored.substr(slash + 1);
-    if (base != stored && (base == kGlobalStepName || base == kBeta1PowerName || base == kBeta2PowerName)) {
-      model_.scalar_names[base] = stored;
+ResumeReport Trainer::resume(const BundleReader& reader, const ResumeOptions& options) {
+  ResumeOptions with_model = options;
+  with_model.model = &model_;
+  ResumeReport report = resume_from_checkpoint(backend_, reader, table_, optimizer_, with_model);
+  // Scalars stored under other names (TF's train/beta1_power, a second
+  // optimizer's beta1_power_1) keep them in every save of this run, and the
+  // model records them for later resumes.
+  for (const auto& [name, stored] : report.scalar_names) {
+    if (stored != name) model_.scalar_names[name] = stored;
+  }
+  if (!report.slot_set.empty()) {
+    model_.slot_set = report.slot_set;
+    model_.slot_names = report.slot_names;
+    for (ParameterSpec& p : table_) {
+      const auto it = report.slot_names.find(p.name);
+      if (it != report.slot_names.end()) p.slot_names = it->second;
     }
+    std::vector<std::string> keys;
+    for (const ResumeReport::KeptState& k : report.kept) keys.push_back(k.key);
+    kept_ = read_kept_tensors(reader, keys);
   }
   return report;
 }
@@ -102,7 +136,9 @@ EpochTotals Trainer::evaluate(const DeviceDataset& data, int first_layer) {
   return backend_.evaluate(data, first_layer);
 }
 
-void Trainer::save(const std::string& prefix) { save_checkpoint(prefix, backend_, table_, optimizer_, &model_); }
+void Trainer::save(const std::string& prefix) {
+  save_checkpoint(prefix, backend_, table_, optimizer_, &model_, &kept_);
+}
 
 TrainResult Trainer::fit(const Dataset& data, const EpochCallback& on_epoch, const ProgressCallback& on_progress) {
   if (data.train.rows == 0) throw Error("no training rows");
@@ -176,7 +212,7 @@ TrainResult Trainer::fit(const TrainingData& data, const EpochCallback& on_epoch
     const std::string bad = first_non_finite(state, table_);
     if (!bad.empty()) throw DivergenceError(step, std::nullopt, bad);
     const std::string prefix = numbered ? numbered_prefix(base, step) : base;
-    save_checkpoint(prefix, state, table_, optimizer_, &model_);
+    save_checkpoint(prefix, state, table_, optimizer_, &model_, &kept_);
     if (numbered) {
       rotate_checkpoints(prefix, base, options_.keep);
       last_saved = prefix;

@@ -138,7 +138,11 @@ class Trainer {
   StepPlan step_plan(int first_layer = 0) const;
 
   // Restores variables, slots, beta powers and the step (host/train/model_checkpoint.h).
-  ResumeReport resume(const BundleReader& reader);
+  // Scalars stored under other names (train/beta1_power) and, from a
+  // checkpoint holding several optimizers' slots, the chosen set's slot
+  // names are kept by every save of the run and recorded in the model; the
+  // other sets' slots and power scalars are written back as they were read.
+  ResumeReport resume(const BundleReader& reader, const ResumeOptions& options = {});
 
   // Uploads the splits and trains (see fit(TrainingData)). Throws when the
   // data's features or classes do not fit the model.
@@ -167,6 +171,7 @@ class Trainer {
   OptimizerConfig optimizer_;
   TrainOptions options_;
   std::vector<ParameterSpec> table_;
+  std::vector<KeptTensor> kept_;  // another optimizer's state from the resumed checkpoint
 };
 
 }  // namespace graft

@@ -68,6 +68,7 @@ struct TrainFlags {
   std::string init_from;
   std::vector<std::string> restore, renames, freeze, layer_names;
   bool skip_mismatch = false, restore_slots = false, dry_run = false, no_cache = false;
+  std::string slot_set;  // with --restore-slots or --resume: which optimizer's slots (host/restore/slot_set_choice.h)
   std::string cache_limit;
   int early_stopping = 0;
   uint64_t seed = 42;
@@ -201,7 +202,8 @@ std::string flag_of(const std::string& field) {
       {"batch_norm", "--batch-norm"}, {"dropout", "--dropout"},
       {"lr_schedule", "--lr-schedule"}, {"standardize", "--standardize"},
       {"standardize_from", "--standardize-from"}, {"l1", "--l1"}, {"l2", "--l2"}, {"max_norm", "--max-norm"},
-      {"regularize_biases", "--regularize-biases"}};
+      {"regularize_biases", "--regularize-biases"}, {"slot_set", "--slot-set"},
+      {"restore_slots", "--restore-slots"}};
   const auto it = flags.find(field);
   return it == flags.end() ? field : it->second;
 }
@@ -295,6 +297,11 @@ TrainJob job_from(const TrainFlags& f) {
   job.restore.renames = parse_rename_rules(f.renames);
   job.restore.skip_mismatch = f.skip_mismatch;
   job.restore.restore_slots = f.restore_slots;
+  if (!f.slot_set.empty() && f.resume.empty() && !f.restore_slots) {
+    throw Error("--slot-set chooses which optimizer's slots --restore-slots or --resume restores: pass one of them");
+  }
+  job.restore.slot_set = f.resume.empty() ? f.slot_set : "";
+  job.resume_options.slot_set = f.resume.empty() ? "" : f.slot_set;
   job.dry_run = f.dry_run;
   job.cache = cache_options(f);
   job.device = f.device;
@@ -484,6 +491,10 @@ void register_train(CLI::App& app) {
       ->needs(init_from);
   sub->add_flag("--restore-slots", flags->restore_slots, "Also restore the optimizer slots of restored variables")
       ->needs(init_from);
+  sub->add_option("--slot-set", flags->slot_set,
+                  "With --restore-slots or --resume, when the checkpoint holds several optimizers' slots (the book's "
+                  "VAR/Adam and VAR/Adam2): the slot set to restore, e.g. Adam2 (default: the one the .meta graph's "
+                  "training op reads, else the first by name; the restore table says which and why)");
   sub->add_flag("--dry-run", flags->dry_run, "Print the restore table (and the cache decision), then stop")
       ->excludes("--resume");
   sub->add_option("--freeze", flags->freeze,
