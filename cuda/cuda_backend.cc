@@ -432,6 +432,26 @@ EpochTotals CudaBackend::evaluate(const DeviceDataset& data, int first_layer) {
   return t;
 }
 
+// Eval-mode logits of host rows: each batch copied into x_batch_, the
+// inference walk (as evaluate), the last node's outputs copied back. The
+// host buffers are pageable: both copies wait (copy_to_device/_host).
+void CudaBackend::predict_logits(const float* features, int64_t rows, int64_t cols, float* logits) {
+  require_built("predict_logits");
+  if (rows < 0 || cols != layers_[0].fan_in) {
+    throw Error("cuda backend: predict_logits: " + std::to_string(rows) + " rows of " + std::to_string(cols) +
+                " columns, layer 0 takes " + std::to_string(layers_[0].fan_in));
+  }
+  NvtxRange range("graft.predict");
+  const int last = static_cast<int>(layers_.size()) - 1;
+  const int64_t outputs = layers_[last].fan_out;
+  for (int64_t b = 0; b < rows; b += max_batch_) {
+    const int64_t nb = std::min(max_batch_, rows - b);
+    copy_to_device(x_batch_.get(), features + b * cols, static_cast<std::size_t>(nb * cols) * sizeof(float));
+    enqueue_forward(x_batch_.get(), nb, 0, last, nullptr, infer_walk_);
+    copy_to_host(logits + b * outputs, act_[last].get(), static_cast<std::size_t>(nb * outputs) * sizeof(float));
+  }
+}
+
 }  // namespace cuda
 
 std::unique_ptr<Backend> make_cuda_backend(const CudaBackendOptions& options, int device) {

@@ -137,6 +137,7 @@ class CudaBackend final : public Backend {
   void train_step(const DeviceDataset& data, int64_t begin, int64_t n, int first_layer) override;
   EpochTotals take_train_totals() override;
   EpochTotals evaluate(const DeviceDataset& data, int first_layer) override;
+  void predict_logits(const float* features, int64_t rows, int64_t cols, float* logits) override;
   // The seed is an argument of the dropout kernels in captured graphs: a new
   // one drops them (the step is read from device state, see device_step()).
   void set_dropout_seed(uint64_t seed) override;

@@ -4,8 +4,8 @@
 // moving statistics for both placements of batch norm with and without
 // gamma/beta; a frozen batch norm (moving statistics fixed: inference form
 // in training); 16 steps of every optimizer; 200 free-running steps;
-// evaluation on the moving statistics; the frozen-layer cache through batch
-// norm and dropout. Tolerances: backend_nodes_util.h and bn_parity_net.h.
+// evaluation and per-row predictions on the moving statistics; the
+// frozen-layer cache through batch norm and dropout. Tolerances: backend_nodes_util.h and bn_parity_net.h.
 // Label gpu: every test skips without a device (written without one; first
 // run pending a GPU session).
 #include <gtest/gtest.h>
@@ -243,6 +243,13 @@ TEST(CudaBatchNormBackend, EvalUsesMovingStatistics) {
     EXPECT_EQ(e1.loss_sum, e2.loss_sum);
     EXPECT_EQ(e1.correct, e2.correct);
     test::expect_totals_close(e1, p.c->evaluate(*p.cd, 0), tol.loss_rtol, 1);
+    // Per-row predictions (Backend::predict_logits: host rows in, logits out,
+    // in batches of 16) are the same eval-mode logits.
+    std::vector<float> gl(static_cast<std::size_t>(data.rows * 5)), cl(gl.size());
+    p.g->predict_logits(data.x.data(), data.rows, data.cols, gl.data());
+    p.c->predict_logits(data.x.data(), data.rows, data.cols, cl.data());
+    EXPECT_TRUE(all_close(gl, cl, tol.logits_atol, tol.logits_rtol));
+    EXPECT_TRUE(all_close(gl, logits, tol.logits_atol, tol.logits_rtol));
     EXPECT_TRUE(test::bit_identical(read_params(*p.g, net), net.params));  // evaluation writes nothing
 
     const int mean = layout.find(1, ParamRole::kMovingMean);
