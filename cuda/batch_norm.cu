@@ -142,6 +142,51 @@ __global__ void backward_dx_kernel(const float* dy, const float* __restrict__ y,
   }
 }
 
+// Inference-form backward (the moving statistics; CPU twin: node_ops.cc):
+// sum g and sum g * xhat per column, xhat = (x - moving_mean) * rstd with
+// rstd = 1 / sqrtf(moving_var + eps), as the training form's reductions.
+template <ActivationKind K>
+__global__ void __launch_bounds__(kTileCols* kTileRows)
+    infer_backward_sums_kernel(const float* __restrict__ dy, const float* __restrict__ y, float alpha,
+                               const float* __restrict__ x, const float* __restrict__ moving_mean,
+                               const float* __restrict__ moving_var, float epsilon, int64_t rows, int64_t cols,
+                               float* __restrict__ dgamma, float* __restrict__ dbeta) {
+  __shared__ double s[kTileRows][kTileCols];
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * kTileCols + threadIdx.x;
+  const bool live = c < cols;
+  double sg = 0.0, sgx = 0.0;
+  if (live) {
+    const float m = moving_mean[c], rs = math::batch_norm_inv(moving_var[c], epsilon, 1.0f);
+    for (int64_t r = threadIdx.y; r < rows; r += kTileRows) {
+      const int64_t i = r * cols + c;
+      const float g = math::activation_grad<K>(dy[i], y[i], alpha);
+      sg += static_cast<double>(g);
+      sgx += static_cast<double>(g) * static_cast<double>((x[i] - m) * rs);
+    }
+  }
+  const double total_g = column_total(sg, s);
+  const double total_gx = column_total(sgx, s);
+  if (live && threadIdx.y == 0) {
+    if (dbeta) dbeta[c] = static_cast<float>(total_g);
+    if (dgamma) dgamma[c] = static_cast<float>(total_gx);
+  }
+}
+
+// dx = act'(dy, y) * inv, inv = (1 / sqrtf(moving_var + eps)) * gamma.
+template <ActivationKind K>
+__global__ void infer_backward_dx_kernel(const float* dy, const float* __restrict__ y, float alpha,
+                                         const float* __restrict__ moving_var, const float* __restrict__ gamma,
+                                         float epsilon, int64_t rows, int64_t cols, float* dx) {
+  for (int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; c < cols;
+       c += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const float inv = math::batch_norm_inv(moving_var[c], epsilon, gamma ? gamma[c] : 1.0f);
+    for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+      const int64_t i = r * cols + c;
+      dx[i] = math::activation_grad<K>(dy[i], y[i], alpha) * inv;
+    }
+  }
+}
+
 __global__ void update_moving_kernel(float* moving_mean, float* moving_var, const float* __restrict__ batch_mean,
                                      const float* __restrict__ batch_var, int64_t cols, float decay, float adjust,
                                      bool bessel) {
@@ -245,6 +290,28 @@ void batch_norm_backward(const float* dy, const float* y, Activation act, const 
     if (dx) {
       backward_dx_kernel<K><<<elementwise_grid(rows, cols), kRowThreads, 0, stream>>>(
           dy, y, act.alpha, x, batch_mean, rstd, gamma, rows, cols, sums, dx);
+      GRAFT_CUDA_CHECK_LAUNCH();
+    }
+    return 0;
+  });
+}
+
+void batch_norm_backward_infer(const float* dy, const float* y, Activation act, const float* x,
+                               const float* moving_mean, const float* moving_var, const float* gamma,
+                               float epsilon, int64_t rows, int64_t cols, float* dx, float* dgamma,
+                               float* dbeta, cudaStream_t stream) {
+  if (rows <= 0 || cols <= 0) return;
+  math::dispatch_activation(act.kind, [&](auto kind) {
+    constexpr ActivationKind K = decltype(kind)::value;
+    // The sums read dy before the dx kernel may overwrite it (dx == dy): same stream, in order.
+    if (dgamma || dbeta) {
+      infer_backward_sums_kernel<K><<<tile_blocks(cols), dim3(kTileCols, kTileRows), 0, stream>>>(
+          dy, y, act.alpha, x, moving_mean, moving_var, epsilon, rows, cols, dgamma, dbeta);
+      GRAFT_CUDA_CHECK_LAUNCH();
+    }
+    if (dx) {
+      infer_backward_dx_kernel<K><<<elementwise_grid(rows, cols), kRowThreads, 0, stream>>>(
+          dy, y, act.alpha, moving_var, gamma, epsilon, rows, cols, dx);
       GRAFT_CUDA_CHECK_LAUNCH();
     }
     return 0;

@@ -55,11 +55,27 @@ void batch_norm_backward(const float* dy, const float* y, Activation act, const 
                          float* sums, cudaStream_t stream);
 inline int64_t batch_norm_backward_scratch_size(int64_t cols) { return 2 * cols; }
 
+// Backward through y = act(BN(x)) in inference form, with the moving
+// statistics (a frozen batch norm with trained nodes below it, or gamma and
+// beta trained on fixed statistics; the CPU twin is the inference branch of
+// host/cpu/node_ops.cc batch_norm_backward): g = act'(dy, y), rstd =
+// 1 / sqrtf(moving_var + eps), dbeta = sum g, dgamma = sum g * (x -
+// moving_mean) * rstd (in double), dx = g * (rstd * gamma). Both
+// implementations use it (cuDNN's backward is for batch statistics only).
+// dx, dgamma, dbeta nullable; dx may alias dy; gamma nullable (1).
+void batch_norm_backward_infer(const float* dy, const float* y, Activation act, const float* x,
+                               const float* moving_mean, const float* moving_var, const float* gamma,
+                               float epsilon, int64_t rows, int64_t cols, float* dx, float* dgamma,
+                               float* dbeta, cudaStream_t stream);
+
 // ---------------------------------------------------------------- cuDNN
 
 // Whether this build links cuDNN (GRAFT_HAVE_CUDNN); without it
 // CudnnBatchNorm's constructor throws graft::Error saying so.
 bool cudnn_compiled_in();
+// cuDNN's smallest batch-norm epsilon (CUDNN_BN_MIN_EPSILON; 1e-5 in a
+// build without cuDNN, where nothing uses it).
+double cudnn_min_epsilon();
 
 // The cuDNN path, same arguments and outputs as the functions above.
 // Matching TF: cuDNN's forward training would update running averages with

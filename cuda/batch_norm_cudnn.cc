@@ -31,6 +31,7 @@ namespace graft::cuda {
 #ifdef GRAFT_HAVE_CUDNN
 
 bool cudnn_compiled_in() { return true; }
+double cudnn_min_epsilon() { return CUDNN_BN_MIN_EPSILON; }
 
 struct CudnnBatchNorm::State {
   int64_t max_rows = 0, max_cols = 0;
@@ -150,6 +151,7 @@ void CudnnBatchNorm::backward(const float* dy, const float* y, Activation act, c
 #else  // no cuDNN in this build
 
 bool cudnn_compiled_in() { return false; }
+double cudnn_min_epsilon() { return 1e-5; }
 
 struct CudnnBatchNorm::State {};
 

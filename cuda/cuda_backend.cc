@@ -42,6 +42,9 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options, int device)
     throw Error("GRAFT_CUDA_FUSED_SCHEDULE=" + options_.fused_schedule +
                 ": expected auto, row-local or per-layer");
   }
+  if (!parse_batch_norm_path(options_.batch_norm, &bn_path_)) {
+    throw Error("GRAFT_CUDA_BATCH_NORM=" + options_.batch_norm + ": expected cudnn or fused");
+  }
   GRAFT_CUDA_CHECK(cudaSetDevice(device_));
   cudaDeviceProp prop{};
   GRAFT_CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
@@ -76,6 +79,7 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options, int device)
 CudaBackend::~CudaBackend() {
   if (stream_ != nullptr && cudaStreamSynchronize(stream_) != cudaSuccess) (void)cudaGetLastError();
   if (side_ != nullptr && cudaStreamSynchronize(side_) != cudaSuccess) (void)cudaGetLastError();
+  cudnn_bn_.reset();  // its cuDNN handle is set to stream_, destroyed below
   for (auto& [key, g] : graphs_) {
     if (g.exec) (void)cudaGraphExecDestroy(g.exec);
     if (g.graph) (void)cudaGraphDestroy(g.graph);
@@ -124,12 +128,6 @@ void CudaBackend::build(const std::vector<DenseLayerShape>& layers,
   if (layers.empty()) throw Error("cuda backend: build() needs at least one layer");
   if (max_batch <= 0) throw Error("cuda backend: max_batch must be positive");
   for (std::size_t l = 0; l < layers.size(); ++l) {
-    // The CUDA kernels for these nodes exist (cuda/batch_norm.h,
-    // cuda/dropout.h) but the graph path does not walk them yet.
-    if (layers[l].kind != NodeKind::kDense) {
-      throw Error(std::string("the CUDA backend does not run ") + node_kind_name(layers[l].kind) +
-                  " nodes yet; use device cpu");
-    }
     if (layers[l].fan_in <= 0 || layers[l].fan_out <= 0) {
       throw Error("cuda backend: layer " + std::to_string(l) + " has an empty shape");
     }
@@ -139,6 +137,10 @@ void CudaBackend::build(const std::vector<DenseLayerShape>& layers,
                   std::to_string(l - 1) + " gives " + std::to_string(layers[l - 1].fan_out));
     }
   }
+  // Batch norm and dropout run on the graph path (cuda/node_walk.h); what it
+  // cannot run is refused here, in one line naming the node.
+  const std::string unsupported = node_support_error(layers, bn_path_, cudnn_compiled_in(), cudnn_min_epsilon());
+  if (!unsupported.empty()) throw Error(unsupported);
   GRAFT_CUDA_CHECK(cudaSetDevice(device_));
   sync();
   GRAFT_CUDA_CHECK(cudaStreamSynchronize(side_));
@@ -183,6 +185,7 @@ void CudaBackend::build(const std::vector<DenseLayerShape>& layers,
     act_.emplace_back(size, "layer outputs");
     dgrad_.emplace_back(size, "layer output gradients");
   }
+  build_nodes();  // batch norm's statistics and scratch (none for a dense stack), infer_walk_
   x_batch_ = DeviceBuffer<float>(static_cast<std::size_t>(max_batch * max_in), "batch inputs");
   y_batch_ = DeviceBuffer<int32_t>(static_cast<std::size_t>(max_batch), "batch labels");
 
@@ -356,6 +359,7 @@ std::unique_ptr<DeviceDataset> CudaBackend::forward_prefix(const DeviceDataset& 
                 " columns, layer 0 takes " + std::to_string(layers_[0].fan_in));
   }
   NvtxRange range("graft.forward_prefix");
+  // The frozen-layer cache: nodes [0, k) in inference form, as on the CPU.
   const int64_t rows = src.rows();
   const int64_t out_cols = k == 0 ? src.cols() : layers_[k - 1].fan_out;
   auto out = std::make_unique<CudaDataset>(rows, out_cols);
@@ -371,7 +375,7 @@ std::unique_ptr<DeviceDataset> CudaBackend::forward_prefix(const DeviceDataset& 
     for (int64_t b = 0; b < rows; b += max_batch_) {
       const int64_t nb = std::min(max_batch_, rows - b);
       enqueue_forward(src.features.get() + b * src.cols(), nb, 0, k - 1,
-                      out->features.get() + b * out_cols);
+                      out->features.get() + b * out_cols, infer_walk_);
     }
   }
   sync();
@@ -410,11 +414,13 @@ EpochTotals CudaBackend::evaluate(const DeviceDataset& data, int first_layer) {
                 std::to_string(layers_[first_layer].fan_in));
   }
   NvtxRange range("graft.evaluate");
+  // Every node in inference form (batch norm: moving statistics; dropout:
+  // the identity), as the CPU backend's evaluate.
   GRAFT_CUDA_CHECK(cudaMemsetAsync(&state_.get()->eval, 0, sizeof(Totals), stream_));
   const int last = nl - 1;
   for (int64_t b = 0; b < d.rows(); b += max_batch_) {
     const int64_t nb = std::min(max_batch_, d.rows() - b);
-    enqueue_forward(d.features.get() + b * d.cols(), nb, first_layer, last, nullptr);
+    enqueue_forward(d.features.get() + b * d.cols(), nb, first_layer, last, nullptr, infer_walk_);
     softmax_xent(act_[last].get(), d.labels.get() + b, nullptr, nb, layers_[last].fan_out, 1.0f,
                  &state_.get()->eval, &state_.get()->xent_arrivals, xent_ws_, stream_);
   }
@@ -424,6 +430,26 @@ EpochTotals CudaBackend::evaluate(const DeviceDataset& data, int first_layer) {
   t.correct = host_state_->eval.correct;
   t.samples = d.rows();
   return t;
+}
+
+// Eval-mode logits of host rows: each batch copied into x_batch_, the
+// inference walk (as evaluate), the last node's outputs copied back. The
+// host buffers are pageable: both copies wait (copy_to_device/_host).
+void CudaBackend::predict_logits(const float* features, int64_t rows, int64_t cols, float* logits) {
+  require_built("predict_logits");
+  if (rows < 0 || cols != layers_[0].fan_in) {
+    throw Error("cuda backend: predict_logits: " + std::to_string(rows) + " rows of " + std::to_string(cols) +
+                " columns, layer 0 takes " + std::to_string(layers_[0].fan_in));
+  }
+  NvtxRange range("graft.predict");
+  const int last = static_cast<int>(layers_.size()) - 1;
+  const int64_t outputs = layers_[last].fan_out;
+  for (int64_t b = 0; b < rows; b += max_batch_) {
+    const int64_t nb = std::min(max_batch_, rows - b);
+    copy_to_device(x_batch_.get(), features + b * cols, static_cast<std::size_t>(nb * cols) * sizeof(float));
+    enqueue_forward(x_batch_.get(), nb, 0, last, nullptr, infer_walk_);
+    copy_to_host(logits + b * outputs, act_[last].get(), static_cast<std::size_t>(nb * outputs) * sizeof(float));
+  }
 }
 
 }  // namespace cuda

@@ -7,6 +7,9 @@
 //   cuda_backend_steps.cc    the step graphs: enqueue_*, chunk tables,
 //                            capture and replay, train_step
 //   cuda_backend_fused.cc    the fused-step strategy (its program)
+//   cuda_backend_nodes.cc    batch norm and dropout nodes on the graph path
+//                            (their buffers, forward and backward forms;
+//                            the walk itself is cuda/node_walk.h)
 //   cuda_backend_options.cc  CudaBackendOptions::from_env
 // The CUDA backend: parameters, gradients, slots and data sets in device
 // memory; cuBLAS GEMMs plus the fused kernels of cuda/*.cu; each training
@@ -32,6 +35,7 @@
 #include <vector>
 
 #include "checkpoint/error.h"
+#include "cuda/batch_norm.h"
 #include "cuda/bias_activation.h"
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_backend_options.h"
@@ -39,6 +43,7 @@
 #include "cuda/device_state.h"
 #include "cuda/fused/plan.h"
 #include "cuda/gather.h"
+#include "cuda/node_walk.h"
 #include "cuda/optimizer_update.h"
 #include "cuda/reductions.h"
 #include "cuda/regularization.h"
@@ -132,6 +137,10 @@ class CudaBackend final : public Backend {
   void train_step(const DeviceDataset& data, int64_t begin, int64_t n, int first_layer) override;
   EpochTotals take_train_totals() override;
   EpochTotals evaluate(const DeviceDataset& data, int first_layer) override;
+  void predict_logits(const float* features, int64_t rows, int64_t cols, float* logits) override;
+  // The seed is an argument of the dropout kernels in captured graphs: a new
+  // one drops them (the step is read from device state, see device_step()).
+  void set_dropout_seed(uint64_t seed) override;
 
   CudaBackendStats stats() const { return stats_; }
 
@@ -155,6 +164,8 @@ class CudaBackend final : public Backend {
   };
   struct ChunkTable {
     StepPlan plan;  // the step plan this table serves (host/step_plan.h)
+    std::vector<NodeForward> forward;    // its nodes' forms (cuda/node_walk.h)
+    std::vector<NodeBackward> backward;  // top node first
     DeviceBuffer<UpdateChunk> chunks;
     int count = 0;
     RegularizationTable reg;  // this plan's regularization gradients and max-norms (cuda/regularization.h)
@@ -173,14 +184,25 @@ class CudaBackend final : public Backend {
   void clear_graphs();
   const ChunkTable& chunk_table(int first_layer);
 
-  // The step's pieces, enqueued on stream_ (and side_).
+  // The step's pieces, enqueued on stream_ (and side_). enqueue_forward runs
+  // the nodes of `walk` in [first_layer, last_layer] (a table's walk, or
+  // infer_walk_ for evaluate and forward_prefix).
   void enqueue_forward(const float* x, int64_t n, int first_layer, int last_layer,
-                       float* last_out);
+                       float* last_out, const std::vector<NodeForward>& walk);
   void enqueue_backward(const float* x, int64_t n, int first_layer, const ChunkTable& table);
   void enqueue_update(const ChunkTable& table);
   // The whole step; with capture_node set, also reports the gather node.
   void enqueue_step(const CudaDataset& d, int64_t begin, int64_t n, int first_layer,
                     const ChunkTable& table, cudaGraphNode_t* capture_node);
+  // Batch norm and dropout (cuda_backend_nodes.cc): their buffers, sized in
+  // build(), and one node's kernels. x: the node's input; backward reads
+  // dgrad_[node] and writes dgrad_[node - 1] when b.input_grad.
+  void build_nodes();
+  void enqueue_node_forward(const NodeForward& f, const float* x, float* out, int64_t n);
+  void enqueue_node_backward(const NodeBackward& b, const float* x, int64_t n);
+  // The optimizer's global step in device state, which the dropout kernels
+  // read when they run (so a replayed graph draws the mask of each step).
+  const uint64_t* device_step() const;
   GatherArgs gather_args(const CudaDataset& d, int64_t begin, int64_t n) const;
   bool try_capture(const StepKey& key, const CudaDataset& d, int64_t begin, int64_t n,
                    int first_layer, const ChunkTable& table);
@@ -227,6 +249,13 @@ class CudaBackend final : public Backend {
   BiasGradWorkspace bias_ws_;
   XentWorkspace xent_ws_;
   CudaRegularizer regularizer_;  // L1/L2 and max-norm (none unless set)
+
+  // Batch norm and dropout nodes (empty for a dense stack).
+  BatchNormPath bn_path_ = BatchNormPath::kCudnn;     // options_.batch_norm
+  std::vector<NodeForward> infer_walk_;               // every node in inference form
+  std::vector<DeviceBuffer<float>> bn_stats_;         // per node: batch mean, variance, rstd [fan_out] each (batch norm only)
+  DeviceBuffer<float> bn_sums_;                       // the fused kernels' backward scratch
+  std::unique_ptr<CudnnBatchNorm> cudnn_bn_;          // the cuDNN path's handle and scratch
 
   std::map<int, ChunkTable> chunk_tables_;  // by first_layer, for trainable_version_
   std::map<StepKey, StepGraph> graphs_;

@@ -7,6 +7,7 @@
 #include "checkpoint/error.h"
 #include "cuda/cuda_backend_options.h"
 #include "cuda/fused/plan.h"
+#include "cuda/node_walk.h"
 
 namespace graft {
 namespace {
@@ -33,6 +34,13 @@ CudaBackendOptions CudaBackendOptions::from_env() {
     if (!cuda::fused::parse_schedule(o.fused_schedule, &unused)) {
       throw Error(std::string("GRAFT_CUDA_FUSED_SCHEDULE=") + v +
                   ": expected auto, row-local or per-layer");
+    }
+  }
+  if (const char* v = std::getenv("GRAFT_CUDA_BATCH_NORM"); v != nullptr && *v != '\0') {
+    o.batch_norm = v;
+    cuda::BatchNormPath unused{};
+    if (!cuda::parse_batch_norm_path(o.batch_norm, &unused)) {
+      throw Error(std::string("GRAFT_CUDA_BATCH_NORM=") + v + ": expected cudnn or fused");
     }
   }
   if (const char* v = std::getenv("GRAFT_CUDA_FUSED_BLOCKS"); v != nullptr && *v != '\0') {

@@ -20,6 +20,10 @@
 // number).
 //   GRAFT_CUDA_FUSED_SCHEDULE=auto|row-local|per-layer   the fused step's
 //                         phase schedule (cuda/fused/program.h; default auto)
+//   GRAFT_CUDA_BATCH_NORM=cudnn|fused   batch norm's implementation on the
+//                         graph path (cuda/batch_norm.h): cuDNN (default; a
+//                         build without cuDNN refuses batch norm nodes) or
+//                         graft's own fused kernels
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -34,6 +38,7 @@ struct CudaBackendOptions {
   bool fused_step = false;
   std::string fused_schedule = "auto";  // cuda/fused/plan.h parse_schedule
   int fused_blocks = 0;                  // the fused step's grid; 0: one block per SM
+  std::string batch_norm = "cudnn";      // cuda/node_walk.h parse_batch_norm_path: "cudnn" or "fused"
   // Defaults overridden by GRAFT_CUDA_GRAPHS, GRAFT_CUDA_TF32 and GRAFT_CUDA_FUSED.
   static CudaBackendOptions from_env();
 };

@@ -39,39 +39,53 @@ void CudaBackend::clear_graphs() {
 }
 
 // ---------------------------------------------------------------------------
-// Forward through layers [first_layer, last_layer] on n rows of x. The last
-// layer writes to last_out when given (forward_prefix), else to act_.
+// Forward through layers [first_layer, last_layer] on n rows of x, in the
+// forms of `walk`. The last layer writes to last_out when given
+// (forward_prefix), else to act_. A dense node is a GEMM and the bias +
+// activation kernel, as it always was; batch norm and dropout nodes are
+// cuda_backend_nodes.cc's.
 void CudaBackend::enqueue_forward(const float* x, int64_t n, int first_layer, int last_layer,
-                                  float* last_out) {
+                                  float* last_out, const std::vector<NodeForward>& walk) {
   NvtxRange range("graft.forward");
   const float* in = x;
-  for (int l = first_layer; l <= last_layer; ++l) {
+  for (const NodeForward& f : walk) {
+    const int l = f.node;
+    if (l < first_layer || l > last_layer) continue;
     const auto& s = layers_[l];
     float* out = (l == last_layer && last_out != nullptr) ? last_out : act_[l].get();
-    gemm_forward(blas_, in, param_ptr(layout_.kernel(l)), out, n, s.fan_in, s.fan_out);
-    bias_activation_forward(out, param_ptr(layout_.bias(l)), n, s.fan_out, s.activation, stream_);
+    if (f.form == NodeForm::kDense) {
+      gemm_forward(blas_, in, param_ptr(layout_.kernel(l)), out, n, s.fan_in, s.fan_out);
+      bias_activation_forward(out, param_ptr(layout_.bias(l)), n, s.fan_out, s.activation, stream_);
+    } else {
+      enqueue_node_forward(f, in, out, n);
+    }
     in = out;
   }
 }
 
 // Backward from dgrad_[last] (written by softmax_xent) down to the lowest
-// layer with a trainable parameter. Weight gradients fork onto side_.
+// layer with a trainable parameter, the table's walk (its step plan). Weight
+// gradients fork onto side_.
 void CudaBackend::enqueue_backward(const float* x, int64_t n, int first_layer,
                                    const ChunkTable& table) {
   NvtxRange range("graft.backward");
   bool forked = false;
-  for (const PlannedBackward& b : table.plan.backward) {
+  for (const NodeBackward& b : table.backward) {
     const int l = b.node;
-    const auto& s = layers_[l];
     const float* in = (l == first_layer) ? x : act_[l - 1].get();
+    if (b.form != NodeForm::kDense) {
+      enqueue_node_backward(b, in, n);
+      continue;
+    }
+    const auto& s = layers_[l];
     // dgrad_[l] *= act'(y); bias gradient (computed even for a frozen bias:
     // it costs nothing extra in this pass, and the update skips it).
-    activation_backward_bias_grad(dgrad_[l].get(), act_[l].get(), grad_ptr(layout_.bias(l)), n,
+    activation_backward_bias_grad(dgrad_[l].get(), act_[l].get(), grad_ptr(b.grad_bias), n,
                                   s.fan_out, s.activation, bias_ws_, stream_);
-    if (b.kernel_grad) {
+    if (b.grad_kernel >= 0) {
       GRAFT_CUDA_CHECK(cudaEventRecord(fork_, stream_));
       GRAFT_CUDA_CHECK(cudaStreamWaitEvent(side_, fork_, 0));
-      gemm_weight_grad(blas_side_, in, dgrad_[l].get(), grad_ptr(layout_.kernel(l)), n, s.fan_in, s.fan_out);
+      gemm_weight_grad(blas_side_, in, dgrad_[l].get(), grad_ptr(b.grad_kernel), n, s.fan_in, s.fan_out);
       forked = true;
     }
     if (b.input_grad) {
@@ -127,7 +141,7 @@ void CudaBackend::enqueue_step(const CudaDataset& d, int64_t begin, int64_t n, i
     *capture_node = deps[0];
   }
   const int last = static_cast<int>(layers_.size()) - 1;
-  enqueue_forward(x_batch_.get(), n, first_layer, last, nullptr);
+  enqueue_forward(x_batch_.get(), n, first_layer, last, nullptr, table.forward);
   softmax_xent(act_[last].get(), y_batch_.get(), dgrad_[last].get(), n, layers_[last].fan_out,
                1.0f / static_cast<float>(n), &state_.get()->train, &state_.get()->xent_arrivals,
                xent_ws_, stream_);
@@ -148,11 +162,11 @@ const CudaBackend::ChunkTable& CudaBackend::chunk_table(int first_layer) {
   if (it != chunk_tables_.end()) return it->second;
   ChunkTable t;
   t.plan = plan_step(layout_, trainable_, first_layer, optimizer_.clip_norm > 0.0f);
-  std::vector<std::pair<int64_t, int64_t>> ranges;
-  for (int i = 0; i < num_params(); ++i) {
-    const ParamSlot& p = layout_[i];
-    if (trainable_[i] && p.node >= first_layer) ranges.emplace_back(p.offset, p.count);
-  }
+  t.forward = forward_walk(layout_, &t.plan, first_layer, static_cast<int>(layers_.size()) - 1);
+  t.backward = backward_walk(layout_, t.plan);
+  // Trainable optimized parameters: batch norm's moving statistics are
+  // updated by their op in the forward, never by the optimizer.
+  const std::vector<std::pair<int64_t, int64_t>> ranges = update_ranges(layout_, trainable_, first_layer);
   t.reg = regularizer_.table(layout_, trainable_, first_layer, stream_);
   const std::vector<UpdateChunk> chunks = make_update_chunks(ranges);
   t.count = static_cast<int>(chunks.size());

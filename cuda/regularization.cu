@@ -183,6 +183,9 @@ RegularizationTable CudaRegularizer::table(const ParameterLayout& layout, const 
     const ParamRegularizer& r = params_[static_cast<std::size_t>(i)];
     const ParamSlot& p = layout[i];
     if (!trainable[static_cast<std::size_t>(i)] || p.node < first_layer) continue;
+    // Dense kernels and biases only, as the CPU backend adds them (a batch
+    // norm's parameters have no regularizer in a model description).
+    if (p.role != ParamRole::kKernel && p.role != ParamRole::kBias) continue;
     if (r.penalizes()) {
       const std::vector<PenaltyChunk> c = chunks_of(p.offset, p.count, r);
       chunks.insert(chunks.end(), c.begin(), c.end());

@@ -160,6 +160,14 @@ class Backend {
   // shuffled one), in batches of at most max_batch rows.
   virtual EpochTotals evaluate(const DeviceDataset& data, int first_layer) = 0;
 
+  // The logits of `rows` host rows (float32 [rows, cols], inputs of node 0)
+  // in eval mode, what evaluate scores: batch norm on its moving
+  // statistics, dropout the identity. logits: [rows, outputs of the last
+  // node], row by row, computed in batches of at most max_batch rows.
+  // Synchronises. Per-row predictions on the chosen device
+  // (host/predict/predictions.h).
+  virtual void predict_logits(const float* features, int64_t rows, int64_t cols, float* logits) = 0;
+
  private:
   uint64_t dropout_seed_ = 0;
 };

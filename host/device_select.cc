@@ -15,10 +15,12 @@ SelectedBackend select_backend(const std::string& device, int cpu_threads,
     out.note = "device: cpu";
   } else if (device == "cuda") {
     out.backend = make_cuda();  // throws with the reason when unusable
+    out.gpu = true;
     out.note = "device: cuda";
   } else if (device == "auto") {
     if (cuda_device_count() > 0) {
       out.backend = make_cuda();
+      out.gpu = true;
       out.note = "device: auto -> cuda";
     } else {
       out.backend = make_cpu_backend(cpu_threads);

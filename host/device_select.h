@@ -18,6 +18,9 @@ struct SelectedBackend {
   // The backend alone, "device: cpu (OpenBLAS, 2 threads)": what commands
   // that only run a model (eval) print, without the auto fallback's reason.
   std::string short_note;
+  // The CUDA backend was chosen (per-row predictions then run on it:
+  // host/predict/predictions.h; on the CPU they take the reference path).
+  bool gpu = false;
 };
 
 // device: "cpu", "cuda" (an error when no device is usable) or "auto" (the

@@ -1,4 +1,4 @@
-// Over 500 lines (under 700): one class whose phases all share its buffers
+// Over 500 lines (about 700): one class whose phases all share its buffers
 // and thread team; the node ops (host/cpu/node_ops.h), the kernels
 // (reference_kernels.h, batch_norm_kernels.h, dropout_kernels.h) and the
 // regularizers (regularization.h) already live apart. Splitting the step
@@ -264,13 +264,19 @@ class CpuBackend final : public Backend {
       std::copy(src.features.data(), src.features.data() + src.rows() * src.cols(), out->features.data());
       return out;
     }
-    for (int64_t start = 0; start < src.rows(); start += max_batch_) {
-      const int64_t n = std::min(max_batch_, src.rows() - start);
-      const float* in = src.features.data() + start * src.cols();
-      float* dst = out->features.data() + start * out_cols;
-      run_rows(n, [&](Range r, int) { forward_rows(in, 0, k, r, dst); });
-    }
+    inference_rows(src.features.data(), src.rows(), src.cols(), k, out->features.data());
     return out;
+  }
+
+  // Eval-mode logits: forward_prefix's inference pass through every node,
+  // straight from the caller's rows into the caller's buffer.
+  void predict_logits(const float* features, int64_t rows, int64_t cols, float* logits) override {
+    require_built();
+    if (rows < 0 || cols != layers_[0].fan_in) {
+      throw Error("cpu backend: predict_logits on " + std::to_string(rows) + " rows of " + std::to_string(cols) +
+                  " columns, but layer 0 takes " + std::to_string(layers_[0].fan_in) + " inputs");
+    }
+    inference_rows(features, rows, cols, static_cast<int>(layers_.size()), logits);
   }
 
   void shuffle(DeviceDataset& data, uint64_t seed, uint64_t epoch) override {
@@ -348,6 +354,18 @@ class CpuBackend final : public Backend {
       team_.run([&](int part, int parts) { fn(split_range(n, part, parts, 8), part); });
     } else {
       fn(Range{0, n}, 0);
+    }
+  }
+
+  // `rows` rows of x (inputs of node 0) through nodes [0, k) in inference
+  // form, in batches of max_batch_; node k - 1's outputs into `out`.
+  void inference_rows(const float* x, int64_t rows, int64_t cols, int k, float* out) {
+    const int64_t out_cols = layers_[k - 1].fan_out;
+    for (int64_t start = 0; start < rows; start += max_batch_) {
+      const int64_t n = std::min(max_batch_, rows - start);
+      const float* in = x + start * cols;
+      float* dst = out + start * out_cols;
+      run_rows(n, [&](Range r, int) { forward_rows(in, 0, k, r, dst); });
     }
   }
 

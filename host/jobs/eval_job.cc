@@ -146,7 +146,10 @@ EvalJobResult run_eval_job(const EvalJob& job) {
   r.accuracy = static_cast<double>(totals.correct) / static_cast<double>(totals.samples);
   r.loss = totals.loss_sum / static_cast<double>(totals.samples);
   if (job.per_class) {
-    const RowPredictions p = predict_rows(reader, model, test.features.data(), test.rows);
+    // On a GPU the rows run where evaluate ran them; the CPU keeps the reference path.
+    const RowPredictions p = selected.gpu ? predict_rows(backend, test.features.data(), test.rows, test.cols,
+                                                         model.spec.outputs())
+                                          : predict_rows(reader, model, test.features.data(), test.rows);
     const std::vector<std::string> names = output_names(
         p.outputs, scoring.output_labels, recorded ? recorded->output.class_names : std::vector<std::string>{});
     r.per_class = class_report(test.labels, p.predicted, names);

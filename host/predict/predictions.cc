@@ -12,6 +12,25 @@
 #include "host/cpu/sgemm.h"
 
 namespace graft {
+namespace {
+
+// Rows [begin, begin + n) of out from their logits [n, outputs]: a stable
+// softmax in double; the argmax is taken on the logits.
+void fill_predictions(const float* logits_rows, int64_t begin, int64_t n, RowPredictions& out) {
+  for (int64_t r = 0; r < n; ++r) {
+    const float* logits = logits_rows + r * out.outputs;
+    const int64_t best = std::max_element(logits, logits + out.outputs) - logits;
+    out.predicted[static_cast<std::size_t>(begin + r)] = static_cast<int32_t>(best);
+    double sum = 0;
+    for (int64_t c = 0; c < out.outputs; ++c) sum += std::exp(static_cast<double>(logits[c]) - logits[best]);
+    float* p = out.probabilities.data() + (begin + r) * out.outputs;
+    for (int64_t c = 0; c < out.outputs; ++c) {
+      p[c] = static_cast<float>(std::exp(static_cast<double>(logits[c]) - logits[best]) / sum);
+    }
+  }
+}
+
+}  // namespace
 
 RowPredictions predict_rows(const BundleReader& reader, const CheckpointModel& model, const float* features,
                             int64_t rows, int64_t batch) {
@@ -66,18 +85,29 @@ RowPredictions predict_rows(const BundleReader& reader, const CheckpointModel& m
       std::swap(a, b);
       x = a.data();
     }
-    // Stable softmax in double; the argmax is taken on the logits.
-    for (int64_t r = 0; r < n; ++r) {
-      const float* logits = x + r * out.outputs;
-      const int64_t best = std::max_element(logits, logits + out.outputs) - logits;
-      out.predicted[static_cast<std::size_t>(begin + r)] = static_cast<int32_t>(best);
-      double sum = 0;
-      for (int64_t c = 0; c < out.outputs; ++c) sum += std::exp(static_cast<double>(logits[c]) - logits[best]);
-      float* p = out.probabilities.data() + (begin + r) * out.outputs;
-      for (int64_t c = 0; c < out.outputs; ++c) {
-        p[c] = static_cast<float>(std::exp(static_cast<double>(logits[c]) - logits[best]) / sum);
-      }
-    }
+    fill_predictions(x, begin, n, out);
+  }
+  return out;
+}
+
+RowPredictions predict_rows(Backend& backend, const float* features, int64_t rows, int64_t cols, int64_t outputs) {
+  if (rows < 0 || outputs <= 0) {
+    throw Error("predict_rows: " + std::to_string(rows) + " rows, " + std::to_string(outputs) + " outputs");
+  }
+  RowPredictions out;
+  out.rows = rows;
+  out.outputs = outputs;
+  out.probabilities.resize(static_cast<std::size_t>(rows * outputs));
+  out.predicted.resize(static_cast<std::size_t>(rows));
+  if (rows == 0) return out;
+  // The logits land in the probabilities' memory ([rows, outputs] both),
+  // each row turned into its probabilities from a copy of its logits.
+  backend.predict_logits(features, rows, cols, out.probabilities.data());
+  std::vector<float> row(static_cast<std::size_t>(outputs));
+  for (int64_t r = 0; r < rows; ++r) {
+    float* p = out.probabilities.data() + r * outputs;
+    std::copy(p, p + outputs, row.begin());
+    fill_predictions(row.data(), r, 1, out);
   }
   return out;
 }

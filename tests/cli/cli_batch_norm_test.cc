@@ -1,8 +1,9 @@
 // graft train with --batch-norm and --dropout end to end: the model
 // description records both (inspect shows them), eval and --resume need no
 // flags, eval of the saved checkpoint gives the training run's test
-// accuracy, a resume flag that contradicts the record is refused, and the
-// CUDA backend refuses the nodes it does not run yet in one line.
+// accuracy, predict runs on the device it is given (cpu: the reference), a
+// resume flag that contradicts the record is refused, and --device cuda runs batch norm wherever there is a GPU (a build without the
+// CUDA backend, or without a device, says so).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -16,6 +17,7 @@ namespace graft {
 namespace {
 
 using test::graft;
+using test::graft_stdout;
 using test::quote;
 
 TEST(CliBatchNorm, TrainSaveInspectEvalResume) {
@@ -44,6 +46,26 @@ TEST(CliBatchNorm, TrainSaveInspectEvalResume) {
   const std::string test_acc = line.substr(line.find("test acc ") + 9, 6);
   EXPECT_CONTAINS(eval.output, "accuracy: " + test_acc);
 
+  // predict: --device cpu (the default) is the reference path; --device cuda
+  // runs the rows on the GPU or says why it cannot; auto without a GPU is the
+  // CPU's path, the same bytes.
+  const std::string pred = "predict " + quote(prefix) + " --data " + quote(data.string());
+  const auto on_cpu = graft_stdout(pred);
+  ASSERT_EQ(on_cpu.status, 0) << on_cpu.output;
+  EXPECT_EQ(graft_stdout(pred + " --device cpu").output, on_cpu.output);
+  const auto on_auto = graft(pred + " --device auto --out " + quote((dir / "auto.csv").string()));
+  ASSERT_EQ(on_auto.status, 0) << on_auto.output;
+  const auto on_cuda = graft(pred + " --device cuda");
+  if (on_auto.output.find("device: auto -> cpu") != std::string::npos) {
+    EXPECT_EQ(graft_stdout(pred + " --device auto").output, on_cpu.output);
+    EXPECT_EQ(on_cuda.status, 1);
+    EXPECT_CONTAINS(on_cuda.output, "graft predict: error: --device cuda: ");
+  } else {
+    EXPECT_CONTAINS(on_auto.output, "device: auto -> cuda");
+    EXPECT_EQ(on_cuda.status, 0) << on_cuda.output;
+  }
+  EXPECT_EQ(graft(pred + " --device tpu").status, 1);
+
   const auto resume = graft("train --epochs 1" + common + " --resume " + quote(prefix) + " --save " +
                             quote((dir / "run2/model.ckpt").string()));
   ASSERT_EQ(resume.status, 0) << resume.output;
@@ -56,14 +78,22 @@ TEST(CliBatchNorm, TrainSaveInspectEvalResume) {
   const auto bad = graft("train --epochs 1 --batch-norm sideways" + common);
   EXPECT_EQ(bad.status, 1);
   EXPECT_CONTAINS(bad.output, "--batch-norm 'sideways': 'sideways' is not before, after");
-  const auto cuda = graft("train --epochs 1 --batch-norm before --data " + quote(data.string()) +
+  const auto cuda = graft("train --epochs 1 --batch-norm before --dropout 0.25 --data " + quote(data.string()) +
                           " --validation 40 --device cuda");
-  EXPECT_EQ(cuda.status, 1);
-  // Without a GPU (or a build without the CUDA backend) the device is
-  // refused first; with one, the node kind, in one line.
-  if (cuda.output.find("no usable CUDA device") == std::string::npos &&
-      cuda.output.find("built without the CUDA backend") == std::string::npos) {
-    EXPECT_CONTAINS(cuda.output, "graft train: error: the CUDA backend does not run batch_norm nodes yet; use device cpu");
+  // The CUDA backend runs batch norm and dropout nodes: the old one-line
+  // refusal ("does not run batch_norm nodes yet") is gone. A build without
+  // the backend (the ASan stage's CPU-only build) refuses --device cuda; a
+  // build with it but no GPU says there is no device; with a GPU it trains.
+  EXPECT_EQ(cuda.output.find("does not run"), std::string::npos) << cuda.output;
+  if (cuda.output.find("built without the CUDA backend") != std::string::npos) {
+    EXPECT_EQ(cuda.status, 1);
+    EXPECT_CONTAINS(cuda.output, "graft train: error: --device cuda: graft was built without the CUDA backend");
+  } else if (cuda.output.find("no usable CUDA device") != std::string::npos) {
+    EXPECT_EQ(cuda.status, 1);
+    EXPECT_CONTAINS(cuda.output, "graft train: error: --device cuda: no usable CUDA device");
+  } else {
+    EXPECT_EQ(cuda.status, 0) << cuda.output;
+    EXPECT_CONTAINS(cuda.output, "+ batch norm + dropout");
   }
 }
 

@@ -156,11 +156,13 @@ TEST(CliTrain, CudaFlagsAreCheckedAndHarmlessOnTheCpu) {
   const std::string base = "train --hidden 8 --epochs 1 --validation 20 --device cpu --threads 1 --data " +
                            quote(data.string()) + " ";
   const auto plain = graft(base);
-  const auto flagged = graft(base + "--cuda-graphs off --cuda-fused --cuda-fused-schedule per-layer --cuda-fused-blocks 4");
+  const auto flagged = graft(base + "--cuda-graphs off --cuda-fused --cuda-fused-schedule per-layer --cuda-fused-blocks 4 "
+                               "--cuda-batch-norm fused");
   ASSERT_EQ(plain.status, 0) << plain.output;
   ASSERT_EQ(flagged.status, 0) << flagged.output;
   EXPECT_EQ(column(flagged.output, "test acc"), column(plain.output, "test acc"));
-  for (const char* bad : {"--cuda-graphs maybe", "--cuda-fused-blocks 0", "--cuda-fused-schedule fast"}) {
+  for (const char* bad : {"--cuda-graphs maybe", "--cuda-fused-blocks 0", "--cuda-fused-schedule fast",
+                          "--cuda-batch-norm cuda"}) {
     const auto r = graft(base + bad);
     EXPECT_EQ(r.status, 1) << bad << "\n" << r.output;
     EXPECT_CONTAINS(r.output, std::string(bad).substr(0, std::string(bad).find(' ')));

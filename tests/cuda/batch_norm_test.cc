@@ -35,6 +35,7 @@
 #include "checkpoint/error.h"
 #include "cuda/batch_norm.h"
 #include "host/cpu/batch_norm_kernels.h"
+#include "host/cpu/node_ops.h"
 #include "tests/common/tolerance.h"
 #include "tests/cuda/gpu_test_util.h"
 
@@ -195,6 +196,57 @@ TEST(CudaBatchNorm, BackwardMatchesCpu) {
         cuda::batch_norm_backward(in_place.get(), dyv.get(), act, dxv.get(), dmean.get(), drstd.get(),
                                   affine ? dgam.get() : nullptr, shape.rows, shape.cols, in_place.get(), nullptr,
                                   nullptr, sums.get(), nullptr);
+        EXPECT_EQ(in_place.to_host(), ddx.to_host());
+      }
+    }
+  }
+}
+
+// The inference-form backward (moving statistics; the CPU twin is the
+// inference branch of host/cpu/node_ops.cc): the sums are taken in double on
+// both sides, in different orders, so dgamma / dbeta are equal or one ulp
+// apart (atol 1e-9, rtol 2 ulps, as the training form's); dx = act'(dy, y) *
+// inv is the same two float operations on the same inputs (the derivative
+// from the output needs no expf): 1 ulp.
+TEST(CudaBatchNorm, InferenceBackwardMatchesCpu) {
+  GRAFT_REQUIRE_CUDA();
+  uint32_t seed = 250;
+  for (const Shape& shape : kShapes) {
+    const Case c(shape, seed += 10);
+    const std::vector<float> mm = random_floats(shape.cols, -0.5f, 0.5f, seed + 5),
+                             mv = random_floats(shape.cols, 0.3f, 2.0f, seed + 6);
+    for (ActivationKind kind : kKinds) {
+      for (bool affine : {true, false}) {
+        SCOPED_TRACE(::testing::Message() << shape.rows << "x" << shape.cols << " " << activation_name(Activation{kind})
+                                          << (affine ? " affine" : " plain"));
+        const Activation act{kind};
+        NodeShape node{shape.cols, shape.cols, act};
+        node.kind = NodeKind::kBatchNorm;
+        node.batch_norm.epsilon = kEps;
+        std::vector<float> y(c.x.size());
+        cpu::batch_norm_forward_infer(c.x.data(), shape.rows, shape.cols, affine ? c.gamma.data() : nullptr,
+                                      affine ? c.beta.data() : nullptr, mm.data(), mv.data(), kEps, act, y.data());
+        cpu::BatchNormTensors t;
+        t.gamma = affine ? c.gamma.data() : nullptr;
+        t.moving_mean = const_cast<float*>(mm.data());
+        t.moving_variance = const_cast<float*>(mv.data());
+        std::vector<float> dx(c.x.size()), dgamma(shape.cols), dbeta(shape.cols);
+        cpu::batch_norm_backward(c.dy.data(), y.data(), c.x.data(), shape.rows, node, /*train=*/false, t, dx.data(),
+                                 dgamma.data(), dbeta.data());
+        DeviceArray<float> ddy(c.dy), dyv(y), dxv(c.x), dmm(mm), dmv(mv), dgam(c.gamma), ddx(c.x.size()),
+            ddgamma(shape.cols), ddbeta(shape.cols);
+        cuda::batch_norm_backward_infer(ddy.get(), dyv.get(), act, dxv.get(), dmm.get(), dmv.get(),
+                                        affine ? dgam.get() : nullptr, kEps, shape.rows, shape.cols, ddx.get(),
+                                        ddgamma.get(), ddbeta.get(), nullptr);
+        EXPECT_TRUE(all_close(ddgamma.to_host(), dgamma, 1e-9, 2 * kUlp));
+        EXPECT_TRUE(all_close(ddbeta.to_host(), dbeta, 1e-9, 2 * kUlp));
+        EXPECT_TRUE(all_close(ddx.to_host(), dx, 0.0, kUlp));
+
+        // In place over dy, and dx alone.
+        DeviceArray<float> in_place(c.dy);
+        cuda::batch_norm_backward_infer(in_place.get(), dyv.get(), act, dxv.get(), dmm.get(), dmv.get(),
+                                        affine ? dgam.get() : nullptr, kEps, shape.rows, shape.cols, in_place.get(),
+                                        nullptr, nullptr, nullptr);
         EXPECT_EQ(in_place.to_host(), ddx.to_host());
       }
     }

@@ -2,9 +2,11 @@
 // of every row of a data file (or of an IDX folder's t10k images), in input
 // order, as CSV on stdout or in --out FILE.csv|.npy|.npz
 // (host/predict/prediction_output.h). Labels in the file are not needed and
-// not used. Runs on the CPU (host/predict/predictions.h).
+// not used. Runs on the CPU reference path by default; --device cuda (or
+// auto, finding a GPU) runs the rows on the GPU (host/predict/predictions.h).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -15,6 +17,8 @@
 #include "checkpoint/bundle_reader.h"
 #include "checkpoint/error.h"
 #include "host/data/standardize.h"
+#include "cuda/cuda_backend.h"
+#include "host/device_select.h"
 #include "host/data/data_file.h"
 #include "host/data/dataset.h"
 #include "host/data/file_dataset.h"
@@ -37,6 +41,7 @@ struct PredictFlags {
   int top = 0;
   std::string activation;
   bool activation_given = false;
+  std::string device = "cpu";
   DataFlags data_flags;
 };
 
@@ -123,7 +128,24 @@ int run_predict(const PredictFlags& f) {
   if (in.cols != model.spec.inputs()) {
     throw Error(fmt::format("the model takes {} features, {} has {} per row", model.spec.inputs(), in.origin, in.cols));
   }
-  const RowPredictions p = predict_rows(reader, model, in.features.data(), in.rows);
+  // cpu, and auto without a GPU: the reference path (no backend is made:
+  // making the CPU backend would change OpenBLAS's thread count, and with it
+  // the reference's rounding). cuda, and auto with a GPU: the rows run there.
+  RowPredictions p;
+  std::string device_note;
+  const bool gpu = f.device == "cuda" || (f.device == "auto" && cuda_device_count() > 0);
+  if (!gpu) {
+    if (f.device == "auto") device_note = "device: auto -> cpu (no usable CUDA device; graft --version says why)";
+    p = predict_rows(reader, model, in.features.data(), in.rows);
+  } else {
+    SelectedBackend selected = select_backend("cuda");  // throws saying why when there is no usable GPU
+    device_note = (f.device == "auto" ? "device: auto -> cuda [" : "device: cuda [") +
+                  selected.backend->description() + "]";
+    Backend& backend = *selected.backend;
+    backend.build(model.spec.backend_shapes(), OptimizerConfig{}, std::clamp<int64_t>(in.rows, 1, 4096));
+    load_checkpoint_weights(backend, reader, model);
+    p = predict_rows(backend, in.features.data(), in.rows, in.cols, model.spec.outputs());
+  }
   PredictionNames names;
   if (recorded) names.labels = recorded->output.labels;
   names.outputs = output_names(p.outputs, names.labels, recorded ? recorded->output.class_names : std::vector<std::string>{});
@@ -131,6 +153,7 @@ int run_predict(const PredictFlags& f) {
   std::fprintf(stderr, "model: %s from %s (%s)\ndata: %lld rows from %s\n", model.spec.describe().c_str(),
                reader.prefix().c_str(), resolved.how.c_str(),
                static_cast<long long>(in.rows), in.origin.c_str());
+  if (!device_note.empty()) std::fprintf(stderr, "%s\n", device_note.c_str());
   for (const std::string& n : notes) std::fprintf(stderr, "%s\n", n.c_str());
   if (f.out.empty()) {
     write_predictions_csv(std::cout, p, names, f.top);
@@ -159,6 +182,9 @@ void register_predict(CLI::App& app) {
   sub->add_option("--activation", flags->activation,
                   "Activation of every layer but the last (relu, elu, selu, leaky_relu:ALPHA, tanh, sigmoid), needed "
                   "for checkpoints that record no model and have no .meta graph");
+  sub->add_option("--device", flags->device,
+                  "cpu (default: the reference path), cuda (the rows run on the GPU) or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
   add_data_flags(sub, flags->data_flags, DataUse::kPredict);
   sub->callback([flags, sub] {
     flags->activation_given = sub->get_option("--activation")->count() > 0;

@@ -13,13 +13,16 @@ void add_cuda_flags(CLI::App& sub, CudaFlags& f) {
   sub.add_option("--cuda-fused-schedule", f.fused_schedule,
                  "The fused step's phase schedule (GRAFT_CUDA_FUSED_SCHEDULE)")
       ->check(CLI::IsMember({"auto", "row-local", "per-layer"}));
+  sub.add_option("--cuda-batch-norm", f.batch_norm,
+                 "Batch norm's kernels on the GPU: cudnn (default) or fused, graft's own (GRAFT_CUDA_BATCH_NORM)")
+      ->check(CLI::IsMember({"cudnn", "fused"}));
   f.blocks_option = sub.add_option("--cuda-fused-blocks", f.fused_blocks,
                                    "The fused step's grid size (default: one block per SM; GRAFT_CUDA_FUSED_BLOCKS)")
                         ->check(CLI::PositiveNumber);
 }
 
 std::optional<CudaBackendOptions> cuda_options(const CudaFlags& f) {
-  const bool any = !f.graphs.empty() || !f.fused_schedule.empty() || (f.tf32_option && f.tf32_option->count() > 0) ||
+  const bool any = !f.graphs.empty() || !f.fused_schedule.empty() || !f.batch_norm.empty() || (f.tf32_option && f.tf32_option->count() > 0) ||
                    (f.fused_option && f.fused_option->count() > 0) || (f.blocks_option && f.blocks_option->count() > 0);
   if (!any) return std::nullopt;
   CudaBackendOptions o = CudaBackendOptions::from_env();
@@ -27,6 +30,7 @@ std::optional<CudaBackendOptions> cuda_options(const CudaFlags& f) {
   if (f.tf32_option && f.tf32_option->count() > 0) o.allow_tf32 = true;
   if (f.fused_option && f.fused_option->count() > 0) o.fused_step = true;
   if (!f.fused_schedule.empty()) o.fused_schedule = f.fused_schedule;
+  if (!f.batch_norm.empty()) o.batch_norm = f.batch_norm;
   if (f.blocks_option && f.blocks_option->count() > 0) o.fused_blocks = f.fused_blocks;
   return o;
 }

@@ -16,6 +16,7 @@ struct CudaFlags {
   bool tf32 = false;
   bool fused = false;
   std::string fused_schedule;
+  std::string batch_norm;  // "cudnn" / "fused"; empty: GRAFT_CUDA_BATCH_NORM
   int fused_blocks = 0;
   CLI::Option* tf32_option = nullptr;
   CLI::Option* fused_option = nullptr;
