@@ -42,8 +42,8 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options, int device)
     throw Error("GRAFT_CUDA_FUSED_SCHEDULE=" + options_.fused_schedule +
                 ": expected auto, row-local or per-layer");
   }
-  if (!parse_batch_norm_path(options_.batch_norm, &bn_path_)) {
-    throw Error("GRAFT_CUDA_BATCH_NORM=" + options_.batch_norm + ": expected cudnn or fused");
+  if (!parse_batch_norm_path(options_.batch_norm, &bn_requested_)) {
+    throw Error("GRAFT_CUDA_BATCH_NORM=" + options_.batch_norm + ": expected auto, cudnn or fused");
   }
   GRAFT_CUDA_CHECK(cudaSetDevice(device_));
   cudaDeviceProp prop{};
@@ -139,6 +139,7 @@ void CudaBackend::build(const std::vector<DenseLayerShape>& layers,
   }
   // Batch norm and dropout run on the graph path (cuda/node_walk.h); what it
   // cannot run is refused here, in one line naming the node.
+  bn_path_ = resolve_batch_norm_path(layers, bn_requested_, cudnn_compiled_in(), cudnn_min_epsilon());
   const std::string unsupported = node_support_error(layers, bn_path_, cudnn_compiled_in(), cudnn_min_epsilon());
   if (!unsupported.empty()) throw Error(unsupported);
   GRAFT_CUDA_CHECK(cudaSetDevice(device_));

@@ -251,7 +251,8 @@ class CudaBackend final : public Backend {
   CudaRegularizer regularizer_;  // L1/L2 and max-norm (none unless set)
 
   // Batch norm and dropout nodes (empty for a dense stack).
-  BatchNormPath bn_path_ = BatchNormPath::kCudnn;     // options_.batch_norm
+  BatchNormPath bn_requested_ = BatchNormPath::kAuto;  // options_.batch_norm
+  BatchNormPath bn_path_ = BatchNormPath::kFused;      // what build() resolved it to for these layers
   std::vector<NodeForward> infer_walk_;               // every node in inference form
   std::vector<DeviceBuffer<float>> bn_stats_;         // per node: batch mean, variance, rstd [fan_out] each (batch norm only)
   DeviceBuffer<float> bn_sums_;                       // the fused kernels' backward scratch

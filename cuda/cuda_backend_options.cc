@@ -40,7 +40,7 @@ CudaBackendOptions CudaBackendOptions::from_env() {
     o.batch_norm = v;
     cuda::BatchNormPath unused{};
     if (!cuda::parse_batch_norm_path(o.batch_norm, &unused)) {
-      throw Error(std::string("GRAFT_CUDA_BATCH_NORM=") + v + ": expected cudnn or fused");
+      throw Error(std::string("GRAFT_CUDA_BATCH_NORM=") + v + ": expected auto, cudnn or fused");
     }
   }
   if (const char* v = std::getenv("GRAFT_CUDA_FUSED_BLOCKS"); v != nullptr && *v != '\0') {

@@ -20,10 +20,12 @@
 // number).
 //   GRAFT_CUDA_FUSED_SCHEDULE=auto|row-local|per-layer   the fused step's
 //                         phase schedule (cuda/fused/program.h; default auto)
-//   GRAFT_CUDA_BATCH_NORM=cudnn|fused   batch norm's implementation on the
-//                         graph path (cuda/batch_norm.h): cuDNN (default; a
-//                         build without cuDNN refuses batch norm nodes) or
-//                         graft's own fused kernels
+//   GRAFT_CUDA_BATCH_NORM=auto|cudnn|fused   batch norm's implementation on
+//                         the graph path (cuda/batch_norm.h): auto (default:
+//                         cuDNN where the build links it and epsilon allows,
+//                         else graft's own fused kernels), cuDNN (a build
+//                         without cuDNN then refuses batch norm nodes), or
+//                         graft's fused kernels
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -38,7 +40,7 @@ struct CudaBackendOptions {
   bool fused_step = false;
   std::string fused_schedule = "auto";  // cuda/fused/plan.h parse_schedule
   int fused_blocks = 0;                  // the fused step's grid; 0: one block per SM
-  std::string batch_norm = "cudnn";      // cuda/node_walk.h parse_batch_norm_path: "cudnn" or "fused"
+  std::string batch_norm = "auto";       // cuda/node_walk.h parse_batch_norm_path: "auto", "cudnn" or "fused"
   // Defaults overridden by GRAFT_CUDA_GRAPHS, GRAFT_CUDA_TF32 and GRAFT_CUDA_FUSED.
   static CudaBackendOptions from_env();
 };

@@ -214,9 +214,28 @@ TEST(CudaNodeWalk, BatchNormPathNames) {
   EXPECT_EQ(p, BatchNormPath::kCudnn);
   EXPECT_TRUE(cuda::parse_batch_norm_path("fused", &p));
   EXPECT_EQ(p, BatchNormPath::kFused);
+  EXPECT_TRUE(cuda::parse_batch_norm_path("auto", &p));
+  EXPECT_EQ(p, BatchNormPath::kAuto);
   EXPECT_FALSE(cuda::parse_batch_norm_path("cuDNN", &p));
   EXPECT_FALSE(cuda::parse_batch_norm_path("", &p));
-  EXPECT_EQ(CudaBackendOptions{}.batch_norm, "cudnn");
+  EXPECT_EQ(CudaBackendOptions{}.batch_norm, "auto");
+}
+
+// auto takes cuDNN only where it can run every batch norm of the model, so
+// the default never refuses what graft's own kernels run; an explicit
+// choice is kept (and refused by node_support_error where it cannot run).
+TEST(CudaNodeWalk, AutoBatchNormPathFallsBackToGraftsKernels) {
+  const std::vector<DenseLayerShape> layers = bn_network();
+  EXPECT_EQ(cuda::resolve_batch_norm_path(layers, BatchNormPath::kAuto, true, 1e-5), BatchNormPath::kCudnn);
+  EXPECT_EQ(cuda::resolve_batch_norm_path(layers, BatchNormPath::kAuto, false, 1e-5), BatchNormPath::kFused);
+  std::vector<DenseLayerShape> tiny = layers;
+  tiny[1].batch_norm.epsilon = 1e-6f;
+  EXPECT_EQ(cuda::resolve_batch_norm_path(tiny, BatchNormPath::kAuto, true, 1e-5), BatchNormPath::kFused);
+  EXPECT_EQ(cuda::node_support_error(tiny, cuda::resolve_batch_norm_path(tiny, BatchNormPath::kAuto, true, 1e-5),
+                                     true, 1e-5),
+            "");
+  EXPECT_EQ(cuda::resolve_batch_norm_path(tiny, BatchNormPath::kCudnn, true, 1e-5), BatchNormPath::kCudnn);
+  EXPECT_EQ(cuda::resolve_batch_norm_path(layers, BatchNormPath::kFused, true, 1e-5), BatchNormPath::kFused);
 }
 
 // What build() refuses before it touches the device: one line, naming the
@@ -272,10 +291,10 @@ TEST(CudaNodeWalk, EnvironmentChoosesTheBatchNormPath) {
     CudaBackendOptions::from_env();
     ADD_FAILURE() << "GRAFT_CUDA_BATCH_NORM=cuda accepted";
   } catch (const Error& e) {
-    EXPECT_CONTAINS(e.what(), "GRAFT_CUDA_BATCH_NORM=cuda: expected cudnn or fused");
+    EXPECT_CONTAINS(e.what(), "GRAFT_CUDA_BATCH_NORM=cuda: expected auto, cudnn or fused");
   }
   unsetenv("GRAFT_CUDA_BATCH_NORM");
-  EXPECT_EQ(CudaBackendOptions::from_env().batch_norm, "cudnn");
+  EXPECT_EQ(CudaBackendOptions::from_env().batch_norm, "auto");
 }
 
 }  // namespace

@@ -14,8 +14,9 @@ void add_cuda_flags(CLI::App& sub, CudaFlags& f) {
                  "The fused step's phase schedule (GRAFT_CUDA_FUSED_SCHEDULE)")
       ->check(CLI::IsMember({"auto", "row-local", "per-layer"}));
   sub.add_option("--cuda-batch-norm", f.batch_norm,
-                 "Batch norm's kernels on the GPU: cudnn (default) or fused, graft's own (GRAFT_CUDA_BATCH_NORM)")
-      ->check(CLI::IsMember({"cudnn", "fused"}));
+                 "Batch norm's kernels on the GPU: auto (default: cudnn where this build links it and epsilon "
+                 ">= 1e-5, else fused), cudnn, or fused, graft's own (GRAFT_CUDA_BATCH_NORM)")
+      ->check(CLI::IsMember({"auto", "cudnn", "fused"}));
   f.blocks_option = sub.add_option("--cuda-fused-blocks", f.fused_blocks,
                                    "The fused step's grid size (default: one block per SM; GRAFT_CUDA_FUSED_BLOCKS)")
                         ->check(CLI::PositiveNumber);
