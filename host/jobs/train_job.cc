@@ -8,9 +8,9 @@
 #include "host/data/overlap.h"
 #include "host/data/standardize.h"
 #include "host/device_select.h"
-#include "checkpoint/meta_graph.h"
+#include "checkpoint/saved_model.h"
 #include "host/model/model_io.h"
-#include "host/restore/graph_import.h"
+#include "host/restore/tensorflow_model.h"
 #include "host/restore/restored_activations.h"
 #include "host/restore/transfer.h"
 #include "host/train/metrics_sinks.h"
@@ -63,7 +63,8 @@ class Job {
   // `model` with the request's regularizers on top of its own.
   ModelDescription apply_regularization(ModelDescription model) const;
   ModelDescription resolve_recorded(const ModelDescription& recorded, const std::string& where) const;
-  std::optional<ModelDescription> resolve_graph(const BundleReader& reader, const OptimizerConfig& requested) const;
+  std::optional<ModelDescription> resolve_graph(const BundleReader& reader, const OptimizerConfig& requested,
+                                                std::string& what) const;
   ModelDescription fresh_model(const Dataset& data, const OptimizerConfig& optimizer) const;
   void resume(Trainer& trainer, const BundleReader& reader) const;
   std::optional<Standardization> standardize_data(Dataset& data, const std::optional<ModelDescription>& recorded) const;
@@ -142,9 +143,12 @@ ModelDescription Job::resolve_recorded(const ModelDescription& recorded, const s
 // against the request like a record. The optimizer and its hyper-parameters
 // are in neither the graph's network nor the variables: they are the
 // request's, and the resume then checks that they use the checkpoint's slots.
-std::optional<ModelDescription> Job::resolve_graph(const BundleReader& reader, const OptimizerConfig& requested) const {
-  std::optional<ModelDescription> graph = model_from_meta_graph(reader.prefix());
-  if (!graph) return std::nullopt;
+std::optional<ModelDescription> Job::resolve_graph(const BundleReader& reader, const OptimizerConfig& requested,
+                                                   std::string& what) const {
+  std::optional<TensorFlowModel> tf = tensorflow_model(reader);
+  if (!tf) return std::nullopt;
+  what = tf->what();
+  std::optional<ModelDescription> graph = std::move(tf->model);
   graph->optimizer = requested;
   // Nor are the regularizers (graft reads no loss from the graph): the request's too.
   *graph = apply_regularization(*graph);
@@ -153,8 +157,8 @@ std::optional<ModelDescription> Job::resolve_graph(const BundleReader& reader, c
   if (!job_.data.classes.empty() && job_.data.classes.size() == graph->output.labels.size()) {
     graph->output.labels = job_.data.classes;
   }
-  ModelDescription model = resolve_recorded(*graph, "the graph " + meta_graph_path(reader.prefix()));
-  model.source = "TensorFlow graph " + meta_graph_path(reader.prefix()) + " (resumed by graft)";
+  ModelDescription model = resolve_recorded(*graph, tf->where());
+  model.source = tf->what() + " (resumed by graft)";
   return model;
 }
 
@@ -257,9 +261,12 @@ void Job::check_restored_activations(const ModelSpec& spec, const RestorePlan& p
   std::optional<ModelDescription> source = read_model_description(reader);
   std::string where = "the model recorded in " + reader.prefix();
   if (!source) {
-    where = "the graph " + meta_graph_path(reader.prefix());
     try {
-      source = model_from_meta_graph(reader.prefix());
+      std::optional<TensorFlowModel> tf = tensorflow_model(reader);
+      if (tf) {
+        where = tf->where();
+        source = std::move(tf->model);
+      }
     } catch (const Error& e) {
       say(std::string("activations of the restored layers not checked: ") + e.what());
       return;
@@ -313,6 +320,11 @@ bool Job::restore_and_report(Trainer& trainer, const Dataset& data) const {
 
 TrainJobResult Job::run() {
   TrainJobResult out;
+  // A SavedModel is input only: refused before anything is trained.
+  if (!job_.train.save_prefix.empty()) refuse_saving_into_saved_model(job_.train.save_prefix, name("save"));
+  if (!job_.train.interrupt_prefix.empty()) {
+    refuse_saving_into_saved_model(job_.train.interrupt_prefix, "the interrupt checkpoint");
+  }
   const OptimizerConfig requested = requested_optimizer();
 
   // Resume: the checkpoint's own description of its model, when it has one.
@@ -330,14 +342,14 @@ TrainJobResult Job::run() {
     if (recorded) {
       recorded = resolve_recorded(*recorded, "the model recorded in " + resume_reader->prefix());
       say("resuming the model recorded in " + resume_reader->prefix() + ": " + recorded->architecture());
-    } else if ((recorded = resolve_graph(*resume_reader, requested))) {
-      say("resuming the network the TensorFlow graph " + meta_graph_path(resume_reader->prefix()) + " defines: " +
+    } else if (std::string what; (recorded = resolve_graph(*resume_reader, requested, what))) {
+      say("resuming the network the " + what + " defines: " +
           recorded->architecture() + "; the optimizer and its hyper-parameters are the request's (" +
           optimizer_name(requested.kind) + ", lr " + fmt::format("{}", requested.learning_rate) +
           "): neither the graph's network nor the variables record them");
     } else {
-      say(resume_reader->prefix() + " records no model description and has no TensorFlow graph: the model comes "
-          "from the request");
+      say(resume_reader->prefix() + " records no model description and has " + no_tensorflow_model(*resume_reader) +
+          ": the model comes from the request");
     }
   }
   const OptimizerConfig optimizer = recorded ? *recorded->optimizer : requested;

@@ -201,7 +201,7 @@ std::string flag_of(const std::string& field) {
       {"batch_norm", "--batch-norm"}, {"dropout", "--dropout"},
       {"lr_schedule", "--lr-schedule"}, {"standardize", "--standardize"},
       {"standardize_from", "--standardize-from"}, {"l1", "--l1"}, {"l2", "--l2"}, {"max_norm", "--max-norm"},
-      {"regularize_biases", "--regularize-biases"}};
+      {"regularize_biases", "--regularize-biases"}, {"save", "--save"}};
   const auto it = flags.find(field);
   return it == flags.end() ? field : it->second;
 }
