@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <map>
 #include <memory>
 
 #include "checkpoint/error.h"
@@ -11,6 +12,7 @@
 #include "checkpoint/saved_model.h"
 #include "host/model/model_io.h"
 #include "host/restore/tensorflow_model.h"
+#include "host/restore/checked_read.h"
 #include "host/restore/restored_activations.h"
 #include "host/restore/transfer.h"
 #include "host/train/metrics_sinks.h"
@@ -64,7 +66,9 @@ class Job {
   ModelDescription apply_regularization(ModelDescription model) const;
   ModelDescription resolve_recorded(const ModelDescription& recorded, const std::string& where) const;
   std::optional<ModelDescription> resolve_graph(const BundleReader& reader, const OptimizerConfig& requested,
-                                                std::string& what) const;
+                                                std::string& what, std::map<std::string, std::string>& keys) const;
+  void resume_saved_model(Trainer& trainer, const BundleReader& reader,
+                          const std::map<std::string, std::string>& keys) const;
   ModelDescription fresh_model(const Dataset& data, const OptimizerConfig& optimizer) const;
   void resume(Trainer& trainer, const BundleReader& reader) const;
   std::optional<Standardization> standardize_data(Dataset& data, const std::optional<ModelDescription>& recorded) const;
@@ -143,12 +147,28 @@ ModelDescription Job::resolve_recorded(const ModelDescription& recorded, const s
 // against the request like a record. The optimizer and its hyper-parameters
 // are in neither the graph's network nor the variables: they are the
 // request's, and the resume then checks that they use the checkpoint's slots.
+//
+// A Keras SavedModel's network (keras_metadata.pb) keeps its variables under
+// TF2 object keys (variables/0/.ATTRIBUTES/VARIABLE_VALUE): its nodes get
+// graft's names (dense/kernel), `keys` maps each to the key it is read from.
 std::optional<ModelDescription> Job::resolve_graph(const BundleReader& reader, const OptimizerConfig& requested,
-                                                   std::string& what) const {
+                                                   std::string& what, std::map<std::string, std::string>& keys) const {
   std::optional<TensorFlowModel> tf = tensorflow_model(reader);
   if (!tf) return std::nullopt;
   what = tf->what();
   std::optional<ModelDescription> graph = std::move(tf->model);
+  if (tf->keras) {
+    std::map<std::string, std::string> renamed;  // key -> graft's name
+    for (ModelNode& n : graph->nodes) {
+      for (auto& [leaf, key] : n.variables) {
+        const std::string own = n.name + "/" + leaf;
+        keys[own] = key;
+        renamed[key] = own;
+        key = own;
+      }
+    }
+    for (std::string& f : graph->frozen) f = renamed.count(f) ? renamed[f] : f;
+  }
   graph->optimizer = requested;
   // Nor are the regularizers (graft reads no loss from the graph): the request's too.
   *graph = apply_regularization(*graph);
@@ -241,6 +261,26 @@ std::optional<Standardization> Job::standardize_data(Dataset& data,
   return st;
 }
 
+// --resume of a Keras SavedModel: every variable of the network from the
+// key `keys` names (checked as every restore is); its optimizer state and
+// step are TF2 object paths graft does not map: they start fresh, said.
+void Job::resume_saved_model(Trainer& trainer, const BundleReader& reader,
+                             const std::map<std::string, std::string>& keys) const {
+  for (const ParameterSpec& p : trainer.table()) {
+    const auto key = keys.find(p.name);
+    const BundleEntry* entry = key == keys.end() ? nullptr : reader.find(key->second);
+    if (!entry) throw Error(reader.prefix() + ": no variable for " + p.name + " to resume from");
+    if (entry->info.shape != p.shape) {
+      throw Error(fmt::format("{}: {} is {}, {} is {}", reader.prefix(), key->second, shape_string(entry->info.shape),
+                              p.name, shape_string(p.shape)));
+    }
+    trainer.backend().write_param(p.index, read_checked_float(reader, *entry).data());
+  }
+  say(fmt::format("{}: {} variables resumed from the SavedModel; optimizer state and step start fresh (graft does not "
+                  "map a SavedModel's optimizer slots)",
+                  reader.prefix(), trainer.table().size()));
+}
+
 void Job::resume(Trainer& trainer, const BundleReader& reader) const {
   const ResumeReport report = trainer.resume(reader);
   if (!report.unused_slots.empty() && !job_.override_recorded) {
@@ -330,6 +370,7 @@ TrainJobResult Job::run() {
   // Resume: the checkpoint's own description of its model, when it has one.
   std::optional<BundleReader> resume_reader;
   std::optional<ModelDescription> recorded;
+  std::map<std::string, std::string> saved_model_keys;  // a Keras SavedModel's: graft's name -> its key
   if (!job_.resume.empty()) {
     resume_reader.emplace(BundleReader::open(job_.resume));
     if (!resume_reader->resolution_note().empty()) say(resume_reader->resolution_note());
@@ -342,7 +383,7 @@ TrainJobResult Job::run() {
     if (recorded) {
       recorded = resolve_recorded(*recorded, "the model recorded in " + resume_reader->prefix());
       say("resuming the model recorded in " + resume_reader->prefix() + ": " + recorded->architecture());
-    } else if (std::string what; (recorded = resolve_graph(*resume_reader, requested, what))) {
+    } else if (std::string what; (recorded = resolve_graph(*resume_reader, requested, what, saved_model_keys))) {
       say("resuming the network the " + what + " defines: " +
           recorded->architecture() + "; the optimizer and its hyper-parameters are the request's (" +
           optimizer_name(requested.kind) + ", lr " + fmt::format("{}", requested.learning_rate) +
@@ -418,7 +459,11 @@ TrainJobResult Job::run() {
   if (!regularization.empty()) clip += ", " + regularization;
   say(fmt::format("model: {}, {} lr {}{}, batch {}", trainer.spec().describe(), optimizer_name(optimizer.kind),
                   static_cast<double>(optimizer.learning_rate), clip, options.batch_size));
-  if (resume_reader) resume(trainer, *resume_reader);
+  if (resume_reader && !saved_model_keys.empty()) {
+    resume_saved_model(trainer, *resume_reader, saved_model_keys);
+  } else if (resume_reader) {
+    resume(trainer, *resume_reader);
+  }
   if (restore_and_report(trainer, data)) {
     out.dry_run = true;
     return out;
