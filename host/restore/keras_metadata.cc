@@ -254,8 +254,9 @@ void fold_activation(const Parser& p, std::vector<KerasLayer>& out, const std::s
   prev.activation_from = name;
 }
 
-KerasLayer read_layer(const Parser& p, const json& layer, std::vector<KerasLayer>& out, KerasModel& model,
-                      std::vector<int64_t>& shape_rank, bool first) {
+KerasLayer read_layer(const Parser& p, const json& layer, std::size_t index, std::vector<KerasLayer>& out,
+                      KerasModel& model, std::vector<int64_t>& shape_rank) {
+  const bool first = index == 0;
   const json* cn = p.find(layer, "class_name");
   if (!cn || !cn->is_string()) p.fail("a layer in config.layers has no class_name");
   const std::string cls = printable(cn->get<std::string>());
@@ -263,8 +264,10 @@ KerasLayer read_layer(const Parser& p, const json& layer, std::vector<KerasLayer
   if (!cfg || !cfg->is_object()) p.fail("layer of class " + cls + " has no config");
   const json& config = *cfg;
   const json* nm = p.find(config, "name");
-  const std::string name = nm && nm->is_string() ? printable(nm->get<std::string>()) : "(unnamed " + cls + ")";
-  const std::string what = "layer " + name + " (" + cls + ")";
+  const bool named = nm && nm->is_string() && !nm->get<std::string>().empty();
+  const std::string name = named ? printable(nm->get<std::string>()) : "layer_" + std::to_string(index);
+  const std::string what = named ? "layer " + name + " (" + cls + ")"
+                                 : "the unnamed " + cls + " layer (config.layers[" + std::to_string(index) + "])";
   KerasLayer l;
   l.class_name = cls;
   l.name = name;
@@ -430,10 +433,9 @@ KerasModel parse_keras_metadata(std::string_view bytes, const std::string& origi
 
   const std::map<std::string, std::vector<std::string>> paths = layer_paths(p, meta);
   std::vector<int64_t> shape_rank;
-  bool first = true;
+  std::size_t index = 0;
   for (const json* layer : layer_order(p, *config, model.class_name)) {
-    KerasLayer l = read_layer(p, *layer, model.layers, model, shape_rank, first);
-    first = false;
+    KerasLayer l = read_layer(p, *layer, index++, model.layers, model, shape_rank);
     if (l.class_name.empty()) continue;  // shape-only or folded into the layer before
     if (const auto it = paths.find(l.name); it != paths.end()) l.object_path = it->second;
     model.layers.push_back(std::move(l));
