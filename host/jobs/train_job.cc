@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 
@@ -407,12 +408,16 @@ TrainJobResult Job::run() {
     data_options.classes = identity ? std::vector<int>{} : recorded_classes;
   }
   const auto say_line = [this](const std::string& l) { say(l); };
-  Dataset data = load_job_data(job_, data_options, recorded, say_line);
+  // keras_metadata.pb records no input scale: a SavedModel's network takes
+  // the data's own (or --input-scale), as a fresh model does.
+  const std::optional<ModelDescription> input_from =
+      saved_model_keys.empty() ? recorded : std::optional<ModelDescription>{};
+  Dataset data = load_job_data(job_, data_options, input_from, say_line);
   if (recorded && identity && static_cast<std::size_t>(data.num_classes) > recorded_classes.size()) {
     // Labels 0..k-1 of a data set with more classes (a 5-unit head trained
     // on digits 0-4): select them, as training did.
     data_options.classes = recorded_classes;
-    data = load_job_data(job_, data_options, recorded, say_line);
+    data = load_job_data(job_, data_options, input_from, say_line);
   }
   const std::optional<Standardization> standardization = standardize_data(data, recorded);
   say("data: " + (job_.data_file ? job_.data_file->data : data_options.dir) + ": " + data.describe());
@@ -423,6 +428,14 @@ TrainJobResult Job::run() {
 
   if (recorded) {
     out.model = *recorded;
+    if (!saved_model_keys.empty()) {
+      out.model.input.scale = data.input_scale;
+      auto& a = out.model.assumptions;
+      a.erase(std::remove_if(a.begin(), a.end(), [](const std::string& t) { return t.rfind("the input takes", 0) == 0; }),
+              a.end());
+      a.push_back(fmt::format("input: raw values x {:.6g}, the training data's scale (keras_metadata.pb records none)",
+                              data.input_scale));
+    }
     if (out.model.input.features != data.train.cols) {
       throw Error(fmt::format("the model recorded in {} takes {} features, the data in {} has {}",
                               resume_reader->prefix(), out.model.input.features, data_options.dir, data.train.cols));

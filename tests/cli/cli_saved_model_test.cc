@@ -154,6 +154,8 @@ TEST_F(CliSavedModel, TrainRestoresAndResumesButNeverSavesIntoIt) {
   const std::string saved = graft("inspect " + quote(out)).output;
   EXPECT_CONTAINS(saved, "model (Keras metadata " + sm + "/keras_metadata.pb (resumed by graft))\n");
   EXPECT_CONTAINS(saved, "  dense_1  dense      100  elu ");
+  EXPECT_CONTAINS(saved, "  input: 784 features\n");  // the .npz's floats, as they are (scale 1)
+  EXPECT_CONTAINS(saved, "assumed: input: raw values x 1, the training data's scale (keras_metadata.pb records none)");
   EXPECT_CONTAINS(r.output, sm + "/variables/variables: 6 variables resumed from the SavedModel; optimizer state and "
                             "step start fresh");
   // Saving into the SavedModel would replace the variables its saved_model.pb was saved with.
