@@ -13,10 +13,10 @@
 #include "checkpoint/saved_model.h"
 #include "host/model/model_io.h"
 #include "host/restore/tensorflow_model.h"
-#include "host/restore/checked_read.h"
 #include "host/restore/restored_activations.h"
 #include "host/restore/transfer.h"
 #include "host/train/metrics_sinks.h"
+#include "host/train/saved_model_resume.h"
 
 namespace graft {
 namespace {
@@ -68,8 +68,6 @@ class Job {
   ModelDescription resolve_recorded(const ModelDescription& recorded, const std::string& where) const;
   std::optional<ModelDescription> resolve_graph(const BundleReader& reader, const OptimizerConfig& requested,
                                                 std::string& what, std::map<std::string, std::string>& keys) const;
-  void resume_saved_model(Trainer& trainer, const BundleReader& reader,
-                          const std::map<std::string, std::string>& keys) const;
   ModelDescription fresh_model(const Dataset& data, const OptimizerConfig& optimizer) const;
   void resume(Trainer& trainer, const BundleReader& reader) const;
   std::optional<Standardization> standardize_data(Dataset& data, const std::optional<ModelDescription>& recorded) const;
@@ -158,18 +156,7 @@ std::optional<ModelDescription> Job::resolve_graph(const BundleReader& reader, c
   if (!tf) return std::nullopt;
   what = tf->what();
   std::optional<ModelDescription> graph = std::move(tf->model);
-  if (tf->keras) {
-    std::map<std::string, std::string> renamed;  // key -> graft's name
-    for (ModelNode& n : graph->nodes) {
-      for (auto& [leaf, key] : n.variables) {
-        const std::string own = n.name + "/" + leaf;
-        keys[own] = key;
-        renamed[key] = own;
-        key = own;
-      }
-    }
-    for (std::string& f : graph->frozen) f = renamed.count(f) ? renamed[f] : f;
-  }
+  if (tf->keras) keys = adopt_saved_model_variables(*graph);
   graph->optimizer = requested;
   // Nor are the regularizers (graft reads no loss from the graph): the request's too.
   *graph = apply_regularization(*graph);
@@ -260,26 +247,6 @@ std::optional<Standardization> Job::standardize_data(Dataset& data,
     say("input: standardized per feature with the mean/stddev of " + job_.standardize_from);
   }
   return st;
-}
-
-// --resume of a Keras SavedModel: every variable of the network from the
-// key `keys` names (checked as every restore is); its optimizer state and
-// step are TF2 object paths graft does not map: they start fresh, said.
-void Job::resume_saved_model(Trainer& trainer, const BundleReader& reader,
-                             const std::map<std::string, std::string>& keys) const {
-  for (const ParameterSpec& p : trainer.table()) {
-    const auto key = keys.find(p.name);
-    const BundleEntry* entry = key == keys.end() ? nullptr : reader.find(key->second);
-    if (!entry) throw Error(reader.prefix() + ": no variable for " + p.name + " to resume from");
-    if (entry->info.shape != p.shape) {
-      throw Error(fmt::format("{}: {} is {}, {} is {}", reader.prefix(), key->second, shape_string(entry->info.shape),
-                              p.name, shape_string(p.shape)));
-    }
-    trainer.backend().write_param(p.index, read_checked_float(reader, *entry).data());
-  }
-  say(fmt::format("{}: {} variables resumed from the SavedModel; optimizer state and step start fresh (graft does not "
-                  "map a SavedModel's optimizer slots)",
-                  reader.prefix(), trainer.table().size()));
 }
 
 void Job::resume(Trainer& trainer, const BundleReader& reader) const {
@@ -473,7 +440,11 @@ TrainJobResult Job::run() {
   say(fmt::format("model: {}, {} lr {}{}, batch {}", trainer.spec().describe(), optimizer_name(optimizer.kind),
                   static_cast<double>(optimizer.learning_rate), clip, options.batch_size));
   if (resume_reader && !saved_model_keys.empty()) {
-    resume_saved_model(trainer, *resume_reader, saved_model_keys);
+    const std::size_t n =
+        resume_saved_model_weights(trainer.backend(), *resume_reader, trainer.table(), saved_model_keys);
+    say(fmt::format("{}: {} variables resumed from the SavedModel; optimizer state and step start fresh (graft does "
+                    "not map a SavedModel's optimizer slots)",
+                    resume_reader->prefix(), n));
   } else if (resume_reader) {
     resume(trainer, *resume_reader);
   }
