@@ -23,8 +23,9 @@ struct BundleEntry {
 
 class BundleReader {
  public:
-  // `path` may be a prefix, any of its files (.index, .data-*, .meta), or a
-  // directory holding a `checkpoint` state file (resolved as TF does).
+  // `path` may be a prefix, any of its files (.index, .data-*, .meta), a
+  // directory holding a `checkpoint` state file (resolved as TF does), or a
+  // TF2 SavedModel directory (its variables/variables; path_resolution.h).
   static BundleReader open(const std::string& path);
   // The same, but a missing data file is not an error: its entries are
   // listed (names, dtypes, shapes from the index) and reading their bytes

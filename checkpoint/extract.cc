@@ -8,6 +8,7 @@
 #include "checkpoint/error.h"
 #include "checkpoint/names.h"
 #include "checkpoint/object_graph.h"
+#include "checkpoint/saved_model.h"
 
 namespace graft {
 namespace {
@@ -125,6 +126,7 @@ std::vector<ExtractedTensor> plan_extract(const BundleReader& reader, const Extr
 
 ExtractResult extract_checkpoint(const std::string& src, const std::string& dst_prefix,
                                  const ExtractOptions& options) {
+  refuse_saving_into_saved_model(dst_prefix, "the destination");
   const BundleReader reader = BundleReader::open(src);
   ExtractResult result;
   result.source_prefix = reader.prefix();

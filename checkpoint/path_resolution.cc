@@ -6,6 +6,7 @@
 
 #include "checkpoint/error.h"
 #include "checkpoint/printable.h"
+#include "checkpoint/saved_model.h"
 #include "checkpoint/state_file.h"
 
 namespace fs = std::filesystem;
@@ -67,7 +68,7 @@ ResolvedPrefix from_directory(const std::string& dir) {
       throw Error(state_path + " is not a regular file (expected a `checkpoint` state file)");
     }
     throw Error(dir + " is a directory without a `checkpoint` state file (give a checkpoint prefix "
-                      "such as DIR/model.ckpt)");
+                      "such as DIR/model.ckpt, or a SavedModel directory holding saved_model.pb)");
   }
   const CheckpointState state = read_state_file(state_path);
   if (state.model_checkpoint_path.empty()) {
@@ -82,6 +83,31 @@ ResolvedPrefix from_directory(const std::string& dir) {
                 " does not exist");
   }
   return {p, "using checkpoint prefix " + printable(p) + " (from " + state_path + ")"};
+}
+
+// A TF2 SavedModel directory: its variables bundle, DIR/variables/variables.
+// `from` is what the user named (the directory, or saved_model.pb in it).
+ResolvedPrefix from_saved_model(const std::string& dir, const std::string& from) {
+  const std::string saved_model = (fs::path(dir) / kSavedModelFile).string();
+  require_not_special(saved_model, "a SavedModel's saved_model.pb");
+  if (!is_file(saved_model)) {
+    throw Error(printable(from) + " is Keras metadata, but " + printable(saved_model) +
+                " does not exist (not a SavedModel directory)");
+  }
+  const std::string prefix = saved_model_variables_prefix(dir);
+  const std::string variables = (fs::path(dir) / "variables").string();
+  std::error_code ec;
+  if (!fs::is_directory(variables, ec)) {
+    throw Error(printable(dir) + " is a SavedModel (" + kSavedModelFile + ") without its variables: " +
+                printable(variables) + (fs::exists(variables, ec) ? " is not a directory" : " does not exist") +
+                " (graft reads a SavedModel's network from its variables)");
+  }
+  require_not_special(index_file_name(prefix), "a checkpoint index file");
+  if (!is_file(index_file_name(prefix))) {
+    throw Error(printable(dir) + " is a SavedModel (" + kSavedModelFile + ") without its variables: " +
+                printable(index_file_name(prefix)) + " does not exist");
+  }
+  return {prefix, "using the SavedModel's variables " + printable(prefix) + " (from " + printable(from) + ")"};
 }
 
 }  // namespace
@@ -105,7 +131,23 @@ ResolvedPrefix resolve_checkpoint_path(const std::string& input) {
   if (!fs::is_directory(path, ec)) require_not_special(index_file_name(path), "a checkpoint index file");
   // PREFIX.index (or a data file) given that is not a file.
   if (!prefix.empty()) require_not_special(path, "a checkpoint file");
-  if (fs::is_directory(path, ec)) return from_directory(path);
+  if (fs::is_directory(path, ec)) {
+    if (fs::exists(fs::path(path) / kSavedModelFile, ec)) {
+      if (fs::exists(fs::path(path) / "checkpoint", ec)) {
+        throw Error(printable(path) + " holds both a SavedModel (" + kSavedModelFile +
+                    ") and a `checkpoint` state file: give " + printable((fs::path(path) / kSavedModelFile).string()) +
+                    " for the SavedModel, or the checkpoint's prefix");
+      }
+      return from_saved_model(path, path);
+    }
+    return from_directory(path);
+  }
+  // One of a SavedModel's own files: the SavedModel.
+  const std::string base = fs::path(path).filename().string();
+  if ((base == kSavedModelFile || base == kKerasMetadataFile) && is_file(path)) {
+    const std::string dir = fs::path(path).parent_path().empty() ? "." : fs::path(path).parent_path().string();
+    return from_saved_model(dir, path);
+  }
 
   if (!prefix.empty() && is_file(path)) {
     require_not_special(index_file_name(prefix), "a checkpoint index file");

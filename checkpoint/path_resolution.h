@@ -2,7 +2,11 @@
 // Turning what a user types into a checkpoint prefix: the prefix itself, one
 // of its files (.index, .data-NNNNN-of-NNNNN, .meta), or a directory whose
 // `checkpoint` state file names the latest checkpoint (as TF resolves it:
-// a relative model_checkpoint_path is relative to that directory).
+// a relative model_checkpoint_path is relative to that directory), or a TF2
+// SavedModel directory (saved_model.pb, or that file or keras_metadata.pb
+// named itself): its variables bundle DIR/variables/variables
+// (checkpoint/saved_model.h). A directory holding both saved_model.pb and a
+// `checkpoint` state file is ambiguous and refused, naming both.
 #include <string>
 
 namespace graft {

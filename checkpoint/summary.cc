@@ -86,8 +86,15 @@ CheckpointSummary summarize(const BundleReader& reader) {
 
   std::map<std::string, std::map<std::string, Candidate>> by_layer;  // layer -> leaf -> var
   std::set<std::string> slots;
+  // A SavedModel's variables/K keys by their Keras layer path (layer_with_weights-N/kernel).
+  const std::map<std::string, std::string> layer_paths =
+      graph ? keras_layer_paths(*graph) : std::map<std::string, std::string>{};
   for (const auto& e : reader.entries()) {
-    const NameInfo n = classify_name(e.info.name);
+    NameInfo n = classify_name(e.info.name);
+    if (const auto path = layer_paths.find(e.info.name);
+        path != layer_paths.end() && n.role == VariableRole::kModel && n.variable.rfind("variables/", 0) == 0) {
+      n.variable = path->second;
+    }
     int64_t elements = 1;
     for (int64_t d : e.info.shape) elements *= d;  // validated by the reader
     switch (n.role) {

@@ -7,18 +7,18 @@
 # build-fuzz/crashes/TARGET/. Prints each target's executions and the crash
 # count; exits 1 when any target crashed.
 #   TARGET: fuzz_index fuzz_entry_proto fuzz_state_file fuzz_idx fuzz_meta_graph fuzz_npy fuzz_csv
-#           fuzz_npz (default: all)
+#           fuzz_npz fuzz_keras_metadata (default: all)
 #   env: GRAFT_FUZZ_BUILD_DIR (build-fuzz), JOBS (2), GRAFT_FUZZ_ARGS (extra
 #   libFuzzer flags). Run it under `nice -n 19` on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: tools/fuzz.sh SECONDS [fuzz_index|fuzz_entry_proto|fuzz_state_file|fuzz_idx|fuzz_meta_graph|fuzz_npy|fuzz_csv|fuzz_npz ...]" >&2; exit 2; }
+usage() { echo "usage: tools/fuzz.sh SECONDS [fuzz_index|fuzz_entry_proto|fuzz_state_file|fuzz_idx|fuzz_meta_graph|fuzz_npy|fuzz_csv|fuzz_npz|fuzz_keras_metadata ...]" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 seconds=$1
 shift
 [[ $seconds =~ ^[0-9]+$ ]] || usage
-all=(fuzz_index fuzz_entry_proto fuzz_state_file fuzz_idx fuzz_meta_graph fuzz_npy fuzz_csv fuzz_npz)
+all=(fuzz_index fuzz_entry_proto fuzz_state_file fuzz_idx fuzz_meta_graph fuzz_npy fuzz_csv fuzz_npz fuzz_keras_metadata)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 for t in "${targets[@]}"; do
@@ -30,13 +30,13 @@ GRAFT_DEPS_FUZZ=1 tools/install-deps.sh
 cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRAFT_BUILD_FUZZERS=ON -DGRAFT_WITH_CUDA=OFF \
   -DGRAFT_BUILD_TESTS=OFF -DGRAFT_BUILD_BENCH=OFF >/dev/null
-cmake --build "$build" -j "${JOBS:-2}" --target "${targets[@]}" fuzz_seed_entries >/dev/null
+cmake --build "$build" -j "${JOBS:-2}" --target "${targets[@]}" fuzz_seed_entries fuzz_seed_keras_metadata >/dev/null
 
 # --- seeds (rebuilt every run, never stored in the repository) ---
 fixtures=${GRAFT_FIXTURES:-../shared/fixtures}
 seeds=$build/seeds
 rm -rf "$seeds"
-mkdir -p "$seeds"/{fuzz_index,fuzz_entry_proto,fuzz_state_file,fuzz_idx,fuzz_meta_graph,fuzz_npy,fuzz_csv,fuzz_npz}
+mkdir -p "$seeds"/{fuzz_index,fuzz_entry_proto,fuzz_state_file,fuzz_idx,fuzz_meta_graph,fuzz_npy,fuzz_csv,fuzz_npz,fuzz_keras_metadata}
 if [ -d "$fixtures" ]; then
   n=0
   for f in "$fixtures"/tf*/*/*.index; do cp "$f" "$seeds/fuzz_index/$n.index"; n=$((n + 1)); done
@@ -88,6 +88,8 @@ npy '<f4' '(2, 2)' '\x00\x00\x80\x3f\x00\x00\x00\x40\x00\x00\x40\x40\x00\x00\x80
 npy '|u1' '(3,)' '\x01\x02\x03' >"$seeds/fuzz_npy/u1"
 npy '>f8' '(1, 1)' '\x3f\xf0\x00\x00\x00\x00\x00\x00' >"$seeds/fuzz_npy/be"
 printf 'a,b,label\n1.5,2,0\n3,-4e2,1\n' >"$seeds/fuzz_csv/numeric"
+# keras_metadata.pb: a Sequential with batch norm, a functional chain, a Conv2D (refused).
+"$build/fuzz/fuzz_seed_keras_metadata" "$seeds/fuzz_keras_metadata" >/dev/null
 printf 'x,"species"\r\n1,"cat"\r\n2,"dog, spotted"\r\n3,"two\nlines"\r\n' >"$seeds/fuzz_csv/names"
 if command -v zip >/dev/null; then
   (cd "$seeds/fuzz_npy" && cp f4 x_train.npy && cp u1 y_train.npy && zip -q -0 ../fuzz_npz/train.npz x_train.npy y_train.npy && rm x_train.npy y_train.npy)
@@ -116,6 +118,7 @@ max_len() {
     fuzz_meta_graph) echo 1048576 ;;  # the fixtures' graphs are 30-570 KB
     fuzz_npy|fuzz_csv) echo 2048 ;;
     fuzz_npz) echo 4096 ;;
+    fuzz_keras_metadata) echo 16384 ;;
   esac
 }
 

@@ -77,6 +77,38 @@ std::string activation_node(ox::GraphProto& g, const Activation& act, const std:
   throw Error("activation " + activation_name(act) + " has no ONNX op");
 }
 
+// ONNX BatchNormalization in inference mode (opset 13: version 9) on [N, C]
+// input, C = dim 1 = the features: Y = (X - mean) / sqrt(var + epsilon) *
+// scale + B, as graft's batch norm with the moving statistics. Without gamma
+// (scale off) the scale is ones, without beta (center off) B is zeros.
+std::string batch_norm_node(ox::GraphProto& g, const BundleReader& reader, const CheckpointDenseLayer& c,
+                            const LayerSpec& spec, const std::string& in) {
+  const int64_t units = spec.fan_out;
+  auto leaf = [&](const char* name, float fallback) {
+    const auto key = c.leaf_keys.find(name);
+    if (key == c.leaf_keys.end()) {
+      const std::string synthetic = c.name + "/" + name + (fallback == 1.0f ? "_ones" : "_zeros");
+      *g.add_initializer() = float_tensor(synthetic, {units}, std::vector<float>(static_cast<std::size_t>(units), fallback));
+      return synthetic;
+    }
+    const BundleEntry* e = reader.find(key->second);
+    if (!e) throw Error(reader.prefix() + ": batch normalization " + c.name + " is not in this checkpoint");
+    *g.add_initializer() = float_tensor(key->second, {units}, reader.read_float(*e));
+    return key->second;
+  };
+  for (const char* stat : {"moving_mean", "moving_variance"}) {
+    if (!c.leaf_keys.count(stat)) {
+      throw Error(reader.prefix() + ": batch normalization " + c.name + " has no " + stat);
+    }
+  }
+  const std::string scale = leaf("gamma", 1.0f), bias = leaf("beta", 0.0f);
+  const std::string mean = leaf("moving_mean", 0.0f), variance = leaf("moving_variance", 1.0f);
+  const std::string out = c.name + "/normalized";
+  add_float_attribute(add_node(g, "BatchNormalization", {in, scale, bias, mean, variance}, out), "epsilon",
+                      spec.batch_norm.epsilon);
+  return out;
+}
+
 std::string joined(const std::vector<std::string>& items) {
   std::string out;
   for (std::size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + items[i];
@@ -114,20 +146,25 @@ std::string onnx_model(const BundleReader& reader, const CheckpointModel& model,
   for (std::size_t l = 0; l < model.layers.size(); ++l) {
     const CheckpointDenseLayer& c = model.layers[l];
     const LayerSpec& spec = model.spec.layers[l];
-    if (spec.kind != NodeKind::kDense) {
-      throw Error(reader.prefix() + ": node " + c.name + " is a " + node_kind_name(spec.kind) +
-                  " node, which the ONNX export does not write yet (it writes dense layers)");
+    if (spec.kind == NodeKind::kDropout) continue;  // inference: the identity
+    if (spec.kind == NodeKind::kBatchNorm) {
+      x = activation_node(g, spec.activation, batch_norm_node(g, reader, c, spec, x), c.name + "/out");
+      continue;
     }
     const BundleEntry* kernel = reader.find(c.kernel_key);
     const BundleEntry* bias = reader.find(c.bias_key);
     if (!kernel || !bias) throw Error(reader.prefix() + ": layer " + c.name + " is not in this checkpoint");
     *g.add_initializer() = float_tensor(c.kernel_key, {spec.fan_in, spec.fan_out}, reader.read_float(*kernel));
     *g.add_initializer() = float_tensor(c.bias_key, {spec.fan_out}, reader.read_float(*bias));
-    const bool last = l + 1 == model.layers.size();
-    const std::string linear = last ? "logits" : c.name + "/linear";
+    const std::string linear = c.name + "/linear";
     add_node(g, "Gemm", {x, c.kernel_key, c.bias_key}, linear);
-    x = last ? linear : activation_node(g, spec.activation, linear, c.name + "/out");
+    x = activation_node(g, spec.activation, linear, c.name + "/out");
   }
+  // The last node's output is the logits (a trailing dropout adds no node).
+  ox::NodeProto& last = *g.mutable_node(g.node_size() - 1);
+  if (last.output(0) != x) throw Error("ONNX export: the graph does not end in the network's output");
+  last.set_output(0, "logits");
+  last.set_name("logits");
   ox::NodeProto* softmax = add_node(g, "Softmax", {"logits"}, "probabilities");
   ox::AttributeProto* axis = softmax->add_attribute();
   axis->set_name("axis");

@@ -6,11 +6,15 @@
 //   Mul by the input scale (when it is not 1); Sub mean, Div stddev (when
 //   the model standardizes); per dense layer a Gemm (kernel [fan_in,
 //   fan_out], bias [fan_out]) and its activation (Relu, Elu, Selu,
-//   LeakyRelu with alpha, Tanh, Sigmoid; none for the identity);
-//   outputs "logits" [N, outputs] and "probabilities" = Softmax(logits, axis 1).
-// Dropout and batch norm do not exist in graft's models yet. The output
-// labels and class names go into metadata_props (graft_output_labels,
-// graft_class_names, comma-separated).
+//   LeakyRelu with alpha, Tanh, Sigmoid; none for the identity); per batch
+//   norm node a BatchNormalization in inference mode (scale = gamma, or
+//   ones without it; B = beta, or zeros; the moving mean and variance; its
+//   epsilon), with the activation after it when the model normalises
+//   before the activation; dropout nodes are left out (the identity in
+//   inference); outputs "logits" [N, outputs] and "probabilities" =
+//   Softmax(logits, axis 1).
+// The output labels and class names go into metadata_props
+// (graft_output_labels, graft_class_names, comma-separated).
 #include <string>
 #include <vector>
 

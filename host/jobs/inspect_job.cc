@@ -1,9 +1,9 @@
 #include "host/jobs/inspect_job.h"
 
 #include "checkpoint/error.h"
-#include "checkpoint/meta_graph.h"
+#include "checkpoint/saved_model.h"
 #include "host/model/model_io.h"
-#include "host/restore/graph_import.h"
+#include "host/restore/tensorflow_model.h"
 
 namespace graft {
 
@@ -16,17 +16,21 @@ CheckpointModelReport describe_checkpoint_model(const BundleReader& reader) {
     return m;
   }
   if (m.model) return m;
-  // A TensorFlow checkpoint: its graph (PREFIX.meta), when there is one, says what the model is.
+  // A TensorFlow checkpoint: a SavedModel's keras_metadata.pb, else its graph
+  // (PREFIX.meta), when there is one, says what the model is.
   try {
-    m.model = model_from_meta_graph(reader.prefix());
-    if (m.model) m.note = "model: recovered from the TensorFlow graph " + meta_graph_path(reader.prefix());
+    if (std::optional<TensorFlowModel> tf = tensorflow_model(reader)) {
+      m.model = std::move(tf->model);
+      m.note = (tf->keras ? "model: read from the " : "model: recovered from the ") + tf->what();
+    }
   } catch (const Error& e) {
-    m.note = std::string("no model description (not written by graft), and its TensorFlow graph cannot be used: ") +
-             e.what();
+    const bool keras = saved_model_dir_of(reader.prefix()).has_value();
+    m.note = std::string("no model description (not written by graft), and its ") +
+             (keras ? "Keras metadata" : "TensorFlow graph") + " cannot be used: " + e.what();
   }
   if (!m.model && m.note.empty()) {
-    m.note = "no model description (not written by graft): layers and their order come from the variable names, "
-             "activations are not recorded";
+    m.note = "no model description (not written by graft), " + no_tensorflow_model(reader) +
+             ": layers and their order come from the variable names, activations are not recorded";
   }
   return m;
 }

@@ -2,19 +2,22 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <map>
 #include <memory>
 
 #include "checkpoint/error.h"
 #include "host/data/overlap.h"
 #include "host/data/standardize.h"
 #include "host/device_select.h"
-#include "checkpoint/meta_graph.h"
+#include "checkpoint/saved_model.h"
 #include "host/model/model_io.h"
-#include "host/restore/graph_import.h"
+#include "host/restore/tensorflow_model.h"
 #include "host/restore/restored_activations.h"
 #include "host/restore/slot_set_choice.h"
 #include "host/restore/transfer.h"
 #include "host/train/metrics_sinks.h"
+#include "host/train/saved_model_resume.h"
 
 namespace graft {
 namespace {
@@ -64,7 +67,8 @@ class Job {
   // `model` with the request's regularizers on top of its own.
   ModelDescription apply_regularization(ModelDescription model) const;
   ModelDescription resolve_recorded(const ModelDescription& recorded, const std::string& where) const;
-  std::optional<ModelDescription> resolve_graph(const BundleReader& reader, const OptimizerConfig& requested) const;
+  std::optional<ModelDescription> resolve_graph(const BundleReader& reader, const OptimizerConfig& requested,
+                                                std::string& what, std::map<std::string, std::string>& keys) const;
   ModelDescription fresh_model(const Dataset& data, const OptimizerConfig& optimizer) const;
   void resume(Trainer& trainer, const BundleReader& reader) const;
   std::optional<Standardization> standardize_data(Dataset& data, const std::optional<ModelDescription>& recorded) const;
@@ -143,9 +147,17 @@ ModelDescription Job::resolve_recorded(const ModelDescription& recorded, const s
 // against the request like a record. The optimizer and its hyper-parameters
 // are in neither the graph's network nor the variables: they are the
 // request's, and the resume then checks that they use the checkpoint's slots.
-std::optional<ModelDescription> Job::resolve_graph(const BundleReader& reader, const OptimizerConfig& requested) const {
-  std::optional<ModelDescription> graph = model_from_meta_graph(reader.prefix());
-  if (!graph) return std::nullopt;
+//
+// A Keras SavedModel's network (keras_metadata.pb) keeps its variables under
+// TF2 object keys (variables/0/.ATTRIBUTES/VARIABLE_VALUE): its nodes get
+// graft's names (dense/kernel), `keys` maps each to the key it is read from.
+std::optional<ModelDescription> Job::resolve_graph(const BundleReader& reader, const OptimizerConfig& requested,
+                                                   std::string& what, std::map<std::string, std::string>& keys) const {
+  std::optional<TensorFlowModel> tf = tensorflow_model(reader);
+  if (!tf) return std::nullopt;
+  what = tf->what();
+  std::optional<ModelDescription> graph = std::move(tf->model);
+  if (tf->keras) keys = adopt_saved_model_variables(*graph);
   graph->optimizer = requested;
   // Nor are the regularizers (graft reads no loss from the graph): the request's too.
   *graph = apply_regularization(*graph);
@@ -154,8 +166,8 @@ std::optional<ModelDescription> Job::resolve_graph(const BundleReader& reader, c
   if (!job_.data.classes.empty() && job_.data.classes.size() == graph->output.labels.size()) {
     graph->output.labels = job_.data.classes;
   }
-  ModelDescription model = resolve_recorded(*graph, "the graph " + meta_graph_path(reader.prefix()));
-  model.source = "TensorFlow graph " + meta_graph_path(reader.prefix()) + " (resumed by graft)";
+  ModelDescription model = resolve_recorded(*graph, tf->where());
+  model.source = tf->what() + " (resumed by graft)";
   return model;
 }
 
@@ -261,9 +273,12 @@ void Job::check_restored_activations(const ModelSpec& spec, const RestorePlan& p
   std::optional<ModelDescription> source = read_model_description(reader);
   std::string where = "the model recorded in " + reader.prefix();
   if (!source) {
-    where = "the graph " + meta_graph_path(reader.prefix());
     try {
-      source = model_from_meta_graph(reader.prefix());
+      std::optional<TensorFlowModel> tf = tensorflow_model(reader);
+      if (tf) {
+        where = tf->where();
+        source = std::move(tf->model);
+      }
     } catch (const Error& e) {
       say(std::string("activations of the restored layers not checked: ") + e.what());
       return;
@@ -325,11 +340,17 @@ bool Job::restore_and_report(Trainer& trainer, const Dataset& data) const {
 
 TrainJobResult Job::run() {
   TrainJobResult out;
+  // A SavedModel is input only: refused before anything is trained.
+  if (!job_.train.save_prefix.empty()) refuse_saving_into_saved_model(job_.train.save_prefix, name("save"));
+  if (!job_.train.interrupt_prefix.empty()) {
+    refuse_saving_into_saved_model(job_.train.interrupt_prefix, "the interrupt checkpoint");
+  }
   const OptimizerConfig requested = requested_optimizer();
 
   // Resume: the checkpoint's own description of its model, when it has one.
   std::optional<BundleReader> resume_reader;
   std::optional<ModelDescription> recorded;
+  std::map<std::string, std::string> saved_model_keys;  // a Keras SavedModel's: graft's name -> its key
   if (!job_.resume.empty()) {
     resume_reader.emplace(BundleReader::open(job_.resume));
     if (!resume_reader->resolution_note().empty()) say(resume_reader->resolution_note());
@@ -342,14 +363,14 @@ TrainJobResult Job::run() {
     if (recorded) {
       recorded = resolve_recorded(*recorded, "the model recorded in " + resume_reader->prefix());
       say("resuming the model recorded in " + resume_reader->prefix() + ": " + recorded->architecture());
-    } else if ((recorded = resolve_graph(*resume_reader, requested))) {
-      say("resuming the network the TensorFlow graph " + meta_graph_path(resume_reader->prefix()) + " defines: " +
+    } else if (std::string what; (recorded = resolve_graph(*resume_reader, requested, what, saved_model_keys))) {
+      say("resuming the network the " + what + " defines: " +
           recorded->architecture() + "; the optimizer and its hyper-parameters are the request's (" +
           optimizer_name(requested.kind) + ", lr " + fmt::format("{}", requested.learning_rate) +
           "): neither the graph's network nor the variables record them");
     } else {
-      say(resume_reader->prefix() + " records no model description and has no TensorFlow graph: the model comes "
-          "from the request");
+      say(resume_reader->prefix() + " records no model description and has " + no_tensorflow_model(*resume_reader) +
+          ": the model comes from the request");
     }
   }
   const OptimizerConfig optimizer = recorded ? *recorded->optimizer : requested;
@@ -366,12 +387,16 @@ TrainJobResult Job::run() {
     data_options.classes = identity ? std::vector<int>{} : recorded_classes;
   }
   const auto say_line = [this](const std::string& l) { say(l); };
-  Dataset data = load_job_data(job_, data_options, recorded, say_line);
+  // keras_metadata.pb records no input scale: a SavedModel's network takes
+  // the data's own (or --input-scale), as a fresh model does.
+  const std::optional<ModelDescription> input_from =
+      saved_model_keys.empty() ? recorded : std::optional<ModelDescription>{};
+  Dataset data = load_job_data(job_, data_options, input_from, say_line);
   if (recorded && identity && static_cast<std::size_t>(data.num_classes) > recorded_classes.size()) {
     // Labels 0..k-1 of a data set with more classes (a 5-unit head trained
     // on digits 0-4): select them, as training did.
     data_options.classes = recorded_classes;
-    data = load_job_data(job_, data_options, recorded, say_line);
+    data = load_job_data(job_, data_options, input_from, say_line);
   }
   const std::optional<Standardization> standardization = standardize_data(data, recorded);
   say("data: " + (job_.data_file ? job_.data_file->data : data_options.dir) + ": " + data.describe());
@@ -382,6 +407,14 @@ TrainJobResult Job::run() {
 
   if (recorded) {
     out.model = *recorded;
+    if (!saved_model_keys.empty()) {
+      out.model.input.scale = data.input_scale;
+      auto& a = out.model.assumptions;
+      a.erase(std::remove_if(a.begin(), a.end(), [](const std::string& t) { return t.rfind("the input takes", 0) == 0; }),
+              a.end());
+      a.push_back(fmt::format("input: raw values x {:.6g}, the training data's scale (keras_metadata.pb records none)",
+                              data.input_scale));
+    }
     if (out.model.input.features != data.train.cols) {
       throw Error(fmt::format("the model recorded in {} takes {} features, the data in {} has {}",
                               resume_reader->prefix(), out.model.input.features, data_options.dir, data.train.cols));
@@ -418,7 +451,15 @@ TrainJobResult Job::run() {
   if (!regularization.empty()) clip += ", " + regularization;
   say(fmt::format("model: {}, {} lr {}{}, batch {}", trainer.spec().describe(), optimizer_name(optimizer.kind),
                   static_cast<double>(optimizer.learning_rate), clip, options.batch_size));
-  if (resume_reader) resume(trainer, *resume_reader);
+  if (resume_reader && !saved_model_keys.empty()) {
+    const std::size_t n =
+        resume_saved_model_weights(trainer.backend(), *resume_reader, trainer.table(), saved_model_keys);
+    say(fmt::format("{}: {} variables resumed from the SavedModel; optimizer state and step start fresh (graft does "
+                    "not map a SavedModel's optimizer slots)",
+                    resume_reader->prefix(), n));
+  } else if (resume_reader) {
+    resume(trainer, *resume_reader);
+  }
   if (restore_and_report(trainer, data)) {
     out.dry_run = true;
     return out;

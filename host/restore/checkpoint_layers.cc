@@ -4,9 +4,11 @@
 #include <cctype>
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include "checkpoint/error.h"
 #include "checkpoint/names.h"
+#include "checkpoint/object_graph.h"
 #include "checkpoint/summary.h"
 #include "host/restore/checked_read.h"
 
@@ -39,13 +41,35 @@ struct Scan {
 
 constexpr const char* kBatchNormLeaves[] = {"gamma", "beta", "moving_mean", "moving_variance"};
 
+bool has_layer_leaf(const std::string& name) {
+  if (ends_with(name, "/kernel") || ends_with(name, "/bias")) return true;
+  return std::any_of(std::begin(kBatchNormLeaves), std::end(kBatchNormLeaves),
+                     [&](const char* l) { return ends_with(name, std::string("/") + l); });
+}
+
+// A SavedModel keys its variables variables/K when TF reached them through
+// the model's variables list first; its object graph still says which
+// layer_with_weights-N holds each, the name save_weights would have used.
+std::map<std::string, std::string> layer_paths(const BundleReader& reader) {
+  try {
+    const std::optional<ObjectGraphInfo> graph = read_object_graph(reader);
+    return graph ? keras_layer_paths(*graph) : std::map<std::string, std::string>{};
+  } catch (const Error&) {
+    return {};  // a corrupt graph: the keys' own names only (inspect --verify says what is wrong)
+  }
+}
+
 Scan scan(const BundleReader& reader, const std::vector<RenameRule>& renames) {
   Scan s;
   std::map<std::string, std::string> renamed_from;  // new name -> stored key
+  const std::map<std::string, std::string> paths = layer_paths(reader);
   for (const BundleEntry& e : reader.entries()) {
     const NameInfo info = classify_name(e.info.name);
     if (info.role != VariableRole::kModel) continue;
-    const std::string name = apply_renames(renames, info.variable);
+    const auto path = paths.find(e.info.name);
+    const std::string& variable =
+        path != paths.end() && !has_layer_leaf(info.variable) ? path->second : info.variable;
+    const std::string name = apply_renames(renames, variable);
     if (auto [it, fresh] = renamed_from.emplace(name, e.info.name); !fresh) {
       throw Error(reader.prefix() + ": " + it->second + " and " + e.info.name + " both become " + name +
                   " after renaming");
@@ -327,7 +351,9 @@ CheckpointModel model_from_description(const BundleReader& reader, const ModelDe
   description.validate();
   // A description read from a TensorFlow graph (host/restore/graph_import.h) is not recorded in the checkpoint.
   const std::string the_model =
-      description.source.rfind("TensorFlow graph ", 0) == 0 ? "the graph's model" : "the recorded model";
+      description.source.rfind("TensorFlow graph ", 0) == 0  ? "the graph's model"
+      : description.source.rfind("Keras metadata ", 0) == 0 ? "the Keras metadata's model"
+                                                             : "the recorded model";
   CheckpointModel model;
   for (std::size_t i = 0; i < description.nodes.size(); ++i) {
     const ModelNode& n = description.nodes[i];

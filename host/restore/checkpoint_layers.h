@@ -4,7 +4,9 @@
 // NAME/bias [fan_out], after rename rules, ordered by an explicit list or by
 // natural order of NAME (hidden2 before hidden10) with an outputs/output/
 // logits scope last. TF2 keys (".../.ATTRIBUTES/VARIABLE_VALUE") are read by
-// their variable path, so Keras checkpoints work too.
+// their variable path, so Keras checkpoints work too; a SavedModel's
+// variables/K keys by the layer_with_weights-N/LEAF path its object graph
+// gives them (checkpoint/object_graph.h keras_layer_paths).
 #include <map>
 #include <string>
 #include <vector>

@@ -5,9 +5,8 @@
 #include <algorithm>
 
 #include "checkpoint/error.h"
-#include "checkpoint/meta_graph.h"
 #include "host/model/model_io.h"
-#include "host/restore/graph_import.h"
+#include "host/restore/tensorflow_model.h"
 
 namespace graft {
 
@@ -49,10 +48,14 @@ ResolvedCheckpointModel resolve_checkpoint_model(const BundleReader& reader, con
   auto name = [&q](const std::string& field) { return q.option_name ? q.option_name(field) : field; };
   ResolvedCheckpointModel r;
   r.recorded = read_model_description(reader);
-  if (!r.recorded) r.graph = model_from_meta_graph(reader.prefix());
+  std::optional<TensorFlowModel> tf;
+  if (!r.recorded) tf = tensorflow_model(reader);
+  if (tf) {
+    r.graph = tf->model;
+    r.graph_where = tf->where();
+  }
   const std::optional<ModelDescription>& known = r.known();
-  const std::string known_where =
-      r.recorded ? "the model recorded in " + reader.prefix() : "the graph " + meta_graph_path(reader.prefix());
+  const std::string known_where = r.recorded ? "the model recorded in " + reader.prefix() : tf ? tf->where() : "";
 
   if (known && q.activation) {
     for (const auto& [layer, a] : hidden_activations(*known)) {
@@ -68,10 +71,10 @@ ResolvedCheckpointModel resolve_checkpoint_model(const BundleReader& reader, con
   }
   if (known && q.layers.empty() && q.renames.empty()) {
     r.model = model_from_description(reader, *known);
-    r.how = r.recorded ? "as recorded in the checkpoint"
-                       : "as its TensorFlow graph " + meta_graph_path(reader.prefix()) + " defines it";
-    // What a graph's batch norm and dropout nodes were read as, and what was assumed.
-    bool layered = false;
+    r.how = r.recorded ? "as recorded in the checkpoint" : "as its " + tf->what() + " defines it";
+    // What a graph's batch norm and dropout nodes were read as, and what was
+    // assumed; for Keras metadata, always (activation layers, softmax outputs).
+    bool layered = tf && tf->keras;
     for (const ModelNode& n : known->nodes) layered = layered || n.kind != NodeKind::kDense;
     if (r.graph && layered) {
       for (const std::string& fact : r.graph->read) r.notes.push_back("read: " + fact);
@@ -109,12 +112,11 @@ ResolvedCheckpointModel resolve_checkpoint_model(const BundleReader& reader, con
                                     [](const CheckpointDenseLayer& c) { return c.kind == NodeKind::kDense; }));
   }
   if (!activation && hidden) {
-    throw Error(reader.prefix() + " does not record its hidden layers' activation (no model description, no " +
-                "TensorFlow graph " + meta_graph_path(reader.prefix()) + "): pass " + name("activation") +
+    throw Error(reader.prefix() + " does not record its hidden layers' activation (no model description, " +
+                no_tensorflow_model(reader) + "): pass " + name("activation") +
                 " (relu, elu, selu, leaky_relu:ALPHA, tanh, sigmoid)");
   }
-  r.how = r.graph ? "as its TensorFlow graph " + meta_graph_path(reader.prefix()) + " defines it"
-                  : "rebuilt from its variables";
+  r.how = tf ? "as its " + tf->what() + " defines it" : "rebuilt from its variables";
   return r;
 }
 

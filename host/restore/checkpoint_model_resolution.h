@@ -1,7 +1,8 @@
 #pragma once
 // Which network a checkpoint holds, decided once for every job that runs it
 // (eval, predict, export): the model description graft recorded in it; else
-// the network TensorFlow's graph (PREFIX.meta) defines; else the dense
+// the network a SavedModel's keras_metadata.pb or TensorFlow's graph
+// (PREFIX.meta) defines; else the dense
 // layers its variable names show — and then only with an activation the
 // caller names, because nothing in the checkpoint records it and a guessed
 // activation gives a confident wrong number (a ReLU reading of an ELU
@@ -31,8 +32,12 @@ struct CheckpointModelQuery {
 struct ResolvedCheckpointModel {
   CheckpointModel model;
   std::optional<ModelDescription> recorded;  // graft's own description, when the checkpoint holds one
-  std::optional<ModelDescription> graph;     // the .meta graph's network, when there is no record
-  // "as recorded in the checkpoint", "as its TensorFlow graph D/m.meta defines it", "rebuilt from its variables"
+  // The network TensorFlow wrote down (a SavedModel's keras_metadata.pb, else
+  // the .meta graph: host/restore/tensorflow_model.h), when there is no record.
+  std::optional<ModelDescription> graph;
+  std::string graph_where;                   // "the Keras metadata D/keras_metadata.pb", "the graph D/m.ckpt.meta"
+  // "as recorded in the checkpoint", "as its TensorFlow graph D/m.meta defines it", "as its Keras metadata
+  // D/keras_metadata.pb defines it", "rebuilt from its variables"
   std::string how;
   std::vector<std::string> notes;            // what was read from where, in words
   // The description eval and predict score with: the record, else the graph's.

@@ -178,11 +178,17 @@ void add_keras_name_aliases(const BundleReader& reader, const RestoreOptions& op
     return;  // a corrupt graph: the keys' own names only (inspect --verify says what is wrong)
   }
   if (!graph) return;
+  // A SavedModel's variables/K keys are also known by their Keras layer
+  // path (layer_with_weights-N/kernel), as in save_weights checkpoints.
+  const std::map<std::string, std::string> layer_paths = keras_layer_paths(*graph);
   for (std::size_t i = 0; i < candidates.size(); ++i) {
-    const auto full = graph->full_names.find(candidates[i].key);
-    if (full == graph->full_names.end()) continue;
-    const std::string alias = apply_renames(options.renames, full->second);
-    if (alias != candidates[i].model_name && !by_model_name.count(alias)) by_model_name[alias] = i;
+    using Names = std::map<std::string, std::string>;
+    for (const Names* names : std::initializer_list<const Names*>{&graph->full_names, &layer_paths}) {
+      const auto full = names->find(candidates[i].key);
+      if (full == names->end()) continue;
+      const std::string alias = apply_renames(options.renames, full->second);
+      if (alias != candidates[i].model_name && !by_model_name.count(alias)) by_model_name[alias] = i;
+    }
   }
 }
 

@@ -2,12 +2,23 @@
 // description records both (inspect shows them), eval and --resume need no
 // flags, eval of the saved checkpoint gives the training run's test
 // accuracy, predict runs on the device it is given (cpu: the reference), a
-// resume flag that contradicts the record is refused, and --device cuda runs batch norm wherever there is a GPU (a build without the
-// CUDA backend, or without a device, says so).
+// resume flag that contradicts the record is refused, and --device cuda runs
+// batch norm wherever there is a GPU (a build without the CUDA backend, or
+// without a device, says so). Then the ONNX export of batch norm and dropout
+// (BatchNormalization in inference mode, dropout left out), checked by
+// Debian's python3-onnx and run by the numpy interpreter of
+// tests/cli/scripts/check_onnx.py against graft predict: TensorFlow's own
+// batch-norm fixture, and a graft model without gamma.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <fstream>
+#include <random>
 #include <string>
 
+#include "host/data/idx.h"
+#include "host/data/npy.h"
+#include "host/data/npz.h"
 #include "tests/cli/cli_util.h"
 #include "tests/common/expect_contains.h"
 #include "tests/common/fixtures.h"
@@ -95,6 +106,105 @@ TEST(CliBatchNorm, TrainSaveInspectEvalResume) {
     EXPECT_EQ(cuda.status, 0) << cuda.output;
     EXPECT_CONTAINS(cuda.output, "+ batch norm + dropout");
   }
+}
+
+// The python that has onnx and numpy, or "".
+std::string onnx_python() {
+  for (const char* p : {"/usr/bin/python3", "python3"}) {
+    if (test::run_command(std::string(p) + " -c 'import onnx, numpy'").status == 0) return p;
+  }
+  return "";
+}
+
+// check_onnx.py's report on MODEL against FEATURES.npy and PREDICTED.npy;
+// returns the max abs difference (prints it), fails the test when it cannot.
+double check_onnx(const std::string& python, const std::string& onnx, const std::string& x, const std::string& p,
+                  std::string& report) {
+  const auto r = test::run_command(python + " " + quote(std::string(GRAFT_SOURCE_DIR) + "/tests/cli/scripts/check_onnx.py") +
+                                   " " + quote(onnx) + " " + quote(x) + " " + quote(p));
+  report = r.output;
+  EXPECT_EQ(r.status, 0) << r.output;
+  const auto at = r.output.find("max_abs_diff ");
+  if (at == std::string::npos) {
+    ADD_FAILURE() << r.output;
+    return 1.0;
+  }
+  return std::stod(r.output.substr(at + 13));
+}
+
+// TensorFlow's batch-norm network (tf1/batchnorm: batch norm before ELU,
+// dropout, batch norm on the logits) exported from its .meta graph.
+TEST(CliBatchNorm, OnnxExportOfTheTensorFlowFixtureMatchesPredict) {
+  const std::string bn = test::prefix_of("tf1/batchnorm/my_model_final.ckpt");
+  const auto mnist = test::fixture("mnist");
+  if (bn.empty() || !mnist) GTEST_SKIP() << "fixture tf1/batchnorm or mnist not found";
+  test::TempDir dir;
+  const std::string onnx = (dir / "bn.onnx").string(), x = (dir / "x.npy").string(), p = (dir / "p.npy").string();
+  const std::string scale = " --input-scale 0.00392156862745098";  // raw pixels in, as the IDX files hold them
+  auto r = graft("export " + quote(bn) + " --onnx " + quote(onnx) + scale);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "outputs \"probabilities\" and \"logits\" [N, 10]");
+  const std::string python = onnx_python();
+  if (python.empty()) GTEST_SKIP() << "python3-onnx or numpy not installed: the ONNX file is not checked";
+  const IdxArray images = read_idx_u8((*mnist / "t10k-images-idx3-ubyte.gz").string(), 3);
+  const int64_t rows = 500;
+  std::vector<float> pixels(images.data.begin(), images.data.begin() + rows * 784);
+  std::ofstream(x, std::ios::binary) << npy_image_f32(pixels, rows, 784);
+  r = graft("predict " + quote(bn) + " --data " + quote(x) + scale + " --out " + quote(p));
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::string report;
+  const double diff = check_onnx(python, onnx, x, p, report);
+  EXPECT_CONTAINS(report, "ops BatchNormalization,Elu,Gemm,Mul,Softmax\n");  // no dropout
+  std::printf("ONNX graph of tf1/batchnorm (numpy, float64) vs graft predict, %lld MNIST rows: max abs difference %.3g\n",
+              static_cast<long long>(rows), diff);
+  EXPECT_LT(diff, 1e-5);
+}
+
+// A graft model with batch norm after the activation and without gamma
+// (no-scale), and dropout: the exported graph gets ones for the scale.
+TEST(CliBatchNorm, OnnxExportOfABatchNormWithoutGammaMatchesPredict) {
+  test::TempDir dir;
+  const int64_t rows = 300, cols = 6;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> noise(0.0f, 0.6f);
+  std::vector<float> xs;
+  std::vector<int32_t> ys;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int c = static_cast<int>(rng() % 3);
+    for (int64_t k = 0; k < cols; ++k) xs.push_back((k == c ? 2.0f : 0.0f) + noise(rng));
+    ys.push_back(c);
+  }
+  const std::string data = (dir / "d.npz").string(), x = (dir / "x.npy").string();
+  write_npz(data, {{"x_train", npy_image_f32(xs, rows, cols)}, {"y_train", npy_image_i32(ys)}});
+  std::ofstream(x, std::ios::binary) << npy_image_f32(xs, rows, cols);
+  const std::string ckpt = (dir / "m" / "m.ckpt").string();
+  auto r = graft("train --data " + quote(data) + " --hidden 8,8 --batch-norm after,no-scale,epsilon=0.01 "
+                 "--dropout 0.2 --epochs 3 --lr 0.1 --device cpu --threads 1 --save " + quote(ckpt));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string onnx = (dir / "m.onnx").string(), p = (dir / "p.npy").string();
+  r = graft("export " + quote(ckpt) + " --onnx " + quote(onnx));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string python = onnx_python();
+  if (python.empty()) GTEST_SKIP() << "python3-onnx or numpy not installed: the ONNX file is not checked";
+  r = graft("predict " + quote(ckpt) + " --data " + quote(x) + " --out " + quote(p));
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::string report;
+  const double diff = check_onnx(python, onnx, x, p, report);
+  EXPECT_CONTAINS(report, "ops BatchNormalization,Gemm,Relu,Softmax\n");
+  // The scale of each BatchNormalization is ones (no gamma), its epsilon the model's.
+  const auto r2 = test::run_command(python + " -c " + quote("import onnx, numpy as np\n"
+                                                           "from onnx import numpy_helper as h\n"
+                                                           "m = onnx.load('" + onnx + "')\n"
+                                                           "init = {t.name: h.to_array(t) for t in m.graph.initializer}\n"
+                                                           "for n in m.graph.node:\n"
+                                                           "  if n.op_type == 'BatchNormalization':\n"
+                                                           "    print(n.input[1], bool((init[n.input[1]] == 1).all()), "
+                                                           "round(n.attribute[0].f, 6))\n"));
+  EXPECT_CONTAINS(r2.output, "hidden1/batch_normalization/gamma_ones True 0.01\n");
+  EXPECT_CONTAINS(r2.output, "hidden2/batch_normalization/gamma_ones True 0.01\n");
+  std::printf("ONNX graph of a batch norm without gamma (numpy, float64) vs graft predict: max abs difference %.3g\n",
+              diff);
+  EXPECT_LT(diff, 1e-5);
 }
 
 }  // namespace

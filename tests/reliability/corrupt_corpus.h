@@ -6,6 +6,8 @@
 // bytes, blocks, data bytes, entries: corrupt_checkpoint_families.cc).
 //   idx           wrong magic/type/rank, absurd and zero dims, short data,
 //                 corrupt and truncated gzip, mismatched label counts
+//   savedmodel    keras_metadata.pb damaged or absurd, a SavedModel's files
+//                 missing or not files (corrupt_saved_model_family.cc)
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -306,5 +308,7 @@ void index_bytes_family(Corpus& corpus, const Checkpoint& c);
 void block_family(Corpus& corpus, const Checkpoint& c);
 void data_bytes_family(Corpus& corpus, const Checkpoint& c);
 void entry_family(Corpus& corpus, const Checkpoint& c, const std::string& victim);
+// A SavedModel's keras_metadata.pb and its own files (corrupt_saved_model_family.cc).
+void saved_model_family(Corpus& corpus);
 
 }  // namespace graft::corrupt

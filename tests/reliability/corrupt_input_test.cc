@@ -20,6 +20,9 @@
 //                 inside a freshly built, valid table
 //   paths         empty files, directories and FIFOs where files belong,
 //                 broken `checkpoint` state files
+//   savedmodel    a Keras SavedModel built in the test: keras_metadata.pb
+//                 truncated, flipped, absurd or not a file; its own files
+//                 missing (needs no fixture)
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -236,6 +239,14 @@ TEST(CorruptInputs, EachGivesOneLineErrorAndExit1NeverACrash) {
   entry_family(corpus, tf2, "_CHECKPOINTABLE_OBJECT_GRAPH");  // a string tensor
   entry_family(corpus, tf2, "optimizer/iter/.ATTRIBUTES/VARIABLE_VALUE");  // an int64 scalar
   idx_family(corpus, tmp.path());
+  corpus.report();
+}
+
+TEST(CorruptInputs, SavedModelKerasMetadataGivesOneLineErrorNeverACrash) {
+  ASSERT_TRUE(fs::exists(test::graft_binary())) << test::graft_binary();
+  test::TempDir tmp;
+  Corpus corpus(tmp.path());
+  saved_model_family(corpus);
   corpus.report();
 }
 

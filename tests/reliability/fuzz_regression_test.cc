@@ -14,6 +14,9 @@
 #include "checkpoint/error.h"
 #include "tools/fuzz/harness.h"
 #include "host/data/npy.h"
+#include "host/restore/keras_metadata.h"
+#include "host/restore/keras_model.h"
+#include "tests/common/error_of.h"
 
 namespace fs = std::filesystem;
 
@@ -32,6 +35,7 @@ const std::map<std::string, Harness>& harnesses() {
       {"fuzz_npy", fuzz::npy_one},
       {"fuzz_csv", fuzz::csv_one},
       {"fuzz_npz", fuzz::npz_one},
+      {"fuzz_keras_metadata", fuzz::keras_metadata_one},
   };
   return kHarnesses;
 }
@@ -121,6 +125,33 @@ TEST(FuzzRegressions, NpyEmptyShapeIsRefusedBeforeItsDimensionsMultiply) {
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()), "x.npy: empty feature array (shape 0x80000000000100x4444444441)");
   }
+}
+
+}  // namespace
+}  // namespace graft
+
+namespace graft {
+namespace {
+
+using test::error_of;
+
+// fuzz_keras_metadata's seeds run through its harness, and the first one is
+// a model the harness's fixed variables hold: the fuzzer starts from inputs
+// that reach the variable lookup, not only the parser.
+TEST(FuzzRegressions, KerasMetadataSeedsReachTheVariables) {
+  const auto seeds = fuzz::keras_metadata_seeds();
+  ASSERT_GE(seeds.size(), 3u);
+  for (const auto& [name, bytes] : seeds) {
+    SCOPED_TRACE(name);
+    EXPECT_NO_THROW(fuzz::keras_metadata_one(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  }
+  const KerasModel k = parse_keras_metadata(seeds.front().second, "seed/keras_metadata.pb");
+  ASSERT_EQ(k.layers.size(), 4u);  // dense, batch norm (relu after it), dropout, dense (softmax)
+  EXPECT_EQ(k.layers[1].activation.kind, ActivationKind::kRelu);
+  EXPECT_EQ(model_from_keras(k, fuzz::keras_metadata_variables()).architecture(), "8-4-3 (relu) + batch norm + dropout 0.5");
+  EXPECT_EQ(parse_keras_metadata(seeds[1].second, "seed/keras_metadata.pb").layers.size(), 2u);
+  EXPECT_NE(error_of([&] { parse_keras_metadata(seeds[2].second, "seed/keras_metadata.pb"); }).find("Conv2D"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -25,8 +25,14 @@
 #include "host/data/idx.h"
 #include "host/data/npy.h"
 #include "host/data/npz.h"
+#include "checkpoint/bundle_writer.h"
 #include "host/restore/graph_import.h"
+#include "host/restore/keras_metadata.h"
+#include "host/restore/keras_model.h"
+#include "saved_metadata.pb.h"
 #include "tensor_bundle.pb.h"
+
+#include <nlohmann/json.hpp>
 
 namespace fs = std::filesystem;
 
@@ -242,6 +248,103 @@ void meta_graph_one(const uint8_t* data, std::size_t size) {
     m.validate();
   } catch (const Error&) {
   }
+}
+
+// A Keras SavedModel's variables, keyed as older TF keys them
+// (layer_with_weights-N/LEAF/.ATTRIBUTES/VARIABLE_VALUE), without an object graph.
+const BundleReader& keras_metadata_variables() {
+  static const BundleReader* const reader = [] {
+    const std::string dir = make_dir("keras");
+    write_file(dir + "/saved_model.pb", "\x08\x01", 2);
+    auto add = [](BundleWriter& w, const std::string& layer, const std::string& leaf, const Shape& shape) {
+      std::vector<float> v(static_cast<std::size_t>(shape_elements(shape)), 0.5f);
+      w.add_float(layer + "/" + leaf + "/.ATTRIBUTES/VARIABLE_VALUE", shape, v.data());
+    };
+    fs::create_directories(dir + "/variables");
+    BundleWriter w(dir + "/variables/variables");
+    add(w, "layer_with_weights-0", "kernel", {8, 4});
+    add(w, "layer_with_weights-0", "bias", {4});
+    for (const char* leaf : {"gamma", "beta", "moving_mean", "moving_variance"}) add(w, "layer_with_weights-1", leaf, {4});
+    add(w, "layer_with_weights-2", "kernel", {4, 3});
+    add(w, "layer_with_weights-2", "bias", {3});
+    w.finish();
+    return new BundleReader(BundleReader::open(dir));
+  }();
+  return *reader;
+}
+
+void keras_metadata_one(const uint8_t* data, std::size_t size) {
+  static const bool quiet = [] {
+    google::protobuf::SetLogHandler(nullptr);
+    return true;
+  }();
+  (void)quiet;
+  try {
+    const KerasModel k =
+        parse_keras_metadata(std::string_view(reinterpret_cast<const char*>(data), size), "fuzz/keras_metadata.pb");
+    const ModelDescription m = model_from_keras(k, keras_metadata_variables());
+    m.validate();
+  } catch (const Error&) {
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> keras_metadata_seeds() {
+  using json = nlohmann::json;
+  auto dense = [](const std::string& name, int units, const std::string& act) {
+    return json{{"class_name", "Dense"},
+                {"config", {{"name", name}, {"trainable", true}, {"units", units}, {"activation", act}, {"use_bias", true}}}};
+  };
+  const json input = {{"class_name", "InputLayer"}, {"config", {{"batch_input_shape", {nullptr, 8}}, {"name", "input_1"}}}};
+  const json bn = {{"class_name", "BatchNormalization"},
+                   {"config", {{"name", "batch_normalization"}, {"axis", {1}}, {"momentum", 0.99}, {"epsilon", 0.001},
+                               {"center", true}, {"scale", true}}}};
+  auto file = [](const std::string& identifier, const json& model, const std::vector<json>& layers) {
+    tf::SavedMetadata meta;
+    tf::SavedObject* root = meta.add_nodes();
+    root->set_node_path("root");
+    root->set_identifier(identifier);
+    root->set_metadata(model.dump());
+    int n = 0;
+    for (const json& l : layers) {
+      tf::SavedObject* node = meta.add_nodes();
+      node->set_node_id(++n);
+      node->set_node_path("root.layer_with_weights-" + std::to_string(n - 1));
+      node->set_identifier("_tf_keras_layer");
+      node->set_metadata(json({{"name", l["config"]["name"]}, {"class_name", l["class_name"]}, {"config", l["config"]}}).dump());
+    }
+    return meta.SerializeAsString();
+  };
+  std::vector<std::pair<std::string, std::string>> out;
+  const json act = {{"class_name", "Activation"}, {"config", {{"name", "activation"}, {"activation", "relu"}}}};
+  const json drop = {{"class_name", "Dropout"}, {"config", {{"name", "dropout"}, {"rate", 0.5}}}};
+  const std::vector<json> weighted = {dense("dense", 4, "linear"), bn, dense("dense_1", 3, "softmax")};
+  out.emplace_back("sequential_bn", file("_tf_keras_sequential",
+                                         {{"name", "sequential"}, {"class_name", "Sequential"},
+                                          {"config", {{"name", "sequential"},
+                                                      {"layers", {input, weighted[0], bn, act, drop, weighted[2]}}}}},
+                                         weighted));
+  json functional_layers = json::array();
+  functional_layers.push_back({{"class_name", "InputLayer"}, {"name", "input_1"}, {"config", input["config"]},
+                               {"inbound_nodes", json::array()}});
+  std::string prev = "input_1";
+  for (const json& l : {dense("dense", 4, "relu"), dense("dense_1", 3, "linear")}) {
+    json e = l;
+    e["name"] = l["config"]["name"];
+    e["inbound_nodes"] = json::array({json::array({json::array({prev, 0, 0, json::object()})})});
+    prev = e["name"];
+    functional_layers.push_back(e);
+  }
+  out.emplace_back("functional", file("_tf_keras_network",
+                                      {{"name", "model"}, {"class_name", "Functional"},
+                                       {"config", {{"name", "model"}, {"layers", functional_layers},
+                                                   {"input_layers", {{"input_1", 0, 0}}},
+                                                   {"output_layers", {{"dense_1", 0, 0}}}}}},
+                                      {}));
+  out.emplace_back("conv2d", file("_tf_keras_sequential",
+                                  {{"name", "s"}, {"class_name", "Sequential"},
+                                   {"config", {{"layers", {{{"class_name", "Conv2D"}, {"config", {{"name", "conv2d"}}}}}}}}},
+                                  {}));
+  return out;
 }
 
 namespace {

@@ -7,6 +7,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
+
+namespace graft {
+class BundleReader;
+}
 
 namespace graft::fuzz {
 
@@ -33,6 +39,17 @@ void meta_graph_one(const uint8_t* data, std::size_t size);
 void npy_one(const uint8_t* data, std::size_t size);
 void csv_one(const uint8_t* data, std::size_t size);
 void npz_one(const uint8_t* data, std::size_t size);
+
+// The bytes as a SavedModel's keras_metadata.pb: parsed
+// (host/restore/keras_metadata.h) and, when graft can represent the model,
+// laid over a fixed small SavedModel's variables (dense 8-4, batch norm,
+// dense 4-3; host/restore/keras_model.h); a description it returns must validate.
+void keras_metadata_one(const uint8_t* data, std::size_t size);
+// Seeds for it: keras_metadata.pb files as Keras writes them (name, bytes),
+// the first one a model the fixed variables hold.
+std::vector<std::pair<std::string, std::string>> keras_metadata_seeds();
+// The fixed SavedModel's variables keras_metadata_one lays a model over.
+const BundleReader& keras_metadata_variables();
 
 // Recomputes the masked CRC32C of every block the footer and the index block
 // point to (those that lie inside the file); other bytes are unchanged.

@@ -116,7 +116,7 @@ int run_eval(const EvalFlags& f) {
 void register_eval(CLI::App& app) {
   auto flags = std::make_shared<EvalFlags>();
   CLI::App* sub = app.add_subcommand("eval", "Evaluate a checkpoint's dense network on the test split (t10k)");
-  sub->add_option("checkpoint", flags->checkpoint, "Checkpoint prefix, one of its files, or a folder with a `checkpoint` file")
+  sub->add_option("checkpoint", flags->checkpoint, "Checkpoint prefix, one of its files, a folder with a `checkpoint` file, or a TF2 SavedModel folder")
       ->required();
   sub->add_option("--data", flags->data,
                   "Folder with t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz], or a data file (.npy with "

@@ -79,7 +79,7 @@ int run_export(const ExportFlags& f) {
 void register_export(CLI::App& app) {
   auto flags = std::make_shared<ExportFlags>();
   CLI::App* sub = app.add_subcommand("export", "Write a checkpoint's dense network as an ONNX model");
-  sub->add_option("checkpoint", flags->checkpoint, "Checkpoint prefix, one of its files, or a folder with a `checkpoint` file")
+  sub->add_option("checkpoint", flags->checkpoint, "Checkpoint prefix, one of its files, a folder with a `checkpoint` file, or a TF2 SavedModel folder")
       ->required();
   sub->add_option("--onnx", flags->onnx, "The ONNX file to write")->required();
   sub->add_option("--activation", flags->activation,

@@ -81,7 +81,7 @@ void register_extract(CLI::App& app) {
       "extract",
       "Copy a TensorFlow checkpoint, keeping only some variables and renaming them");
   sub->add_option("src", opts->src,
-                  "Source checkpoint: prefix, one of its files, or a directory with a `checkpoint` file")
+                  "Source checkpoint: prefix, one of its files, a directory with a `checkpoint` file, or a TF2 SavedModel")
       ->required();
   sub->add_option("dst", opts->dst, "Destination prefix, e.g. out/model.ckpt (writes .index and .data-00000-of-00001)")
       ->required();

@@ -310,7 +310,7 @@ void register_inspect(CLI::App& app) {
       "List a TensorFlow checkpoint's variables and summarise them (dense layers, optimizer state)");
   sub->add_option("checkpoint", opts->path,
                   "Checkpoint prefix (dir/model.ckpt), one of its files (.index, .data-*, .meta), "
-                  "or a directory with a `checkpoint` state file")
+                  "a directory with a `checkpoint` state file, or a TF2 SavedModel directory (saved_model.pb)")
       ->required();
   sub->add_flag("--json", opts->json,
                 "Print one JSON object: prefix, resolution_note, num_shards, variables "

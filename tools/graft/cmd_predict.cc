@@ -170,7 +170,7 @@ int run_predict(const PredictFlags& f) {
 void register_predict(CLI::App& app) {
   auto flags = std::make_shared<PredictFlags>();
   CLI::App* sub = app.add_subcommand("predict", "Predict the class of every row of a data file (CSV or .npy/.npz out)");
-  sub->add_option("checkpoint", flags->checkpoint, "Checkpoint prefix, one of its files, or a folder with a `checkpoint` file")
+  sub->add_option("checkpoint", flags->checkpoint, "Checkpoint prefix, one of its files, a folder with a `checkpoint` file, or a TF2 SavedModel folder")
       ->required();
   sub->add_option("--data", flags->data,
                   "A data file (CSV, .npy of features, .npz: its x_test if it has one, IDX) or an IDX folder (t10k)")

@@ -203,7 +203,7 @@ std::string flag_of(const std::string& field) {
       {"lr_schedule", "--lr-schedule"}, {"standardize", "--standardize"},
       {"standardize_from", "--standardize-from"}, {"l1", "--l1"}, {"l2", "--l2"}, {"max_norm", "--max-norm"},
       {"regularize_biases", "--regularize-biases"}, {"slot_set", "--slot-set"},
-      {"restore_slots", "--restore-slots"}};
+      {"restore_slots", "--restore-slots"}, {"save", "--save"}};
   const auto it = flags.find(field);
   return it == flags.end() ? field : it->second;
 }
@@ -468,7 +468,8 @@ void register_train(CLI::App& app) {
       ->check(non_negative())
       ->needs(save_every);
   sub->add_option("--resume", flags->resume,
-                  "Resume variables, optimizer slots and step from a checkpoint (also one saved on SIGINT/SIGTERM)");
+                  "Resume variables, optimizer slots and step from a checkpoint (also one saved on SIGINT/SIGTERM; a Keras "
+                  "SavedModel: its network and weights, optimizer fresh)");
   sub->add_option("--early-stopping", flags->early_stopping,
                   "Stop after this many epochs without a lower validation loss; keep the best");
   sub->add_option("--seed", flags->seed, "Seed for initial values and shuffling")->capture_default_str();
@@ -477,7 +478,7 @@ void register_train(CLI::App& app) {
       ->check(CLI::Range(0, max_cpu_threads()));
   // Transfer learning.
   auto* init_from = sub->add_option("--init-from", flags->init_from,
-                                    "After initialising, restore variables from this TF checkpoint (TF1 or TF2)");
+                                    "After initialising, restore variables from this TF checkpoint (TF1, TF2 or a SavedModel)");
   sub->get_option("--resume")->excludes(init_from);
   sub->add_option("--restore", flags->restore,
                   "Restore only model variables this regex selects (whole name or scope, e.g. 'hidden[123]'); repeatable")

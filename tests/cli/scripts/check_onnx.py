@@ -1,6 +1,7 @@
 """Checks an ONNX file graft export wrote, with Debian's python3-onnx, and
 computes its outputs independently: a small numpy interpreter of the graph's
-own nodes and initializers (nothing of graft's). Compares the probabilities
+own nodes and initializers (nothing of graft's): Gemm, Mul, Sub, Div, the
+activations, BatchNormalization (inference mode), Softmax. Compares the probabilities
 with graft predict's (.npy) and prints the max abs difference.
 
 usage: check_onnx.py MODEL.onnx FEATURES.npy PREDICTED.npy
@@ -40,6 +41,10 @@ def run(model, x):
             y = np.tanh(i[0])
         elif op == "Sigmoid":
             y = 1 / (1 + np.exp(-i[0]))
+        elif op == "BatchNormalization":
+            # Inference mode on [N, C]: dim 1 holds the channels (the features).
+            eps = a.get("epsilon", 1e-5)
+            y = (i[0] - i[3]) / np.sqrt(i[4] + eps) * i[1] + i[2]
         elif op == "Softmax":
             e = np.exp(i[0] - i[0].max(axis=a.get("axis", -1), keepdims=True))
             y = e / e.sum(axis=a.get("axis", -1), keepdims=True)
