@@ -15,10 +15,15 @@
 #include "host/restore/checkpoint_layers.h"
 #include "host/restore/name_suggestions.h"
 #include "host/restore/rename_rules.h"
+#include "host/restore/restore_aliases.h"
 #include "host/restore/slot_set_choice.h"
 
 namespace graft {
 namespace {
+
+using restore_aliases::Candidate;
+using restore_aliases::add_batch_norm_aliases;
+using restore_aliases::add_keras_name_aliases;
 
 constexpr const char* kTf2Suffix = "/.ATTRIBUTES/VARIABLE_VALUE";
 
@@ -53,12 +58,6 @@ std::string join(const std::vector<std::string>& items) {
 
 bool has_tf2_suffix(const std::string& key) { return strip_tf2_suffix(key) != key; }
 
-// A checkpoint model variable under its model name.
-struct Candidate {
-  std::string key;         // as stored
-  std::string model_name;  // after renames, TF2 suffix dropped
-  const BundleEntry* entry = nullptr;
-};
 
 // "dnn/hidden1/kernal", or "a/b (renamed to c/d)" when a rule renamed it.
 std::string describe_candidate(const Candidate& c) {
@@ -119,77 +118,6 @@ PlannedVariable initialised_variable(const ParameterSpec& p) {
   v.initializer = initializer_name(p.initializer);
   v.trainable = p.trainable;
   return v;
-}
-
-// A model's batch norm follows a dense layer; when the checkpoint keeps that
-// layer's batch norm under another name (tf.layers' batch_normalization_N in
-// creation order, tf.contrib's DENSE/BatchNorm, Keras's numbered layers:
-// find_batch_norms says how each is attached), the model's leaf
-// (DENSE/batch_normalization/gamma) is restored from it, as if renamed.
-// A checkpoint whose batch norms cannot be attached gets no aliases (its
-// variables then need --rename, and the plan's errors say which).
-void add_batch_norm_aliases(const std::vector<ParameterSpec>& table, const BundleReader& reader,
-                            const RestoreOptions& options, std::vector<Candidate>& candidates,
-                            std::map<std::string, std::size_t>& by_model_name) {
-  bool any = false;
-  for (const ParameterSpec& p : table) any = any || p.role == ParamRole::kMovingMean;
-  if (!any) return;
-  std::vector<CheckpointBatchNorm> norms;
-  try {
-    norms = find_batch_norms(reader, options.renames, find_dense_layers(reader, options.renames));
-  } catch (const Error&) {
-    return;
-  }
-  std::map<std::string, const CheckpointBatchNorm*> after;
-  for (const CheckpointBatchNorm& b : norms) after[b.after] = &b;
-  std::map<std::string, std::size_t> by_key;
-  for (std::size_t i = 0; i < candidates.size(); ++i) by_key[candidates[i].key] = i;
-  for (const ParameterSpec& p : table) {
-    if (p.role != ParamRole::kGamma && p.role != ParamRole::kBeta && p.role != ParamRole::kMovingMean &&
-        p.role != ParamRole::kMovingVariance) {
-      continue;
-    }
-    if (by_model_name.count(p.name)) continue;  // the checkpoint has it under the model's name
-    // The dense layer this batch norm follows: the last kernel below its node.
-    std::string dense;
-    for (const ParameterSpec& q : table) {
-      if (q.role == ParamRole::kKernel && q.layer < p.layer) dense = q.name.substr(0, q.name.rfind('/'));
-    }
-    const auto b = after.find(dense);
-    if (b == after.end()) continue;
-    const auto leaf = b->second->leaf_keys.find(param_role_name(p.role));
-    if (leaf == b->second->leaf_keys.end()) continue;
-    const auto c = by_key.find(leaf->second);
-    if (c != by_key.end()) by_model_name[p.name] = c->second;
-  }
-}
-
-// A TF2 Keras checkpoint names its variables layer_with_weights-N/...; its
-// object graph keeps the Keras names behind them (dense_1/kernel, what
-// model.summary() printed). Each variable also answers to that name, after
-// the --rename rules, so --restore, --freeze and --rename can use the names
-// the user knows. The key's own name still wins a clash.
-void add_keras_name_aliases(const BundleReader& reader, const RestoreOptions& options,
-                            const std::vector<Candidate>& candidates, std::map<std::string, std::size_t>& by_model_name) {
-  std::optional<ObjectGraphInfo> graph;
-  try {
-    graph = read_object_graph(reader);
-  } catch (const Error&) {
-    return;  // a corrupt graph: the keys' own names only (inspect --verify says what is wrong)
-  }
-  if (!graph) return;
-  // A SavedModel's variables/K keys are also known by their Keras layer
-  // path (layer_with_weights-N/kernel), as in save_weights checkpoints.
-  const std::map<std::string, std::string> layer_paths = keras_layer_paths(*graph);
-  for (std::size_t i = 0; i < candidates.size(); ++i) {
-    using Names = std::map<std::string, std::string>;
-    for (const Names* names : std::initializer_list<const Names*>{&graph->full_names, &layer_paths}) {
-      const auto full = names->find(candidates[i].key);
-      if (full == names->end()) continue;
-      const std::string alias = apply_renames(options.renames, full->second);
-      if (alias != candidates[i].model_name && !by_model_name.count(alias)) by_model_name[alias] = i;
-    }
-  }
 }
 
 }  // namespace
