@@ -1,8 +1,10 @@
 #include "checkpoint/path_resolution.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <regex>
+#include <vector>
 
 #include "checkpoint/error.h"
 #include "checkpoint/printable.h"
@@ -60,6 +62,35 @@ std::string prefix_of_file(const std::string& path) {
   return "";
 }
 
+// A directory without a `checkpoint` state file (a copied folder, or one a
+// Saver wrote with write_state=False): its one checkpoint, when the .index
+// files in it name exactly one, said so; several are refused, naming them,
+// since picking the newest by file time would be a guess.
+ResolvedPrefix only_checkpoint_in(const std::string& dir) {
+  std::vector<std::string> prefixes;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() > 6 && name.compare(name.size() - 6, 6, ".index") == 0 && is_file(it->path().string())) {
+      prefixes.push_back(it->path().string().substr(0, it->path().string().size() - 6));
+      if (prefixes.size() > 8) break;  // enough to name the ambiguity
+    }
+  }
+  const std::string how = " (give a checkpoint prefix such as DIR/model.ckpt, or a SavedModel directory holding "
+                          "saved_model.pb)";
+  if (prefixes.empty()) throw Error(dir + " is a directory without a `checkpoint` state file or any .index file" + how);
+  if (prefixes.size() > 1) {
+    std::sort(prefixes.begin(), prefixes.end());
+    std::string names;
+    for (std::size_t i = 0; i < prefixes.size() && i < 3; ++i) names += (i ? ", " : "") + printable(prefixes[i]);
+    if (prefixes.size() > 3) names += ", ...";
+    throw Error(dir + " is a directory without a `checkpoint` state file and holds several checkpoints (" + names +
+                "): name one" + how);
+  }
+  return {prefixes.front(), "using checkpoint prefix " + printable(prefixes.front()) + " (the only checkpoint in " +
+                                printable(dir) + ", which has no `checkpoint` state file)"};
+}
+
 ResolvedPrefix from_directory(const std::string& dir) {
   const std::string state_path = (fs::path(dir) / "checkpoint").string();
   if (!is_file(state_path)) {
@@ -67,8 +98,7 @@ ResolvedPrefix from_directory(const std::string& dir) {
     if (fs::exists(state_path, ec)) {
       throw Error(state_path + " is not a regular file (expected a `checkpoint` state file)");
     }
-    throw Error(dir + " is a directory without a `checkpoint` state file (give a checkpoint prefix "
-                      "such as DIR/model.ckpt, or a SavedModel directory holding saved_model.pb)");
+    return only_checkpoint_in(dir);
   }
   const CheckpointState state = read_state_file(state_path);
   if (state.model_checkpoint_path.empty()) {

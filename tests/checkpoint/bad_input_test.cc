@@ -288,7 +288,7 @@ TEST_F(BadInput, CorruptEntryProto) {
 TEST(BadPaths, DirectoryWithoutStateFileAndNonexistentPaths) {
   test::TempDir tmp;
   const std::string dir = tmp.path().string();
-  EXPECT_CONTAINS(open_error(dir), dir + " is a directory without a `checkpoint` state file");
+  EXPECT_CONTAINS(open_error(dir), dir + " is a directory without a `checkpoint` state file or any .index file");
   EXPECT_CONTAINS(open_error(dir + "/nothing"), "no checkpoint at " + dir + "/nothing");
   EXPECT_CONTAINS(open_error(dir + "/nothing.index"), "does not exist");
   test::write_bytes(dir + "/checkpoint", "model_checkpoint_path: \"gone.ckpt\"\n");

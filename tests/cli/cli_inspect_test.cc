@@ -184,9 +184,10 @@ TEST(CliInspect, BadInputIsOneLineAndExitOne) {
   test::TempDir tmp;
   const std::string dir = tmp.path().string();
   std::ofstream(dir + "/junk.index") << "not an sstable";
+  std::filesystem::create_directory(dir + "/empty");
   const std::vector<std::pair<std::string, std::string>> cases{
       {dir + "/missing", "no checkpoint at " + dir + "/missing"},
-      {dir, "is a directory without a `checkpoint` state file"},
+      {dir + "/empty", "is a directory without a `checkpoint` state file or any .index file"},
       {dir + "/junk", dir + "/junk.index: truncated index"},
   };
   for (const auto& [path, message] : cases) {
