@@ -1,6 +1,7 @@
 #include "host/jobs/train_job.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <memory>
 
@@ -23,13 +24,22 @@ namespace {
 template <typename Say>
 Dataset load_job_data(const TrainJob& job, const DatasetOptions& selection,
                       const std::optional<ModelDescription>& recorded, const Say& say) {
-  if (!job.data_file) return load_dataset(selection);
+  if (!job.data_file) {
+    DatasetOptions o = selection;
+    if (recorded) o.scale = idx_pixel_scale(recorded->input);  // a graph's own scaling of its input
+    return load_dataset(o);
+  }
   FileDatasetOptions o = *job.data_file;
   o.classes = selection.classes;
   o.relabel_to = selection.relabel_to;
   o.per_class = selection.per_class;
   o.load_train = true;
   if (recorded) {
+    if (o.scale && !recorded->input.read_from.empty()) {
+      throw Error(fmt::format("an input scale of {} contradicts the {}, which transforms its input itself ({}): "
+                              "leave it out",
+                              *o.scale, recorded->input.read_from, input_transform_text(recorded->input)));
+    }
     if (o.scale) throw Error("an input scale contradicts the model recorded in the resumed checkpoint: leave it out");
     o.input = recorded->input;
     o.file.csv.class_names = recorded->output.class_names;
@@ -39,6 +49,26 @@ Dataset load_job_data(const TrainJob& job, const DatasetOptions& selection,
   if (!report.empty() && report.back() == '\n') report.pop_back();
   say(fmt::format("split (stratified per class, seed {}):\n{}", o.split.seed, report));
   return data;
+}
+
+// A graph's network in words for a contradiction: its architecture and
+// each batch norm's and dropout's placement and attributes.
+std::string graph_layers_text(const ModelDescription& m) {
+  std::string text = m.architecture();
+  for (std::size_t i = 0; i < m.nodes.size(); ++i) {
+    const ModelNode& n = m.nodes[i];
+    if (n.kind == NodeKind::kBatchNorm) {
+      const bool before = n.activation.kind != ActivationKind::kIdentity;
+      text += fmt::format("; {}: batch norm {}, momentum {:.6g}, epsilon {:.6g}{}{}", n.name,
+                          before ? "before the activation" : "after the activation (or with none)", n.batch_norm.momentum,
+                          n.batch_norm.epsilon, n.batch_norm.scale ? "" : ", no-scale",
+                          n.batch_norm.center ? "" : ", no-center");
+    } else if (n.kind == NodeKind::kDropout) {
+      text += fmt::format("; {}: dropout {:.6g}", n.name, n.rate);
+    }
+  }
+  if (text == m.architecture()) text += " (no batch norm, no dropout)";
+  return text;
 }
 
 class Job {
@@ -331,6 +361,17 @@ TrainJobResult Job::run() {
       recorded = resolve_recorded(*recorded, "the model recorded in " + resume_reader->prefix());
       say("resuming the model recorded in " + resume_reader->prefix() + ": " + recorded->architecture());
     } else if ((recorded = resolve_graph(*resume_reader, requested))) {
+      if (job_.batch_norm || !job_.dropout.empty()) {
+        const std::string asked =
+            job_.batch_norm
+                ? fmt::format("{} {} (momentum {:.6g}, epsilon {:.6g})", name("batch_norm"),
+                              job_.batch_norm->before_activation ? "before" : "after",
+                              job_.batch_norm->attrs.momentum, job_.batch_norm->attrs.epsilon)
+                : fmt::format("{} {}", name("dropout"), fmt::join(job_.dropout, ","));
+        throw Error(fmt::format("{} contradicts the graph {}, whose network is {}: leave it out to resume the "
+                                "graph's model",
+                                asked, meta_graph_path(resume_reader->prefix()), graph_layers_text(*recorded)));
+      }
       say("resuming the network the TensorFlow graph " + meta_graph_path(resume_reader->prefix()) + " defines: " +
           recorded->architecture() + "; the optimizer and its hyper-parameters are the request's (" +
           optimizer_name(requested.kind) + ", lr " + fmt::format("{}", requested.learning_rate) +

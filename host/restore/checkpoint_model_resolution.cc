@@ -73,7 +73,7 @@ ResolvedCheckpointModel resolve_checkpoint_model(const BundleReader& reader, con
     // What a graph's batch norm and dropout nodes were read as, and what was assumed.
     bool layered = false;
     for (const ModelNode& n : known->nodes) layered = layered || n.kind != NodeKind::kDense;
-    if (r.graph && layered) {
+    if (r.graph && (layered || !r.graph->input.read_from.empty())) {
       for (const std::string& fact : r.graph->read) r.notes.push_back("read: " + fact);
       for (const std::string& a : r.graph->assumptions) r.notes.push_back("assumed: " + a);
     }

@@ -310,12 +310,19 @@ TEST(GraphImport, UnsupportedActivationsAndOpsAreNamed) {
   }
 }
 
-TEST(GraphImport, InputScalingInsideTheGraphIsRefused) {
+// Scaling inside the graph is the model's input transform
+// (graph_input_transform_test.cc has its forms); a nonlinear op is refused.
+TEST(GraphImport, InputScalingInsideTheGraphIsTheInputTransform) {
   test::GraphBuilder g;
   g.placeholder("X", {-1, 4});
   g.node("scaled", "RealDiv", {"X", g.constant("c255", 255.0f)});
   g.loss(g.dense("outputs", "scaled", 4, 2));
-  EXPECT_CONTAINS(error_of([&] { from(g); }), "test.meta: the graph's network uses RealDiv (scaled)");
+  EXPECT_DOUBLE_EQ(from(g).input.scale, 1.0 / 255.0);
+  test::GraphBuilder nonlinear;
+  nonlinear.placeholder("X", {-1, 4});
+  nonlinear.node("squared", "Square", {"X"});
+  nonlinear.loss(nonlinear.dense("outputs", "squared", 4, 2));
+  EXPECT_CONTAINS(error_of([&] { from(nonlinear); }), "test.meta: the input X is transformed by Square (squared)");
 }
 
 TEST(GraphImport, SecondInputIsRefused) {
