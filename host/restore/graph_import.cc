@@ -378,7 +378,18 @@ ModelDescription model_from_graph(const tf::GraphDef& graph_def, const std::stri
       continue;
     }
     const std::optional<DenseLayer> d = dense_layer_at(g, t);
-    if (!d) refuse(g, *g.through_identity(t).node);
+    if (!d) {
+      const tf::NodeDef& at = *g.through_identity(t).node;
+      if (at.op() == "MatMul" && g.data_inputs(at) == 2) {
+        if (const tf::NodeDef* kernel = g.variable(g.input(at, 1))) {
+          g.fail(fmt::format("{} (MatMul) multiplies by {} and adds no bias (tf.contrib.layers.fully_connected "
+                             "with a normalizer_fn has none): graft's dense layers have a bias, so it cannot "
+                             "evaluate the layer yet",
+                             at.name(), kernel->name()));
+        }
+      }
+      refuse(g, at);
+    }
     if (!visited.insert(d->matmul).second) g.fail("the network's layers form a cycle at " + d->matmul->name());
     Imported dense;
     dense.dense = *d;

@@ -328,6 +328,20 @@ TEST(BatchNormImportRefusals, BatchStatisticsAtInferenceAndCondsWithoutADefault)
                   "the batch normalization at hidden1/BatchNorm/batchnorm/add_1 " + message);
 }
 
+// tf.contrib.layers.fully_connected(normalizer_fn=batch_norm), as the
+// book's first edition writes it: the layer has no bias (the batch norm's
+// beta stands for it), which graft's dense layers cannot express yet.
+TEST(BatchNormImportRefusals, ADenseLayerWithoutBias) {
+  GraphBuilder g;
+  g.placeholder("X", {-1, 4});
+  g.node("hidden1/MatMul", "MatMul", {"X", g.variable("hidden1/weights", {4, 3})});
+  const std::string bn = test::contrib_batch_norm(g, "hidden1/MatMul", "hidden1/BatchNorm", 3, ContribBatchNormForm{});
+  g.node("hidden1/Relu", "Relu", {bn});
+  g.loss(g.dense("outputs", "hidden1/Relu", 3, 2));
+  EXPECT_CONTAINS(error_of([&] { from(g); }),
+                  "test.meta: hidden1/MatMul (MatMul) multiplies by hidden1/weights and adds no bias");
+}
+
 TEST(BatchNormImportRefusals, ConstantScaleOrOffsetOtherThanOnesOrZeros) {
   FusedBatchNormForm f = form("FusedBatchNormV3", false, FusedMomentum::kNone);
   f.scale = false;

@@ -20,6 +20,7 @@
 #include "tests/common/expect_contains.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/graph_builder.h"
+#include "tests/common/meta_graph_seeds.h"
 
 namespace graft {
 namespace {
@@ -419,6 +420,8 @@ TEST(GraphImport, DamagedGraphsEndInErrorsOrDescriptions) {
                                     b.node("net/hidden1/Maximum", "Maximum", {"net/hidden1/mul", z});
                                     return "net/hidden1/Maximum";
                                   }).serialized()};
+  // The fused and tf.contrib batch norms, the input transform (the fuzz seeds).
+  for (const auto& [name, bytes] : test::meta_graph_seeds()) graphs.push_back(bytes);
   if (auto seed = test::fixture("tf1/scoped_names/my_model_final.ckpt.meta")) {
     std::ifstream in(*seed, std::ios::binary);
     graphs.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
