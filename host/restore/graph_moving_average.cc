@@ -34,9 +34,10 @@ int branch_of(const Graph& g, const tf::NodeDef& n) {
   return -1;
 }
 
-// A momentum tensor: a Const, or Keras's smart_cond(training, momentum, 1.0)
-// (a Merge of two Consts: the true branch's, else the one that is not 1).
-std::optional<double> momentum_value(const Graph& g, Tensor t) {
+// A scalar that is a Const, or a tf.cond choosing between two Consts by the
+// training flag (a Merge): the true branch's, else the one that is not
+// `idle` (the value the false branch, inference, passes).
+std::optional<double> training_constant(const Graph& g, Tensor t, double idle) {
   t = g.through_identity(t);
   if (const auto c = scalar_constant(g, t)) return c;
   if (t.node->op() != "Merge" || g.data_inputs(*t.node) != 2) return std::nullopt;
@@ -47,21 +48,24 @@ std::optional<double> momentum_value(const Graph& g, Tensor t) {
     if (!values[i]) return std::nullopt;
     if (branch_of(g, *in.node) == 1) return values[i];
   }
-  if ((*values[0] == 1.0) != (*values[1] == 1.0)) return *values[0] == 1.0 ? values[1] : values[0];
+  if ((*values[0] == idle) != (*values[1] == idle)) return *values[0] == idle ? values[1] : values[0];
   return std::nullopt;
 }
 
-// The momentum a decay tensor stands for: decay = 1 - momentum as a Const,
-// or Sub(1, momentum); through Identity and Cast.
+// The momentum a decay tensor stands for, through Identity and Cast:
+//   decay = 1 - momentum as a Const (tf.contrib, unfused tf.layers), or as
+//     smart_cond(training, 1 - momentum, 0) (fused tf.layers, TF 1.4-1.9);
+//   Sub(1, momentum), momentum a Const or smart_cond(training, momentum, 1)
+//     (fused Keras/tf.layers, TF 1.10+).
 std::optional<double> momentum_of_decay(const Graph& g, Tensor t) {
   for (std::size_t steps = 0; steps <= g.size(); ++steps) {
     t = g.through_identity(t);
     if (t.node->op() != "Cast" || g.data_inputs(*t.node) != 1) break;
     t = g.input(*t.node, 0);
   }
-  if (const auto d = scalar_constant(g, t)) return 1.0 - *d;
+  if (const auto d = training_constant(g, t, 0.0)) return 1.0 - *d;
   if (t.node->op() == "Sub" && g.data_inputs(*t.node) == 2 && scalar_constant(g, g.input(*t.node, 0)) == 1.0) {
-    return momentum_value(g, g.input(*t.node, 1));
+    return training_constant(g, g.input(*t.node, 1), 1.0);
   }
   return std::nullopt;
 }

@@ -7,9 +7,10 @@
 // _assign_moving_average; their name scope is AssignMovingAvg):
 //   AssignSub(var, (var - batch) * decay)            ref variables
 //   AssignSubVariableOp(var, (var - batch) * decay)  resource variables
-// with decay = 1 - momentum: a Const (tf.layers, tf.contrib), or
-// Sub(1, momentum) where momentum is a Const or, in Keras's fused path, a
-// tf.cond choosing momentum in training and 1.0 otherwise; the variable and
+// with decay = 1 - momentum: a Const (tf.layers, tf.contrib), a tf.cond
+// choosing it in training and 0 otherwise (fused tf.layers, TF 1.4-1.9), or
+// Sub(1, momentum) where momentum is a Const or a tf.cond choosing momentum
+// in training and 1.0 otherwise (fused Keras/tf.layers, TF 1.10+); the variable and
 // its read may come through the cond's Switch (the update inside
 // smart_cond), the delta through tf.where (Keras's zero-size-batch guard).
 // TF 2.x Keras's fused path on FusedBatchNormV3 instead lets the op average

@@ -45,7 +45,8 @@ inline std::string cond_glue(GraphBuilder& b, const std::string& scope, const st
 enum class FusedMomentum {
   kNone,       // no update (training fixed to False: smart_cond took the inference branch)
   kDecay,      // AssignSub(var, (var - batch) * decay), decay a Const (tf.contrib, tf.layers)
-  kKerasCond,  // decay = 1 - smart_cond(training, momentum, 1.0) (Keras/tf.layers fused in TF 1.x)
+  kKerasCond,  // decay = 1 - smart_cond(training, momentum, 1.0) (Keras/tf.layers fused, TF 1.10+)
+  kDecayCond,  // decay = smart_cond(training, 1 - momentum, 0.) (tf.layers fused, TF 1.4-1.9)
   kAvgFactor,  // FusedBatchNormV3's exponential_avg_factor (TF 2.x Keras in a TF1 graph)
 };
 
@@ -148,12 +149,14 @@ inline std::string fused_batch_norm(GraphBuilder& b, const std::string& x, const
   const std::string mean_var[2] = {scope + "/moving_mean", scope + "/moving_variance"};
   const std::string reads[2] = {mean, var};
   const std::string batch[2] = {batch_mean, batch_var};
-  if (f.momentum == FusedMomentum::kKerasCond && f.cond) {
+  if ((f.momentum == FusedMomentum::kKerasCond || f.momentum == FusedMomentum::kDecayCond) && f.cond) {
+    // smart_cond(training, lambda: value, lambda: idle): two Consts, one per branch.
+    const bool keras = f.momentum == FusedMomentum::kKerasCond;
     const std::string mc = scope + "/cond_1";
     cond_glue(b, mc, "training");
-    b.constant(mc + "/Const", static_cast<float>(f.momentum_value));
+    b.constant(mc + "/Const", static_cast<float>(keras ? f.momentum_value : 1.0 - f.momentum_value));
     b.at(mc + "/Const").add_input("^" + mc + "/switch_t");
-    b.constant(mc + "/Const_1", 1.0f);
+    b.constant(mc + "/Const_1", keras ? 1.0f : 0.0f);
     b.at(mc + "/Const_1").add_input("^" + mc + "/switch_f");
     b.node(mc + "/Merge", "Merge", {mc + "/Const_1", mc + "/Const"});
   }
@@ -164,6 +167,11 @@ inline std::string fused_batch_norm(GraphBuilder& b, const std::string& x, const
       b.node(s + "/sub", "Sub", {reads[k], batch[k]});
       b.node(s + "/mul", "Mul", {s + "/sub", s + "/decay"});
       b.node(s, "AssignSub", {mean_var[k], s + "/mul"});
+    } else if (f.momentum == FusedMomentum::kDecayCond && f.cond) {
+      b.node(s + "/read", "Identity", {mean_var[k]});  // variable.read_value()
+      b.node(s + "/Sub", "Sub", {s + "/read", batch[k]});
+      b.node(s + "/Mul", "Mul", {s + "/Sub", scope + "/cond_1/Merge"});
+      b.node(s, "AssignSub", {mean_var[k], s + "/Mul"});
     } else if (f.momentum == FusedMomentum::kKerasCond && f.cond) {
       b.node(s + "/sub", "Sub", {b.constant(s + "/sub/x", 1.0f), scope + "/cond_1/Merge"});
       b.node(s + "/sub_1", "Sub", {reads[k], batch[k]});

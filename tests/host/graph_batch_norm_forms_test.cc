@@ -112,6 +112,10 @@ std::vector<FusedCase> fused_cases() {
   v3.center = false;
   v3.epsilon = 1e-5f;
   cases.push_back({v3, 0.99, "1 - the exponential_avg_factor of hidden1/BatchNorm/cond/FusedBatchNormV3"});
+  // tf.layers fused in TF 1.4-1.9: decay = smart_cond(training, 1 - momentum, 0).
+  FusedBatchNormForm layers = form("FusedBatchNorm", true, FusedMomentum::kDecayCond);
+  layers.momentum_value = 0.9;
+  cases.push_back({layers, 0.9, "1 - its AssignMovingAvg decay"});
   FusedBatchNormForm squeezed = form("FusedBatchNormV2", true, FusedMomentum::kKerasCond);
   squeezed.expand_dims = true;
   squeezed.scale = squeezed.center = false;

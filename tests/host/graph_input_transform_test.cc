@@ -222,14 +222,5 @@ TEST(GraphInputTransform, WhatItCannotRepresentIsRefusedByNode) {
   }
 }
 
-TEST(GraphInputTransform, ASecondInputIsRefused) {
-  GraphBuilder g;
-  g.placeholder("X", {-1, 4});
-  g.placeholder("X2", {-1, 4});
-  g.node("both", "Add", {"X", "X2"});
-  g.loss(g.dense("outputs", "both", 4, 2));
-  EXPECT_CONTAINS(error_of([&] { from(g); }), "test.meta: the graph's network uses two inputs (X, X2)");
-}
-
 }  // namespace
 }  // namespace graft
