@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "checkpoint/error.h"
@@ -98,7 +99,8 @@ class Job {
   void resume(Trainer& trainer, const BundleReader& reader) const;
   std::optional<Standardization> standardize_data(Dataset& data, const std::optional<ModelDescription>& recorded) const;
   bool restore_and_report(Trainer& trainer, const Dataset& data) const;
-  void check_restored_activations(const ModelSpec& spec, const RestorePlan& plan, const BundleReader& reader) const;
+  void check_restored_activations(const ModelSpec& spec, const ModelInput& input, const RestorePlan& plan,
+                                  const BundleReader& reader) const;
 
   const TrainJob& job_;
   const TrainJobCallbacks& cb_;
@@ -237,6 +239,12 @@ std::optional<Standardization> Job::standardize_data(Dataset& data,
                 "or read the mean/stddev from a file");
   }
   if (recorded) {
+    if (asked && !recorded->input.read_from.empty()) {
+      throw Error(fmt::format("{} contradicts the {}, which transforms its input itself ({}): leave it out to "
+                              "resume the graph's model",
+                              name(job_.standardize ? "standardize" : "standardize_from"), recorded->input.read_from,
+                              input_transform_text(recorded->input)));
+    }
     if (asked) {
       throw Error(name(job_.standardize ? "standardize" : "standardize_from") + " with --resume: the recorded model's "
                   "input standardization is used; leave it out");
@@ -283,7 +291,8 @@ void Job::resume(Trainer& trainer, const BundleReader& reader) const {
 // A restored layer whose source ran it with another activation (the
 // source's record or TensorFlow graph says which): an error unless the
 // activation was asked for explicitly, then said.
-void Job::check_restored_activations(const ModelSpec& spec, const RestorePlan& plan, const BundleReader& reader) const {
+void Job::check_restored_activations(const ModelSpec& spec, const ModelInput& input, const RestorePlan& plan,
+                                     const BundleReader& reader) const {
   std::optional<ModelDescription> source = read_model_description(reader);
   std::string where = "the model recorded in " + reader.prefix();
   if (!source) {
@@ -296,6 +305,19 @@ void Job::check_restored_activations(const ModelSpec& spec, const RestorePlan& p
     }
   }
   if (!source) return;
+  // The first layer restored from a graph that transforms its own input
+  // learned from that input: said when this model feeds it another.
+  const ModelInput& from = source->input;
+  const auto first = std::find_if(plan.variables.begin(), plan.variables.end(), [&](const PlannedVariable& v) {
+    return !spec.layers.empty() && v.name == spec.layers.front().name + "/kernel";
+  });
+  if (!from.read_from.empty() && first != plan.variables.end() && first->source == VariableSource::kRestored &&
+      (from.scale != input.scale || from.mean != input.mean || from.stddev != input.stddev)) {
+    say(fmt::format("note: {} is restored from {}, whose {} feeds it {}; this model feeds it {}: the restored "
+                    "features see other inputs than they learned from",
+                    spec.layers.front().name, first->checkpoint_key, from.read_from, input_transform_text(from),
+                    input_transform_text(input)));
+  }
   const std::vector<ActivationMismatch> mismatches = restored_activation_mismatches(spec, plan, *source);
   if (mismatches.empty()) return;
   const bool asked = job_.model.activation.has_value() || job_.model.layer_activations.has_value();
@@ -322,7 +344,7 @@ bool Job::restore_and_report(Trainer& trainer, const Dataset& data) const {
     const BundleReader reader = BundleReader::open(job_.init_from);
     if (!reader.resolution_note().empty()) say(reader.resolution_note());
     const RestorePlan plan = plan_restore(trainer.table(), reader, job_.restore);
-    check_restored_activations(trainer.spec(), plan, reader);
+    check_restored_activations(trainer.spec(), trainer.model().input, plan, reader);
     table = plan.table();
     if (!job_.dry_run) apply_restore_plan(trainer.backend(), reader, trainer.table(), plan);
   }

@@ -295,6 +295,29 @@ TEST(CliGraphForms, StandardizationInsideTheGraphReachesEvalPredictAndExport) {
   }
 }
 
+// Training from such a graph: --standardize on resume contradicts the
+// graph's own standardization; restoring its first layer into a model that
+// feeds it other inputs is said.
+TEST(CliGraphForms, TrainingSaysWhenTheGraphsInputTransformIsNotTheModels) {
+  StandardizedNet net;
+  const std::string data = " --data " + quote(net.csv) + " --test-split 0.2 --epochs 1 --device cpu ";
+  const auto resume = graft("train --resume " + quote(net.prefix) + data + "--standardize");
+  EXPECT_EQ(resume.status, 1) << resume.output;
+  EXPECT_CONTAINS(resume.output, "--standardize contradicts the TensorFlow graph " + net.prefix +
+                                     ".meta, which transforms its input itself (raw value x 0.00392157, then "
+                                     "standardized per feature): leave it out to resume the graph's model");
+  const auto init = graft("train --init-from " + quote(net.prefix) + data +
+                          "--hidden 5 --activation elu --restore hidden1 --dry-run");
+  ASSERT_EQ(init.status, 0) << init.output;
+  EXPECT_CONTAINS(init.output, "note: hidden1 is restored from hidden1/kernel, whose TensorFlow graph " + net.prefix +
+                                   ".meta feeds it raw value x 0.00392157, then standardized per feature; this model "
+                                   "feeds it raw value x 1: the restored features see other inputs");
+  const auto same = graft("train --init-from " + quote(net.prefix) + data +
+                          "--hidden 5 --activation elu --restore hidden1 --dry-run --input-scale 0.00392156862745098");
+  ASSERT_EQ(same.status, 0) << same.output;
+  EXPECT_CONTAINS(same.output, "this model feeds it raw value x 0.00392157: the restored features");
+}
+
 // --resume of such a graph: the graph is the model, input transform included
 // (recorded in the save), and --batch-norm contradicting it names both.
 TEST(CliGraphForms, ResumeKeepsTheGraphsInputAndRefusesContradictingBatchNorm) {
