@@ -64,6 +64,7 @@ struct FusedBatchNormForm {
   double momentum_value = 0.99;       // a Python float: TF writes float32(1 - m) or float32(m)
   bool training_branch_only = false;  // is_training true and no cond (tf.contrib's default is_training=True)
   bool mean_constant = false;         // the inference op's mean is a Const, not the variable
+  bool resource = false;              // resource variables (VarHandleOp, ReadVariableOp, AssignSubVariableOp)
 };
 
 // Batch normalization of x ([N, units]) under `scope` in the fused form;
@@ -73,19 +74,32 @@ inline std::string fused_batch_norm(GraphBuilder& b, const std::string& x, const
                                     const FusedBatchNormForm& f) {
   const int32_t c = static_cast<int32_t>(units);
   const bool nchw = f.format == "NCHW";
+  // A ref variable's read (NAME/read), or a resource variable's handle, read where it is used.
+  auto variable = [&](const std::string& name) {
+    if (!f.resource) return b.variable(name, {units});
+    GraphBuilder::shape_attr(b.node(name, "VarHandleOp"), "shape", {units});
+    return name;
+  };
+  auto is_handle = [&](const std::string& name) { return b.at(name).op() == "VarHandleOp"; };
+  // `t` as the op reads it: a handle through ReadVariableOp NAME.
+  auto read = [&](const std::string& t, const std::string& name) {
+    if (!is_handle(t.substr(0, t.find(':')))) return t;
+    b.node(name, "ReadVariableOp", {t});
+    return name;
+  };
   std::string gamma, beta;
   if (f.scale) {
-    gamma = b.variable(scope + "/gamma", {units});
+    gamma = variable(scope + "/gamma");
   } else {
     gamma = b.constant(scope + "/Const", {1.0f}, {units});
   }
   if (f.center) {
-    beta = b.variable(scope + "/beta", {units});
+    beta = variable(scope + "/beta");
   } else {
     beta = b.constant(scope + "/Const_1", {0.0f}, {units});
   }
-  const std::string mean = b.variable(scope + "/moving_mean", {units});
-  const std::string var = b.variable(scope + "/moving_variance", {units});
+  const std::string mean = variable(scope + "/moving_mean");
+  const std::string var = variable(scope + "/moving_variance");
   std::string x4;
   if (f.expand_dims) {
     b.node(scope + "/ExpandDims", "ExpandDims", {x, b.int_constant(scope + "/ExpandDims/dim", {nchw ? 2 : 1}, true)});
@@ -118,10 +132,12 @@ inline std::string fused_batch_norm(GraphBuilder& b, const std::string& x, const
     for (std::size_t i = 0; i < operands.size(); ++i) {
       const std::string suffix = i == 0 ? "/Switch" : "/Switch_" + std::to_string(i);
       b.node(inf + suffix, "Switch", {operands[i], pred});
-      inf_in.push_back(inf + suffix);
+      const bool handle = is_handle(operands[i]);
+      inf_in.push_back(handle ? read(inf + suffix, inf + "/ReadVariableOp" + suffix.substr(7)) : inf + suffix);
       if (i < 3 || f.momentum == FusedMomentum::kAvgFactor) {
         b.node(tr + suffix, "Switch", {operands[i], pred});
-        tr_in.push_back(tr + suffix + ":1");
+        tr_in.push_back(handle ? read(tr + suffix + ":1", tr + "/ReadVariableOp" + suffix.substr(7))
+                               : tr + suffix + ":1");
       } else {
         // Training takes no statistics: empty Consts in the true branch.
         tf::NodeDef& e = b.node(cond + "/Const" + (i == 3 ? "" : "_1"), "Const", {"^" + cond + "/switch_t"});
@@ -141,7 +157,10 @@ inline std::string fused_batch_norm(GraphBuilder& b, const std::string& x, const
     batch_var = cond + "/Merge_2";
   } else {
     y = scope + "/" + f.op;
-    attrs(b.node(y, f.op, {x4, gamma, beta, mean_in, var}), f.training_branch_only);
+    attrs(b.node(y, f.op,
+                 {x4, read(gamma, scope + "/ReadVariableOp"), read(beta, scope + "/ReadVariableOp_1"),
+                  read(mean_in, scope + "/ReadVariableOp_2"), read(var, scope + "/ReadVariableOp_3")}),
+          f.training_branch_only);
     batch_mean = y + ":1";
     batch_var = y + ":2";
   }
@@ -160,25 +179,26 @@ inline std::string fused_batch_norm(GraphBuilder& b, const std::string& x, const
     b.at(mc + "/Const_1").add_input("^" + mc + "/switch_f");
     b.node(mc + "/Merge", "Merge", {mc + "/Const_1", mc + "/Const"});
   }
+  const std::string assign_sub = f.resource ? "AssignSubVariableOp" : "AssignSub";
   for (int k = 0; k < 2; ++k) {
     const std::string s = scope + "/AssignMovingAvg" + (k == 0 ? "" : "_1");
     if (f.momentum == FusedMomentum::kDecay) {
       b.constant(s + "/decay", static_cast<float>(1.0 - f.momentum_value));
-      b.node(s + "/sub", "Sub", {reads[k], batch[k]});
+      b.node(s + "/sub", "Sub", {read(reads[k], s + "/ReadVariableOp"), batch[k]});
       b.node(s + "/mul", "Mul", {s + "/sub", s + "/decay"});
-      b.node(s, "AssignSub", {mean_var[k], s + "/mul"});
+      b.node(s, assign_sub, {mean_var[k], s + "/mul"});
     } else if (f.momentum == FusedMomentum::kDecayCond && f.cond) {
-      b.node(s + "/read", "Identity", {mean_var[k]});  // variable.read_value()
+      b.node(s + "/read", f.resource ? "ReadVariableOp" : "Identity", {mean_var[k]});  // variable.read_value()
       b.node(s + "/Sub", "Sub", {s + "/read", batch[k]});
       b.node(s + "/Mul", "Mul", {s + "/Sub", scope + "/cond_1/Merge"});
-      b.node(s, "AssignSub", {mean_var[k], s + "/Mul"});
+      b.node(s, assign_sub, {mean_var[k], s + "/Mul"});
     } else if (f.momentum == FusedMomentum::kKerasCond && f.cond) {
       b.node(s + "/sub", "Sub", {b.constant(s + "/sub/x", 1.0f), scope + "/cond_1/Merge"});
-      b.node(s + "/sub_1", "Sub", {reads[k], batch[k]});
+      b.node(s + "/sub_1", "Sub", {read(reads[k], s + "/ReadVariableOp"), batch[k]});
       b.node(s + "/mul", "Mul", {s + "/sub_1", s + "/sub"});
-      b.node(s, "AssignSub", {mean_var[k], s + "/mul"});
+      b.node(s, assign_sub, {mean_var[k], s + "/mul"});
     } else if (f.momentum == FusedMomentum::kAvgFactor) {
-      b.node(s, "Assign", {mean_var[k], batch[k]});
+      b.node(s, f.resource ? "AssignVariableOp" : "Assign", {mean_var[k], batch[k]});
     }
   }
   if (f.contrib_forced_updates) {

@@ -112,6 +112,12 @@ std::vector<FusedCase> fused_cases() {
   v3.center = false;
   v3.epsilon = 1e-5f;
   cases.push_back({v3, 0.99, "1 - the exponential_avg_factor of hidden1/BatchNorm/cond/FusedBatchNormV3"});
+  // Keras with resource variables: ReadVariableOp in the branches, AssignSubVariableOp.
+  for (FusedMomentum m : {FusedMomentum::kKerasCond, FusedMomentum::kDecay}) {
+    FusedBatchNormForm resource = form("FusedBatchNormV3", m == FusedMomentum::kKerasCond, m);
+    resource.resource = true;
+    cases.push_back({resource, 0.99, "1 - its AssignMovingAvg decay"});
+  }
   // tf.layers fused in TF 1.4-1.9: decay = smart_cond(training, 1 - momentum, 0).
   FusedBatchNormForm layers = form("FusedBatchNorm", true, FusedMomentum::kDecayCond);
   layers.momentum_value = 0.9;
@@ -174,9 +180,10 @@ TEST_P(FusedBatchNormImport, IsOneBatchNormNodeWithTheGraphsAttributes) {
 INSTANTIATE_TEST_SUITE_P(Forms, FusedBatchNormImport, ::testing::ValuesIn(fused_cases()),
                          [](const ::testing::TestParamInfo<FusedCase>& info) {
                            const FusedBatchNormForm& f = info.param.form;
-                           return f.op + (f.cond ? "Cond" : "NoCond") + (f.scale ? "" : "NoScale") +
-                                  (f.center ? "" : "NoCenter") + f.format + (f.expand_dims ? "ExpandDims" : "") +
-                                  (f.contrib_forced_updates ? "Forced" : "") + std::to_string(info.index);
+                           return f.op + (f.cond ? "Cond" : "NoCond") + (f.resource ? "Resource" : "") +
+                                  (f.scale ? "" : "NoScale") + (f.center ? "" : "NoCenter") + f.format +
+                                  (f.expand_dims ? "ExpandDims" : "") + (f.contrib_forced_updates ? "Forced" : "") +
+                                  std::to_string(info.index);
                          });
 
 // A fused batch norm outside a tf.contrib scope has tf.layers' and Keras's
@@ -243,7 +250,10 @@ TEST(FusedBatchNormImport, EvaluatesAsTensorFlowDefinesIt) {
   FusedBatchNormForm contrib = form("FusedBatchNorm", false, FusedMomentum::kNone);
   contrib.scale = false;
   contrib.expand_dims = true;
-  for (const FusedBatchNormForm& f : {nchw, contrib, form("FusedBatchNormV2", true, FusedMomentum::kKerasCond)}) {
+  FusedBatchNormForm resource = form("FusedBatchNormV3", true, FusedMomentum::kKerasCond);
+  resource.resource = true;
+  for (const FusedBatchNormForm& f :
+       {nchw, contrib, resource, form("FusedBatchNormV2", true, FusedMomentum::kKerasCond)}) {
     SCOPED_TRACE(f.op + " " + f.format);
     EndToEnd e(fused_graph(f));
     e.batch_norm("hidden1/BatchNorm", f.scale, f.center);
