@@ -432,7 +432,12 @@ ModelDescription model_from_graph(const tf::GraphDef& graph_def, const std::stri
   if (const tf::AttrValue* s = attr(*input, "shape");
       s && s->has_shape() && !s->shape().unknown_rank() && s->shape().dim_size() > 0) {
     const auto& dims = s->shape().dim();
-    if (dims.size() != 2 || (dims[1].size() > 0 && dims[1].size() != m.input.features)) {
+    // Flattened inside the graph (tf.reshape(X, [-1, 784]) of [None, 28, 28]): the features in row-major order.
+    int64_t per_row = 1;
+    for (int i = 1; i < dims.size(); ++i) per_row = dims[i].size() > 0 && per_row > 0 ? per_row * dims[i].size() : -1;
+    const bool flattened = input_transform && input_transform->flattened && dims.size() > 2 &&
+                           (per_row == m.input.features || per_row < 0);
+    if (!flattened && (dims.size() != 2 || (dims[1].size() > 0 && dims[1].size() != m.input.features))) {
       std::vector<int64_t> shape;
       for (const auto& d : dims) shape.push_back(d.size());
       g.fail(fmt::format("the input {} has shape {} but {} takes {} features", input->name(), shape_text(shape),
@@ -541,7 +546,8 @@ ModelDescription model_from_graph(const tf::GraphDef& graph_def, const std::stri
                             " forwards its input unchanged: its tf.cond takes the false branch while the "
                             "training placeholder keeps its default (false)");
   }
-  if (input_transform) {
+  const bool scaled = input_transform && input_transform->scales;
+  if (scaled) {
     // The graph's own scaling/standardization: the placeholder takes the raw values.
     const ModelInput& t = input_transform->input;
     m.input.scale = t.scale;
@@ -552,10 +558,14 @@ ModelDescription model_from_graph(const tf::GraphDef& graph_def, const std::stri
                                      input->name(), input_transform->placeholder_type, input_transform->expression,
                                      nodes.front().dense.matmul->name(), t.scale,
                                      t.mean.empty() ? "" : ", then standardized per feature"));
+  } else if (input_transform) {
+    read_notes.push_back(fmt::format("input {} ({}): the graph computes {} before {}, which does not scale it",
+                                     input->name(), input_transform->placeholder_type, input_transform->expression,
+                                     nodes.front().dense.matmul->name()));
   }
   m.read = read_notes;
   m.assumptions.push_back("output i stands for label i (the graph does not record which class each output is)");
-  if (input_transform) {
+  if (scaled) {
     m.assumptions.push_back(fmt::format("the input {} takes the raw values as the data holds them (the graph "
                                         "scales them itself)",
                                         input->name()));

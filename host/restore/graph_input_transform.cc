@@ -111,6 +111,16 @@ std::optional<InputTransformMatch> input_transform_at(const Graph& g, Tensor t, 
       at = g.input(n, 0);
       continue;
     }
+    if (n.op() == "Reshape" && g.data_inputs(n) == 2) {
+      // To [-1, F] or [N, F]: the rows' values in order, a no-op on each feature.
+      const auto shape = int_constant(g, g.input(n, 1));
+      if (!shape || shape->size() != 2 || (*shape)[1] != features || ((*shape)[0] != -1 && (*shape)[0] <= 0)) {
+        refuse_step(g, placeholder, n, "it reshapes to something other than [-1, " + std::to_string(features) + "]");
+      }
+      steps.push_back(Step{&n, "Reshape", {}, ""});
+      at = g.input(n, 0);
+      continue;
+    }
     static const std::set<std::string> kBinary{"Mul", "RealDiv", "Div", "Sub", "Add", "AddV2", "BiasAdd"};
     if (!kBinary.count(n.op())) refuse_step(g, placeholder, n, "it is not a linear map of each feature");
     if (g.data_inputs(n) != 2) refuse_step(g, placeholder, n, "it does not have two inputs");
@@ -169,8 +179,16 @@ std::optional<InputTransformMatch> input_transform_at(const Graph& g, Tensor t, 
     const Step& s = *it;
     if (s.op == "Cast") {
       expr = "cast(" + expr + ", " + s.constant + ")";
+      const int from = type_attr(*s.node, "SrcT");
+      m.scales = m.scales || (from != 1 && from != 2 && from != 19);  // from an integer type: raw values
       continue;
     }
+    if (s.op == "Reshape") {
+      expr = "reshape(" + expr + ", [-1, " + std::to_string(features) + "])";
+      m.flattened = true;
+      continue;
+    }
+    m.scales = true;
     const bool uniform = std::all_of(s.values.begin(), s.values.end(), [&](double v) { return v == s.values[0]; });
     auto value = [&](std::size_t i) { return s.values.size() == 1 ? s.values[0] : s.values[i]; };
     const std::string operand = uniform ? number(s.values[0]) : s.constant;

@@ -10,6 +10,7 @@
 //   X - c, X + c, c + X             Sub, Add, AddV2, BiasAdd: shifting
 //   (X - mean) / stddev             tf.subtract / tf.divide with per-feature Consts: standardization
 //   tf.cast(X, tf.float32)          Cast from uint8 (or another integer or float type) to float32/64
+//   tf.reshape(X, [-1, F])          Reshape to the features, row-major (X of [None, 28, 28])
 // Leading scalings before any shift become `scale`; the rest become mean and
 // stddev per feature. The placeholder then takes the raw values (a file's
 // bytes or numbers as they are) and the transform makes what the network
@@ -36,6 +37,11 @@ struct InputTransformMatch {
   ModelInput input;              // features, scale, mean, stddev (read_from is the caller's)
   std::string expression;        // "X / 255", "(cast(X, float32) - mean) / stddev" (Const names)
   std::string placeholder_type;  // "float32", "uint8"
+  bool flattened = false;        // a Reshape to [-1, features] (the placeholder may have more dimensions)
+  // Whether the graph says how raw values are scaled: it does arithmetic on
+  // them or casts them from an integer type. A reshape alone (or a cast
+  // between float types) does not: `input` is then the identity and says nothing.
+  bool scales = false;
 };
 
 // The transform whose output is t (the first dense layer's input), with

@@ -155,6 +155,42 @@ TEST(GraphInputTransform, CastFromUint8) {
   }
 }
 
+// X [None, 2, 2] flattened by tf.reshape(X, [-1, 4]): the features in row-major
+// order; the reshape alone says nothing about the scale.
+TEST(GraphInputTransform, AReshapeToTheFeaturesFlattensTheInput) {
+  for (bool divided : {false, true}) {
+    GraphBuilder g;
+    g.placeholder("X", {-1, 2, 2});
+    g.node("flat", "Reshape", {"X", g.int_constant("flat/shape", {-1, 4})});
+    std::string x = "flat";
+    if (divided) {
+      g.node("scaled", "RealDiv", {"flat", g.constant("c255", 255.0f)});
+      x = "scaled";
+    }
+    g.loss(g.dense("outputs", x, 4, 2));
+    const ModelDescription m = from(g);
+    EXPECT_EQ(m.input.features, 4);
+    if (divided) {
+      EXPECT_DOUBLE_EQ(m.input.scale, 1.0 / 255.0);
+      EXPECT_EQ(m.input.read_from, "TensorFlow graph test.meta");
+      EXPECT_CONTAINS(joined(m.read), "the graph computes reshape(X, [-1, 4]) / 255 before net/outputs/MatMul");
+    } else {
+      EXPECT_TRUE(m.input.read_from.empty());
+      EXPECT_CONTAINS(joined(m.read),
+                      "input X (float32): the graph computes reshape(X, [-1, 4]) before "
+                      "net/outputs/MatMul, which does not scale it");
+      EXPECT_CONTAINS(joined(m.assumptions), "the input X takes pixels scaled to [0, 1]");
+    }
+  }
+  GraphBuilder wrong;
+  wrong.placeholder("X", {-1, 8});
+  wrong.node("flat", "Reshape", {"X", wrong.int_constant("flat/shape", {-1, 4, 2})});
+  wrong.loss(wrong.dense("outputs", "flat", 4, 2));
+  EXPECT_CONTAINS(error_of([&] { from(wrong); }),
+                  "the input X is transformed by Reshape (flat) before the first dense layer: it reshapes to "
+                  "something other than [-1, 4]");
+}
+
 TEST(GraphInputTransform, WithoutOneTheInputIsAssumedScaledToUnits) {
   GraphBuilder g;
   g.placeholder("X", {-1, 4});
