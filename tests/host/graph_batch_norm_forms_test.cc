@@ -161,7 +161,9 @@ TEST_P(FusedBatchNormImport, IsOneBatchNormNodeWithTheGraphsAttributes) {
     EXPECT_EQ(bn.batch_norm.center, f.center);
     EXPECT_EQ(bn.variables.count("gamma"), f.scale ? 1u : 0u);
     EXPECT_EQ(bn.variables.count("beta"), f.center ? 1u : 0u);
-    if (f.scale) EXPECT_EQ(bn.variables.at("gamma"), "hidden1/BatchNorm/gamma");
+    if (f.scale) {
+      EXPECT_EQ(bn.variables.at("gamma"), "hidden1/BatchNorm/gamma");
+    }
     EXPECT_EQ(bn.variables.at("moving_mean"), "hidden1/BatchNorm/moving_mean");
     EXPECT_EQ(bn.variables.at("moving_variance"), "hidden1/BatchNorm/moving_variance");
     const std::string read = joined(m.read), assumed = joined(m.assumptions);
@@ -173,7 +175,11 @@ TEST_P(FusedBatchNormImport, IsOneBatchNormNodeWithTheGraphsAttributes) {
     } else {
       EXPECT_CONTAINS(assumed, "hidden1/BatchNorm: momentum 0.999 (tf.contrib.layers.batch_norm's default decay");
     }
-    if (!f.scale) EXPECT_CONTAINS(read, "scale");
+    if (!f.scale || !f.center) {
+      EXPECT_CONTAINS(read, std::string(!f.scale && !f.center ? "scale and center off"
+                                        : !f.scale            ? "scale off (no gamma in the graph)"
+                                                              : "center off (no beta in the graph)"));
+    }
   }
 }
 
