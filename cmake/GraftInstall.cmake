@@ -53,9 +53,13 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/host/ DESTINATION ${GRAFT_INSTALL_INCLUD
   FILES_MATCHING PATTERN "*.h"
   PATTERN "cpu" EXCLUDE
   PATTERN "nvtx_range.h" EXCLUDE
-  # host/restore's graph walk: internal to the graph import (includes meta_graph.pb.h)
+  # host/restore's graph walk and its recognisers: internal to the graph
+  # import (they include meta_graph.pb.h)
   PATTERN "graph_walk.h" EXCLUDE
-  PATTERN "graph_batch_norm.h" EXCLUDE)
+  PATTERN "graph_cond.h" EXCLUDE
+  PATTERN "graph_batch_norm.h" EXCLUDE
+  PATTERN "graph_moving_average.h" EXCLUDE
+  PATTERN "graph_input_transform.h" EXCLUDE)
 install(FILES ${PROJECT_SOURCE_DIR}/cuda/cuda_backend.h ${PROJECT_SOURCE_DIR}/cuda/cuda_backend_options.h
   DESTINATION ${GRAFT_INSTALL_INCLUDEDIR}/cuda)
 install(FILES ${CMAKE_BINARY_DIR}/generated/graft/version.h DESTINATION ${GRAFT_INSTALL_INCLUDEDIR})

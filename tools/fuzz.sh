@@ -61,6 +61,9 @@ if [ -d "$fixtures" ]; then
 else
   echo "fuzz.sh: no fixtures at $fixtures; seeding with hand-made inputs only" >&2
 fi
+# Hand-built graphs with the fused and tf.contrib batch norms and an input
+# transform (tests/common/meta_graph_seeds.h; tests/reliability checks them).
+cp tools/fuzz/seeds/fuzz_meta_graph/*.meta "$seeds/fuzz_meta_graph/"
 printf 'model_checkpoint_path: "model.ckpt-20"\nall_model_checkpoint_paths: "model.ckpt-10"\nall_model_checkpoint_paths: "model.ckpt-20"\nall_model_checkpoint_timestamps: 1700000000.5\nall_model_checkpoint_timestamps: 1.7e9\nlast_preserved_timestamp: 1699999999.25\n' \
   >"$seeds/fuzz_state_file/full"
 printf 'model_checkpoint_path: "/abs/dir/m\\303\\251\\"q\\n"\n' >"$seeds/fuzz_state_file/escapes"

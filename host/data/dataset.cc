@@ -4,6 +4,7 @@
 #include <cctype>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "checkpoint/error.h"
@@ -47,8 +48,9 @@ RawSplit read_split(const std::string& dir, const std::string& stem) {
 }
 
 // Rows of `raw` (by index) into a split, pixels scaled like the book's
-// X.astype(np.float32) / 255.
-DataSplit make_split(const RawSplit& raw, const std::vector<int64_t>& rows, const std::vector<int32_t>& label_of) {
+// X.astype(np.float32) / 255, or by `scale` (in double, rounded once).
+DataSplit make_split(const RawSplit& raw, const std::vector<int64_t>& rows, const std::vector<int32_t>& label_of,
+                     const std::optional<double>& scale) {
   // The float32 features take 4 bytes per pixel byte of the IDX file.
   const long double bytes = 4.0L * static_cast<long double>(rows.size()) * static_cast<long double>(raw.cols());
   const BackendMemory ram = host_memory();
@@ -65,7 +67,11 @@ DataSplit make_split(const RawSplit& raw, const std::vector<int64_t>& rows, cons
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const uint8_t* src = raw.images.data.data() + rows[i] * split.cols;
     float* dst = split.features.data() + static_cast<int64_t>(i) * split.cols;
-    for (int64_t c = 0; c < split.cols; ++c) dst[c] = static_cast<float>(src[c]) / 255.0f;
+    if (scale) {
+      for (int64_t c = 0; c < split.cols; ++c) dst[c] = static_cast<float>(static_cast<double>(src[c]) * *scale);
+    } else {
+      for (int64_t c = 0; c < split.cols; ++c) dst[c] = static_cast<float>(src[c]) / 255.0f;
+    }
     split.labels[i] = label_of[raw.labels.data[static_cast<std::size_t>(rows[i])]];
   }
   return split;
@@ -168,7 +174,7 @@ Dataset load_dataset(const DatasetOptions& options) {
   }
 
   const RawSplit test = read_split(options.dir, "t10k");
-  out.test = make_split(test, kept_rows(test, label_of), label_of);
+  out.test = make_split(test, kept_rows(test, label_of), label_of, options.scale);
   int max_label = -1;
   for (int32_t l : out.test.labels) max_label = std::max<int>(max_label, l);
 
@@ -197,8 +203,8 @@ Dataset load_dataset(const DatasetOptions& options) {
       ++taken[label];
       train_rows.push_back(*it);
     }
-    out.train = make_split(train, train_rows, label_of);
-    out.validation = make_split(train, valid_rows, label_of);
+    out.train = make_split(train, train_rows, label_of, options.scale);
+    out.validation = make_split(train, valid_rows, label_of, options.scale);
     if (options.classes.empty()) check_no_label_gap({&train, &test});
     for (int32_t l : out.train.labels) max_label = std::max<int>(max_label, l);
     // A validation label the model has no output for would be scored as a miss.

@@ -9,6 +9,7 @@
 // then cap the remaining training rows at the first `per_class` of each class
 // in file order. The test split (t10k) gets the class selection only.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,10 @@ struct DatasetOptions {
   int64_t per_class = 0;     // 0 = no cap
   int64_t validation = 5000;
   bool load_train = true;    // false: only the test split (evaluation)
+  // Pixels become features as byte * scale (in double, rounded once to
+  // float) instead of byte / 255: for a network whose TensorFlow graph
+  // scales its input itself otherwise (ModelInput::read_from).
+  std::optional<double> scale;
 };
 
 struct Dataset {

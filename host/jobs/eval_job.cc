@@ -70,16 +70,18 @@ Scoring scoring_for(const EvalJob& job, const std::optional<ModelDescription>& r
 }
 
 // The IDX folder's t10k files, or the data file's test part, transformed as
-// the model records (or by the data's natural scale, which is then said).
-Dataset load_eval_data(const EvalJob& job, const DatasetOptions& selection,
-                       const std::optional<ModelDescription>& recorded, std::vector<std::string>& notes,
-                       const std::function<std::string(const std::string&)>& name) {
+// the model records or its graph computes (or by the data's natural scale,
+// which is then said).
+Dataset load_eval_data(const EvalJob& job, const DatasetOptions& selection, const ResolvedCheckpointModel& resolved,
+                       std::vector<std::string>& notes, const std::function<std::string(const std::string&)>& name) {
+  const std::optional<ModelDescription>& recorded = resolved.recorded;
+  const ModelInput* input = resolved.input();
   if (!job.data_file) {
-    Dataset data = load_dataset(selection);
-    // The recorded standardization (a data file applies it while loading).
-    if (recorded && !recorded->input.mean.empty()) {
-      apply_standardization(data.test, recorded->input.mean, recorded->input.stddev);
-    }
+    DatasetOptions o = selection;
+    if (input) o.scale = idx_pixel_scale(*input);
+    Dataset data = load_dataset(o);
+    // The recorded (or the graph's) standardization (a data file applies it while loading).
+    if (input && !input->mean.empty()) apply_standardization(data.test, input->mean, input->stddev);
     return data;
   }
   FileDatasetOptions o = *job.data_file;
@@ -87,14 +89,23 @@ Dataset load_eval_data(const EvalJob& job, const DatasetOptions& selection,
   o.relabel_to = selection.relabel_to;
   o.per_class = selection.per_class;
   o.load_train = false;
+  if (recorded && o.scale) {
+    throw Error(name("input_scale") + " contradicts the model recorded in the checkpoint: leave it out");
+  }
+  if (input) {
+    if (o.scale && (*o.scale != input->scale || !input->mean.empty())) {
+      throw Error(fmt::format("{} {} contradicts the {}, which transforms its input itself ({}): leave {} out",
+                              name("input_scale"), *o.scale, input->read_from, input_transform_text(*input),
+                              name("input_scale")));
+    }
+    o.input = *input;
+  }
   if (recorded) {
-    if (o.scale) throw Error(name("input_scale") + " contradicts the model recorded in the checkpoint: leave it out");
-    o.input = recorded->input;
     o.file.csv.class_names = recorded->output.class_names;
     if (o.file.csv.label_column.empty()) o.file.csv.label_column = recorded->output.label_column;
   }
   Dataset data = load_file_dataset(o);
-  if (!recorded && !o.scale) {
+  if (!input && !o.scale) {
     notes.push_back(fmt::format("assumed: inputs are the raw values x {:.6g} (the checkpoint does not record its "
                                 "input scale)",
                                 data.input_scale));
@@ -120,7 +131,7 @@ EvalJobResult run_eval_job(const EvalJob& job) {
   const Scoring scoring = scoring_for(job, recorded, model.spec.outputs(), name);
   r.output_labels = scoring.output_labels;
   r.notes.insert(r.notes.end(), scoring.notes.begin(), scoring.notes.end());
-  const Dataset data = load_eval_data(job, scoring.data, recorded, r.notes, name);
+  const Dataset data = load_eval_data(job, scoring.data, r.model, r.notes, name);
   const std::string where = job.data_file ? job.data_file->data : job.data_dir;
   const DataSplit& test = data.test;
   if (test.rows == 0) throw Error(where + ": no test images of the chosen classes");

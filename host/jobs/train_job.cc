@@ -1,6 +1,7 @@
 #include "host/jobs/train_job.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <map>
@@ -27,13 +28,22 @@ namespace {
 template <typename Say>
 Dataset load_job_data(const TrainJob& job, const DatasetOptions& selection,
                       const std::optional<ModelDescription>& recorded, const Say& say) {
-  if (!job.data_file) return load_dataset(selection);
+  if (!job.data_file) {
+    DatasetOptions o = selection;
+    if (recorded) o.scale = idx_pixel_scale(recorded->input);  // a graph's own scaling of its input
+    return load_dataset(o);
+  }
   FileDatasetOptions o = *job.data_file;
   o.classes = selection.classes;
   o.relabel_to = selection.relabel_to;
   o.per_class = selection.per_class;
   o.load_train = true;
   if (recorded) {
+    if (o.scale && !recorded->input.read_from.empty()) {
+      throw Error(fmt::format("an input scale of {} contradicts the {}, which transforms its input itself ({}): "
+                              "leave it out",
+                              *o.scale, recorded->input.read_from, input_transform_text(recorded->input)));
+    }
     if (o.scale) throw Error("an input scale contradicts the model recorded in the resumed checkpoint: leave it out");
     o.input = recorded->input;
     o.file.csv.class_names = recorded->output.class_names;
@@ -43,6 +53,26 @@ Dataset load_job_data(const TrainJob& job, const DatasetOptions& selection,
   if (!report.empty() && report.back() == '\n') report.pop_back();
   say(fmt::format("split (stratified per class, seed {}):\n{}", o.split.seed, report));
   return data;
+}
+
+// A graph's network in words for a contradiction: its architecture and
+// each batch norm's and dropout's placement and attributes.
+std::string graph_layers_text(const ModelDescription& m) {
+  std::string text = m.architecture();
+  for (std::size_t i = 0; i < m.nodes.size(); ++i) {
+    const ModelNode& n = m.nodes[i];
+    if (n.kind == NodeKind::kBatchNorm) {
+      const bool before = n.activation.kind != ActivationKind::kIdentity;
+      text += fmt::format("; {}: batch norm {}, momentum {:.6g}, epsilon {:.6g}{}{}", n.name,
+                          before ? "before the activation" : "after the activation (or with none)", n.batch_norm.momentum,
+                          n.batch_norm.epsilon, n.batch_norm.scale ? "" : ", no-scale",
+                          n.batch_norm.center ? "" : ", no-center");
+    } else if (n.kind == NodeKind::kDropout) {
+      text += fmt::format("; {}: dropout {:.6g}", n.name, n.rate);
+    }
+  }
+  if (text == m.architecture()) text += " (no batch norm, no dropout)";
+  return text;
 }
 
 class Job {
@@ -73,7 +103,8 @@ class Job {
   void resume(Trainer& trainer, const BundleReader& reader) const;
   std::optional<Standardization> standardize_data(Dataset& data, const std::optional<ModelDescription>& recorded) const;
   bool restore_and_report(Trainer& trainer, const Dataset& data) const;
-  void check_restored_activations(const ModelSpec& spec, const RestorePlan& plan, const BundleReader& reader) const;
+  void check_restored_activations(const ModelSpec& spec, const ModelInput& input, const RestorePlan& plan,
+                                  const BundleReader& reader) const;
 
   const TrainJob& job_;
   const TrainJobCallbacks& cb_;
@@ -220,6 +251,12 @@ std::optional<Standardization> Job::standardize_data(Dataset& data,
                 "or read the mean/stddev from a file");
   }
   if (recorded) {
+    if (asked && !recorded->input.read_from.empty()) {
+      throw Error(fmt::format("{} contradicts the {}, which transforms its input itself ({}): leave it out to "
+                              "resume the graph's model",
+                              name(job_.standardize ? "standardize" : "standardize_from"), recorded->input.read_from,
+                              input_transform_text(recorded->input)));
+    }
     if (asked) {
       throw Error(name(job_.standardize ? "standardize" : "standardize_from") + " with --resume: the recorded model's "
                   "input standardization is used; leave it out");
@@ -269,7 +306,8 @@ void Job::resume(Trainer& trainer, const BundleReader& reader) const {
 // A restored layer whose source ran it with another activation (the
 // source's record or TensorFlow graph says which): an error unless the
 // activation was asked for explicitly, then said.
-void Job::check_restored_activations(const ModelSpec& spec, const RestorePlan& plan, const BundleReader& reader) const {
+void Job::check_restored_activations(const ModelSpec& spec, const ModelInput& input, const RestorePlan& plan,
+                                     const BundleReader& reader) const {
   std::optional<ModelDescription> source = read_model_description(reader);
   std::string where = "the model recorded in " + reader.prefix();
   if (!source) {
@@ -285,6 +323,19 @@ void Job::check_restored_activations(const ModelSpec& spec, const RestorePlan& p
     }
   }
   if (!source) return;
+  // The first layer restored from a graph that transforms its own input
+  // learned from that input: said when this model feeds it another.
+  const ModelInput& from = source->input;
+  const auto first = std::find_if(plan.variables.begin(), plan.variables.end(), [&](const PlannedVariable& v) {
+    return !spec.layers.empty() && v.name == spec.layers.front().name + "/kernel";
+  });
+  if (!from.read_from.empty() && first != plan.variables.end() && first->source == VariableSource::kRestored &&
+      (from.scale != input.scale || from.mean != input.mean || from.stddev != input.stddev)) {
+    say(fmt::format("note: {} is restored from {}, whose {} feeds it {}; this model feeds it {}: the restored "
+                    "features see other inputs than they learned from",
+                    spec.layers.front().name, first->checkpoint_key, from.read_from, input_transform_text(from),
+                    input_transform_text(input)));
+  }
   const std::vector<ActivationMismatch> mismatches = restored_activation_mismatches(spec, plan, *source);
   if (mismatches.empty()) return;
   const bool asked = job_.model.activation.has_value() || job_.model.layer_activations.has_value();
@@ -319,7 +370,7 @@ bool Job::restore_and_report(Trainer& trainer, const Dataset& data) const {
                           name("slot_set"), reader.prefix());
     }
     const RestorePlan plan = plan_restore(trainer.table(), reader, job_.restore);
-    check_restored_activations(trainer.spec(), plan, reader);
+    check_restored_activations(trainer.spec(), trainer.model().input, plan, reader);
     table = plan.table();
     if (!job_.dry_run) apply_restore_plan(trainer.backend(), reader, trainer.table(), plan);
   }
@@ -364,6 +415,17 @@ TrainJobResult Job::run() {
       recorded = resolve_recorded(*recorded, "the model recorded in " + resume_reader->prefix());
       say("resuming the model recorded in " + resume_reader->prefix() + ": " + recorded->architecture());
     } else if (std::string what; (recorded = resolve_graph(*resume_reader, requested, what, saved_model_keys))) {
+      if (job_.batch_norm || !job_.dropout.empty()) {
+        const std::string asked =
+            job_.batch_norm
+                ? fmt::format("{} {} (momentum {:.6g}, epsilon {:.6g})", name("batch_norm"),
+                              job_.batch_norm->before_activation ? "before" : "after",
+                              job_.batch_norm->attrs.momentum, job_.batch_norm->attrs.epsilon)
+                : fmt::format("{} {}", name("dropout"), fmt::join(job_.dropout, ","));
+        throw Error(fmt::format("{} contradicts the {}, whose network is {}: leave it out to resume the "
+                                "graph's model",
+                                asked, what, graph_layers_text(*recorded)));
+      }
       say("resuming the network the " + what + " defines: " +
           recorded->architecture() + "; the optimizer and its hyper-parameters are the request's (" +
           optimizer_name(requested.kind) + ", lr " + fmt::format("{}", requested.learning_rate) +

@@ -50,6 +50,15 @@ void check_finite(double v, const std::string& field) {
 
 }  // namespace
 
+std::optional<double> idx_pixel_scale(const ModelInput& input) {
+  if (input.read_from.empty() || input.scale == 1.0 / 255.0) return std::nullopt;
+  return input.scale;
+}
+
+std::string input_transform_text(const ModelInput& input) {
+  return fmt::format("raw value x {:.6g}{}", input.scale, input.mean.empty() ? "" : ", then standardized per feature");
+}
+
 void ModelDescription::validate() const {
   if (input.features <= 0) throw Error("model description: input.features must be positive");
   check_finite(input.scale, "input.scale");
@@ -259,6 +268,7 @@ std::string ModelDescription::summary() const {
   text += fmt::format("  input: {} features", input.features);
   if (input.scale != 1.0) text += fmt::format(", raw value x {:.6g}", input.scale);
   if (!input.mean.empty()) text += ", standardized per feature (mean/stddev stored)";
+  if (!input.read_from.empty()) text += " (read from the " + input.read_from + ")";
   text += "\n";
   text += fmt::format("  {:<{}}  {:<{}} {:>7}  {:<15} {:>11}  {}\n", "layer", name_width, "kind", kind_width, "output",
                       "activation", "parameters", "trainable");
@@ -462,6 +472,7 @@ std::string model_to_json(const ModelDescription& m) {
     input["mean"] = m.input.mean;
     input["stddev"] = m.input.stddev;
   }
+  if (!m.input.read_from.empty()) input["read_from"] = m.input.read_from;
   j["input"] = input;
   j["nodes"] = json::array();
   for (const ModelNode& n : m.nodes) {
@@ -520,6 +531,7 @@ ModelDescription model_from_json(const std::string& text, const std::string& ori
   m.input.scale = input.number("scale");
   m.input.mean = input.floats("mean");
   m.input.stddev = input.floats("stddev");
+  if (input.has("read_from")) m.input.read_from = input.str("read_from");
 
   const json& nodes = top.at("nodes");
   if (!nodes.is_array()) top.fail("is not an array", "nodes");

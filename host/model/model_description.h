@@ -72,7 +72,22 @@ struct ModelInput {
   // 1/255), then (x - mean[i]) / stddev[i] when mean is not empty.
   double scale = 1.0 / 255.0;
   std::vector<float> mean, stddev;
+  // Where scale, mean and stddev were read when the network's own graph
+  // defines them ("TensorFlow graph dir/model.ckpt.meta": it scaled its
+  // placeholder inside, host/restore/graph_input_transform.h); empty when
+  // graft chose them from its data (or assumed them).
+  std::string read_from;
 };
+
+// The scale an IDX folder's pixel bytes take for `input`
+// (DatasetOptions::scale): nullopt for graft's fixed byte / 255, which every
+// input graft chose itself has; the input's scale when its graph defines
+// another (read_from set).
+std::optional<double> idx_pixel_scale(const ModelInput& input);
+
+// "raw value x 0.00392157", plus ", then standardized per feature" when it
+// is: the transform in words, for messages.
+std::string input_transform_text(const ModelInput& input);
 
 struct ModelOutput {
   int64_t classes = 0;

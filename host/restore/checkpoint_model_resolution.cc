@@ -76,7 +76,7 @@ ResolvedCheckpointModel resolve_checkpoint_model(const BundleReader& reader, con
     // assumed; for Keras metadata, always (activation layers, softmax outputs).
     bool layered = tf && tf->keras;
     for (const ModelNode& n : known->nodes) layered = layered || n.kind != NodeKind::kDense;
-    if (r.graph && layered) {
+    if (r.graph && (layered || !r.graph->input.read_from.empty())) {
       for (const std::string& fact : r.graph->read) r.notes.push_back("read: " + fact);
       for (const std::string& a : r.graph->assumptions) r.notes.push_back("assumed: " + a);
     }

@@ -42,6 +42,15 @@ struct ResolvedCheckpointModel {
   std::vector<std::string> notes;            // what was read from where, in words
   // The description eval and predict score with: the record, else the graph's.
   const std::optional<ModelDescription>& known() const { return recorded ? recorded : graph; }
+  // How raw values become the network's inputs, where something says it:
+  // the record's input, or the graph's when the graph scales or
+  // standardizes its input itself (ModelInput::read_from); nullptr when
+  // neither does (the data's natural scale, or --input-scale, then).
+  const ModelInput* input() const {
+    if (recorded) return &recorded->input;
+    if (graph && !graph->input.read_from.empty()) return &graph->input;
+    return nullptr;
+  }
 };
 
 // Throws graft::Error: no activation where one is needed (naming the

@@ -2,45 +2,54 @@
 
 #include <vector>
 
+#include "host/restore/graph_cond.h"
+#include "host/restore/graph_moving_average.h"
+
 namespace graft::graph_walk {
 namespace {
 
-// A Const scalar bool false (the default of tf.layers' `training` placeholder).
-bool false_constant(const Graph& g, Tensor t) {
-  t = g.through_identity(t);
-  if (t.node->op() != "Const") return false;
-  const tf::AttrValue* v = attr(*t.node, "value");
-  if (!v || !v->has_tensor() || v->tensor().dtype() != 10 || v->tensor().tensor_shape().dim_size() != 0) return false;
-  const tf::TensorProto& p = v->tensor();
-  if (p.bool_val_size() == 1) return !p.bool_val(0);
-  return p.bool_val_size() == 0 && p.tensor_content().size() == 1 && p.tensor_content()[0] == 0;
-}
+using Branch = CondBranch;
 
-// Strips Identity, Reshape and Switch (noting which output and predicate),
-// the glue tf.cond and nn.batch_normalization put around each operand.
 struct Stripped {
   Tensor t;
-  bool ok = true;  // every Switch read was output 0 of a false-by-default predicate
-  int switches = 0;
+  Branch branch;
 };
 
-Stripped strip(const Graph& g, Tensor t) {
+constexpr int kMaxMergeDepth = 8;
+
+// Strips Identity and ReadVariableOp (not a variable's own read), Reshape,
+// Switch (noting which output and predicate), and, for the statistics, the
+// Merge of a cond over them (following its inference side): the glue
+// tf.cond and nn.batch_normalization put around each operand. x never
+// crosses a Merge: one below it is another construct (a dropout's cond).
+Stripped strip(const Graph& g, Tensor t, bool follow_merge = true, int depth = 0) {
   Stripped s;
   for (std::size_t steps = 0; steps <= g.size(); ++steps) {
     const tf::NodeDef& n = *t.node;
-    if ((n.op() == "Identity" || n.op() == "Reshape") && g.data_inputs(n) >= 1 && n.op() != "Switch") {
-      if (n.op() == "Identity" && g.variable(t)) break;  // a variable read: keep for g.variable
+    if ((n.op() == "Identity" || n.op() == "ReadVariableOp") && g.data_inputs(n) == 1) {
+      if (g.variable(t)) break;  // a variable read: kept for g.variable
       t = g.input(n, 0);
       continue;
     }
-    if (n.op() == "Switch" && g.data_inputs(n) == 2) {
-      ++s.switches;
-      const tf::NodeDef* pred = g.through_identity(g.input(n, 1)).node;
-      if (t.output != 0 || pred->op() != "PlaceholderWithDefault" || g.data_inputs(*pred) != 1 ||
-          !false_constant(g, g.input(*pred, 0))) {
-        s.ok = false;
-      }
+    if (n.op() == "Reshape" && g.data_inputs(n) >= 1) {
       t = g.input(n, 0);
+      continue;
+    }
+    if (is_switch(n) && g.data_inputs(n) == 2) {
+      s.branch.read_switch(g, n, t.output);
+      t = g.input(n, 0);
+      continue;
+    }
+    if (follow_merge && n.op() == "Merge" && t.output == 0 && g.data_inputs(n) == 2 && depth < kMaxMergeDepth) {
+      // mean = smart_cond(training, batch mean, moving mean): the side read at inference.
+      std::optional<Stripped> picked;
+      for (int i = 0; i < 2; ++i) {
+        Stripped side = strip(g, g.input(n, i), true, depth + 1);
+        if (side.branch.switches > 0 && side.branch.inference && !picked) picked = side;
+      }
+      if (!picked) break;
+      s.branch.add(picked->branch);
+      t = picked->t;
       continue;
     }
     break;
@@ -56,14 +65,11 @@ struct Operand {
   Tensor tensor;
 };
 
-// The operand behind a Switch/Reshape chain; ok false when a Switch was not the inference side.
-std::optional<Operand> operand(const Graph& g, Tensor t, bool& ok) {
-  const Stripped s = strip(g, t);
-  ok = ok && s.ok;
-  Operand o;
-  o.tensor = s.t;
-  o.variable = g.variable(s.t);
-  return o;
+// The operand behind the glue; `branch` gathers how it was reached.
+Operand operand(const Graph& g, Tensor t, Branch& branch, bool follow_merge = true) {
+  const Stripped s = strip(g, t, follow_merge);
+  branch.add(s.branch);
+  return Operand{g.variable(s.t), s.t};
 }
 
 struct Inv {
@@ -74,7 +80,7 @@ struct Inv {
 };
 
 // rsqrt(var + eps) [* gamma]
-std::optional<Inv> inv_at(const Graph& g, Tensor t, bool& ok) {
+std::optional<Inv> inv_at(const Graph& g, Tensor t, Branch& branch) {
   t = g.through_identity(t);
   Inv inv;
   inv.node = t.node;
@@ -84,9 +90,9 @@ std::optional<Inv> inv_at(const Graph& g, Tensor t, bool& ok) {
     for (int i = 0; i < 2 && !found; ++i) {
       const Tensor r = g.through_identity(g.input(*t.node, i));
       if (!is(r, "Rsqrt")) continue;
-      const auto gamma = operand(g, g.input(*t.node, 1 - i), ok);
-      if (!gamma || !gamma->variable) return std::nullopt;
-      inv.gamma = gamma->variable;
+      const Operand gamma = operand(g, g.input(*t.node, 1 - i), branch);
+      if (!gamma.variable) return std::nullopt;
+      inv.gamma = gamma.variable;
       rsqrt = r;
       found = true;
     }
@@ -98,9 +104,9 @@ std::optional<Inv> inv_at(const Graph& g, Tensor t, bool& ok) {
   for (int i = 0; i < 2; ++i) {
     const std::optional<double> eps = scalar_constant(g, strip(g, g.input(*add.node, 1 - i)).t);
     if (!eps) continue;
-    const auto var = operand(g, g.input(*add.node, i), ok);
-    if (!var || !var->variable) return std::nullopt;
-    inv.variance = var->variable;
+    const Operand var = operand(g, g.input(*add.node, i), branch);
+    if (!var.variable) return std::nullopt;
+    inv.variance = var.variable;
     inv.epsilon = *eps;
     return inv;
   }
@@ -108,7 +114,7 @@ std::optional<Inv> inv_at(const Graph& g, Tensor t, bool& ok) {
 }
 
 // x * inv + (beta - mean * inv) or x * inv + -(mean * inv); the inference branch.
-std::optional<BatchNormMatch> inference_formula(const Graph& g, Tensor t, bool& ok) {
+std::optional<BatchNormMatch> inference_formula(const Graph& g, Tensor t, Branch& branch) {
   t = g.through_identity(t);
   if ((!is(t, "Add") && !is(t, "AddV2")) || g.data_inputs(*t.node) != 2) return std::nullopt;
   for (int order = 0; order < 2; ++order) {
@@ -116,18 +122,18 @@ std::optional<BatchNormMatch> inference_formula(const Graph& g, Tensor t, bool& 
     const Tensor shift = g.through_identity(g.input(*t.node, 1 - order));
     if (!is(scaled, "Mul") || g.data_inputs(*scaled.node) != 2) continue;
     for (int xi = 0; xi < 2; ++xi) {
-      bool branch_ok = true;
-      const auto inv = inv_at(g, g.input(*scaled.node, 1 - xi), branch_ok);
+      Branch b;
+      const auto inv = inv_at(g, g.input(*scaled.node, 1 - xi), b);
       if (!inv) continue;
-      const auto x = operand(g, g.input(*scaled.node, xi), branch_ok);
-      if (!x || x->variable) continue;
+      const Operand x = operand(g, g.input(*scaled.node, xi), b, false);
+      if (x.variable) continue;
       // The shift: Sub(beta, Mul(mean, inv)) or Neg(Mul(mean, inv)).
       const tf::NodeDef* beta = nullptr;
       Tensor mean_inv = shift;
       if (is(shift, "Sub") && g.data_inputs(*shift.node) == 2) {
-        const auto b = operand(g, g.input(*shift.node, 0), branch_ok);
-        if (!b || !b->variable) continue;
-        beta = b->variable;
+        const Operand beta_operand = operand(g, g.input(*shift.node, 0), b);
+        if (!beta_operand.variable) continue;
+        beta = beta_operand.variable;
         mean_inv = g.through_identity(g.input(*shift.node, 1));
       } else if (is(shift, "Neg") && g.data_inputs(*shift.node) == 1) {
         mean_inv = g.through_identity(g.input(*shift.node, 0));
@@ -138,62 +144,59 @@ std::optional<BatchNormMatch> inference_formula(const Graph& g, Tensor t, bool& 
       const tf::NodeDef* mean = nullptr;
       for (int mi = 0; mi < 2 && !mean; ++mi) {
         if (g.through_identity(g.input(*mean_inv.node, 1 - mi)).node != inv->node) continue;
-        const auto m = operand(g, g.input(*mean_inv.node, mi), branch_ok);
-        if (m && m->variable) mean = m->variable;
+        const Operand m = operand(g, g.input(*mean_inv.node, mi), b);
+        if (m.variable) mean = m.variable;
       }
       if (!mean) continue;
-      BatchNormMatch b;
-      b.output = t.node;
-      b.input = x->tensor;
-      b.gamma = inv->gamma;
-      b.beta = beta;
-      b.moving_mean = mean;
-      b.moving_variance = inv->variance;
-      b.epsilon = inv->epsilon;
-      ok = branch_ok;
-      return b;
+      BatchNormMatch match;
+      match.output = t.node;
+      match.input = x.tensor;
+      match.gamma = inv->gamma;
+      match.beta = beta;
+      match.moving_mean = mean;
+      match.moving_variance = inv->variance;
+      match.epsilon = inv->epsilon;
+      branch = b;
+      return match;
     }
   }
   return std::nullopt;
 }
 
-// 1 - decay of AssignSub(var, (var - batch) * decay), the moving average's update.
-std::optional<double> decay_of(const Graph& g, const tf::NodeDef* var) {
-  for (const tf::NodeDef* n : g.nodes_with_op({"AssignSub", "AssignSubVariableOp"})) {
-    if (g.data_inputs(*n) != 2 || g.variable(g.input(*n, 0)) != var) continue;
-    const Tensor mul = g.through_identity(g.input(*n, 1));
-    if (!is(mul, "Mul") || g.data_inputs(*mul.node) != 2) continue;
-    for (int i = 0; i < 2; ++i) {
-      if (const auto d = scalar_constant(g, g.input(*mul.node, i))) return *d;
+std::optional<BatchNormMatch> unfused_batch_norm_at(const Graph& g, Tensor t) {
+  t = g.through_identity(t);
+  std::optional<BatchNormMatch> found;
+  Branch branch;
+  if (is(t, "Merge") && t.output == 0 && g.data_inputs(*t.node) == 2) {
+    for (int i = 0; i < 2 && !found; ++i) {
+      Branch b;
+      auto m = inference_formula(g, g.input(*t.node, i), b);
+      if (m && b.inference) {
+        m->output = t.node;
+        m->cond = t.node->name();
+        found = m;
+        branch = b;
+      }
     }
+  } else {
+    auto m = inference_formula(g, t, branch);
+    if (m && branch.inference) found = m;
   }
-  return std::nullopt;
+  if (!found) return std::nullopt;
+  if (!branch.by_default) refuse_cond_predicate(g, found->cond.empty() ? found->output->name() : found->cond, branch);
+  return found;
 }
 
 }  // namespace
 
 std::optional<BatchNormMatch> batch_norm_at(const Graph& g, Tensor t) {
-  t = g.through_identity(t);
-  std::optional<BatchNormMatch> found;
-  if (is(t, "Merge") && t.output == 0 && g.data_inputs(*t.node) == 2) {
-    for (int i = 0; i < 2 && !found; ++i) {
-      bool ok = true;
-      auto m = inference_formula(g, g.input(*t.node, i), ok);
-      if (m && ok) {
-        m->output = t.node;
-        m->cond = t.node->name();
-        found = m;
-      }
-    }
-  } else {
-    bool ok = true;
-    auto m = inference_formula(g, t, ok);
-    if (m && ok) found = m;
-  }
+  std::optional<BatchNormMatch> found = fused_batch_norm_at(g, t);
+  if (!found) found = unfused_batch_norm_at(g, t);
   if (!found) return std::nullopt;
-  const std::optional<double> mean_decay = decay_of(g, found->moving_mean);
-  const std::optional<double> var_decay = decay_of(g, found->moving_variance);
-  if (mean_decay && var_decay && *mean_decay == *var_decay) found->momentum = 1.0 - *mean_decay;
+  if (const auto m = moving_average_momentum(g, *found->moving_mean, *found->moving_variance)) {
+    found->momentum = m->momentum;
+    found->momentum_source = m->source;
+  }
   return found;
 }
 

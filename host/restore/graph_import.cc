@@ -1,8 +1,10 @@
 // Over 500 lines: one walk of TensorFlow's graph from the logits back to the
 // input, with a recogniser per construct it meets (dense, each activation,
-// the hand-written leaky ReLU and SELU, dropout's cond) and the refusals;
-// split apart, the walk's invariants would be spread over files. Batch
-// normalization's recogniser is in graph_batch_norm.cc.
+// the hand-written leaky ReLU and SELU, dropout's cond) and the refusals,
+// and the description built from what it met; split apart, the walk's
+// invariants would be spread over files. Batch normalization's recognisers
+// are in graph_batch_norm*.cc, the input transform's in
+// graph_input_transform.cc.
 #include "host/restore/graph_import.h"
 
 #include <fmt/format.h>
@@ -19,6 +21,7 @@
 #include "checkpoint/error.h"
 #include "checkpoint/meta_graph.h"
 #include "host/restore/graph_batch_norm.h"
+#include "host/restore/graph_input_transform.h"
 #include "host/restore/graph_walk.h"
 #include "meta_graph.pb.h"
 
@@ -250,17 +253,6 @@ std::optional<ActivationMatch> activation_at(const Graph& g, Tensor t) {
   return std::nullopt;
 }
 
-// A Const scalar bool false (the default of tf.layers' `training` placeholder).
-bool is_false_constant(const Graph& g, Tensor t) {
-  t = g.through_identity(t);
-  if (t.node->op() != "Const") return false;
-  const tf::AttrValue* v = attr(*t.node, "value");
-  if (!v || !v->has_tensor() || v->tensor().dtype() != 10 || v->tensor().tensor_shape().dim_size() != 0) return false;
-  const tf::TensorProto& p = v->tensor();
-  if (p.bool_val_size() == 1) return !p.bool_val(0);
-  return p.bool_val_size() == 0 && p.tensor_content().size() == 1 && p.tensor_content()[0] == 0;
-}
-
 // Whether anything `from` is computed from reads output 1 (the true branch)
 // of a Switch on `pred`.
 bool reads_true_branch(const Graph& g, const tf::NodeDef& from, const tf::NodeDef* pred) {
@@ -290,10 +282,7 @@ std::optional<Tensor> identity_at_inference(const Graph& g, Tensor x) {
     const Tensor sw = g.through_identity(g.input(merge, i));
     if (sw.node->op() != "Switch" || sw.output != 0 || g.data_inputs(*sw.node) != 2) continue;
     const tf::NodeDef* pred = g.through_identity(g.input(*sw.node, 1)).node;
-    if (pred->op() != "PlaceholderWithDefault" || g.data_inputs(*pred) != 1 ||
-        !is_false_constant(g, g.input(*pred, 0))) {
-      return std::nullopt;
-    }
+    if (!false_by_default(g, g.input(*sw.node, 1))) return std::nullopt;
     // The other input must be the cond's true branch, or Merge could forward it.
     if (!reads_true_branch(g, *g.input(merge, 1 - i).node, pred)) return std::nullopt;
     return g.input(*sw.node, 0);
@@ -370,6 +359,7 @@ ModelDescription model_from_graph(const tf::GraphDef& graph_def, const std::stri
   std::set<const tf::NodeDef*> visited;
   Activation activation{ActivationKind::kIdentity, 0.2f};  // applied to what the walk meets next
   const tf::NodeDef* input = nullptr;
+  std::optional<InputTransformMatch> input_transform;  // what the graph does to its input, when anything
   while (!input) {
     if (auto b = batch_norm_at(g, t)) {
       if (!visited.insert(b->output).second) g.fail("the network's layers form a cycle at " + b->output->name());
@@ -388,7 +378,18 @@ ModelDescription model_from_graph(const tf::GraphDef& graph_def, const std::stri
       continue;
     }
     const std::optional<DenseLayer> d = dense_layer_at(g, t);
-    if (!d) refuse(g, *g.through_identity(t).node);
+    if (!d) {
+      const tf::NodeDef& at = *g.through_identity(t).node;
+      if (at.op() == "MatMul" && g.data_inputs(at) == 2) {
+        if (const tf::NodeDef* kernel = g.variable(g.input(at, 1))) {
+          g.fail(fmt::format("{} (MatMul) multiplies by {} and adds no bias (tf.contrib.layers.fully_connected "
+                             "with a normalizer_fn has none): graft's dense layers have a bias, so it cannot "
+                             "evaluate the layer yet",
+                             at.name(), kernel->name()));
+        }
+      }
+      refuse(g, at);
+    }
     if (!visited.insert(d->matmul).second) g.fail("the network's layers form a cycle at " + d->matmul->name());
     Imported dense;
     dense.dense = *d;
@@ -410,6 +411,9 @@ ModelDescription model_from_graph(const tf::GraphDef& graph_def, const std::stri
     }
     if (x.node->op() == "Placeholder") {
       input = x.node;
+    } else if (auto transform = input_transform_at(g, x, d->fan_in)) {
+      input = transform->placeholder;
+      input_transform = std::move(transform);
     } else if (const auto a = activation_at(g, x)) {
       activation = a->activation;
       t = a->pre;
@@ -428,7 +432,12 @@ ModelDescription model_from_graph(const tf::GraphDef& graph_def, const std::stri
   if (const tf::AttrValue* s = attr(*input, "shape");
       s && s->has_shape() && !s->shape().unknown_rank() && s->shape().dim_size() > 0) {
     const auto& dims = s->shape().dim();
-    if (dims.size() != 2 || (dims[1].size() > 0 && dims[1].size() != m.input.features)) {
+    // Flattened inside the graph (tf.reshape(X, [-1, 784]) of [None, 28, 28]): the features in row-major order.
+    int64_t per_row = 1;
+    for (int i = 1; i < dims.size(); ++i) per_row = dims[i].size() > 0 && per_row > 0 ? per_row * dims[i].size() : -1;
+    const bool flattened = input_transform && input_transform->flattened && dims.size() > 2 &&
+                           (per_row == m.input.features || per_row < 0);
+    if (!flattened && (dims.size() != 2 || (dims[1].size() > 0 && dims[1].size() != m.input.features))) {
       std::vector<int64_t> shape;
       for (const auto& d : dims) shape.push_back(d.size());
       g.fail(fmt::format("the input {} has shape {} but {} takes {} features", input->name(), shape_text(shape),
@@ -473,20 +482,37 @@ ModelDescription model_from_graph(const tf::GraphDef& graph_def, const std::stri
       }
       const bool before = n.activation.kind != ActivationKind::kIdentity;
       const bool after = !before && !m.nodes.empty() && m.nodes.back().activation.kind != ActivationKind::kIdentity;
-      std::string note = fmt::format("{} ({}): batch norm {}, epsilon {:.6g} read from the graph", n.name,
+      std::string note = fmt::format("{} ({}): {}batch norm {}, epsilon {:.6g} read from the graph", n.name,
                                      b.cond.empty() ? b.output->name() : b.cond,
+                                     b.fused_op.empty() ? "" : "fused (" + b.fused_op + ") ",
                                      before  ? "before the activation (" + activation_name(n.activation) + ")"
                                      : after ? "after the activation"
                                              : "with no activation after it",
                                      static_cast<float>(b.epsilon));
+      if (!b.gamma || !b.beta) {
+        note += fmt::format(", {} (no {} in the graph)",
+                            !b.gamma && !b.beta ? "scale and center off"
+                            : !b.gamma          ? "scale off"
+                                                : "center off",
+                            !b.gamma && !b.beta ? "gamma or beta" : !b.gamma ? "gamma" : "beta");
+      }
       if (b.momentum) {
         n.batch_norm.momentum = *b.momentum;
-        note += fmt::format(", momentum {:.6g} (1 - its AssignMovingAvg decay)", *b.momentum);
+        note += fmt::format(", momentum {:.6g} ({})", *b.momentum, b.momentum_source);
         read_notes.push_back(note);
       } else {
         read_notes.push_back(note);
-        m.assumptions.push_back(n.name + ": momentum 0.99 (tf.layers' default; the graph has no moving-average "
-                                         "update for it)");
+        // tf.contrib.layers.batch_norm names its scope LAYER/BatchNorm and decays by 0.999.
+        const std::string& scope = n.name;
+        const std::string last = scope.substr(scope.rfind('/') == std::string::npos ? 0 : scope.rfind('/') + 1);
+        if (starts_with(last, "BatchNorm")) {
+          n.batch_norm.momentum = 0.999;
+          m.assumptions.push_back(n.name + ": momentum 0.999 (tf.contrib.layers.batch_norm's default decay; the "
+                                           "graph has no moving-average update for it)");
+        } else {
+          m.assumptions.push_back(n.name + ": momentum 0.99 (tf.layers' default; the graph has no moving-average "
+                                           "update for it)");
+        }
       }
     } else {
       n.name = imported.dropout_name;
@@ -520,10 +546,33 @@ ModelDescription model_from_graph(const tf::GraphDef& graph_def, const std::stri
                             " forwards its input unchanged: its tf.cond takes the false branch while the "
                             "training placeholder keeps its default (false)");
   }
+  const bool scaled = input_transform && input_transform->scales;
+  if (scaled) {
+    // The graph's own scaling/standardization: the placeholder takes the raw values.
+    const ModelInput& t = input_transform->input;
+    m.input.scale = t.scale;
+    m.input.mean = t.mean;
+    m.input.stddev = t.stddev;
+    m.input.read_from = m.source;
+    read_notes.push_back(fmt::format("input {} ({}): the graph computes {} before {}: raw value x {:.6g}{}",
+                                     input->name(), input_transform->placeholder_type, input_transform->expression,
+                                     nodes.front().dense.matmul->name(), t.scale,
+                                     t.mean.empty() ? "" : ", then standardized per feature"));
+  } else if (input_transform) {
+    read_notes.push_back(fmt::format("input {} ({}): the graph computes {} before {}, which does not scale it",
+                                     input->name(), input_transform->placeholder_type, input_transform->expression,
+                                     nodes.front().dense.matmul->name()));
+  }
   m.read = read_notes;
   m.assumptions.push_back("output i stands for label i (the graph does not record which class each output is)");
-  m.assumptions.push_back(
-      fmt::format("the input {} takes pixels scaled to [0, 1] (the graph does not say how)", input->name()));
+  if (scaled) {
+    m.assumptions.push_back(fmt::format("the input {} takes the raw values as the data holds them (the graph "
+                                        "scales them itself)",
+                                        input->name()));
+  } else {
+    m.assumptions.push_back(
+        fmt::format("the input {} takes pixels scaled to [0, 1] (the graph does not say how)", input->name()));
+  }
   m.validate();
   return m;
 }

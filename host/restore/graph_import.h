@@ -11,10 +11,16 @@
 // Tanh, Sigmoid, none (identity), and the hand-written forms
 // Maximum(Mul(alpha, z), z) (leaky ReLU) and
 // scale * Select(z >= 0, z, alpha * Elu(z)) (SELU, TF's constants only).
-// Anything else on the path (convolutions, batch normalization, dropout,
-// recurrent loops, a second input, Relu6, Softplus, input scaling inside
-// the graph) is refused with graft::Error naming the op and node: graft
-// never evaluates an approximation of what the graph computes.
+// Batch normalization before or after an activation: tf.layers/Keras
+// unfused and fused (FusedBatchNorm, V2, V3) and tf.contrib.layers.batch_norm,
+// with or without their training cond (graph_batch_norm.h); dropout whose
+// cond is off by default. Scaling, shifting, standardization and a cast of
+// the input before the first dense layer become the description's input
+// transform (graph_input_transform.h). Anything else on the path
+// (convolutions, dropout that can be on, recurrent loops, a second input,
+// Relu6, Softplus, a nonlinear op on the input) is refused with graft::Error
+// naming the op and node: graft never evaluates an approximation of what the
+// graph computes.
 #include <optional>
 #include <string>
 #include <string_view>

@@ -3,6 +3,7 @@
 // tf.train.Saver's `.meta` would hold them, for the graph-import tests.
 #include <fstream>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,59 @@ class GraphBuilder {
     t->set_dtype(1);
     t->add_float_val(value);
     return name;
+  }
+
+  // A float Const of shape `dims` holding `values` (one value fills the
+  // shape, as tf.constant(1.0, shape=[n]) writes it) in float_val.
+  std::string constant(const std::string& name, const std::vector<float>& values, const std::vector<int64_t>& dims) {
+    tf::TensorProto* t = (*node(name, "Const").mutable_attr())["value"].mutable_tensor();
+    t->set_dtype(1);
+    for (int64_t d : dims) t->mutable_tensor_shape()->add_dim()->set_size(d);
+    for (float v : values) t->add_float_val(v);
+    return name;
+  }
+
+  // The same values as little-endian bytes in tensor_content (what numpy arrays become).
+  std::string constant_content(const std::string& name, const std::vector<float>& values,
+                               const std::vector<int64_t>& dims) {
+    tf::TensorProto* t = (*node(name, "Const").mutable_attr())["value"].mutable_tensor();
+    t->set_dtype(1);
+    for (int64_t d : dims) t->mutable_tensor_shape()->add_dim()->set_size(d);
+    t->set_tensor_content(std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
+    return name;
+  }
+
+  // An int32 Const vector (a Reshape's shape, an ExpandDims axis: [] for one value).
+  std::string int_constant(const std::string& name, const std::vector<int32_t>& values, bool scalar = false) {
+    tf::TensorProto* t = (*node(name, "Const").mutable_attr())["value"].mutable_tensor();
+    t->set_dtype(3);
+    if (!scalar) t->mutable_tensor_shape()->add_dim()->set_size(static_cast<int64_t>(values.size()));
+    t->set_tensor_content(std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(int32_t)));
+    return name;
+  }
+
+  // tf.placeholder_with_default(default_value, shape=()) of dtype bool.
+  std::string bool_placeholder_with_default(const std::string& name, bool default_value) {
+    tf::TensorProto* t = (*node(name + "/input", "Const").mutable_attr())["value"].mutable_tensor();
+    t->set_dtype(10);  // DT_BOOL
+    t->add_bool_val(default_value);
+    node(name, "PlaceholderWithDefault", {name + "/input"});
+    return name;
+  }
+
+  // The node named `name` (added before), to add inputs or attrs to.
+  tf::NodeDef& at(const std::string& name) {
+    for (tf::NodeDef& n : *graph_.mutable_node()) {
+      if (n.name() == name) return n;
+    }
+    throw std::runtime_error("GraphBuilder: no node " + name);
+  }
+
+  bool has(const std::string& name) const {
+    for (const tf::NodeDef& n : graph_.node()) {
+      if (n.name() == name) return true;
+    }
+    return false;
   }
 
   // SCOPE/kernel [fan_in, units], SCOPE/bias, and x·W + b; returns the sum's name.

@@ -20,6 +20,7 @@
 #include "tests/common/expect_contains.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/graph_builder.h"
+#include "tests/common/meta_graph_seeds.h"
 
 namespace graft {
 namespace {
@@ -310,12 +311,19 @@ TEST(GraphImport, UnsupportedActivationsAndOpsAreNamed) {
   }
 }
 
-TEST(GraphImport, InputScalingInsideTheGraphIsRefused) {
+// Scaling inside the graph is the model's input transform
+// (graph_input_transform_test.cc has its forms); a nonlinear op is refused.
+TEST(GraphImport, InputScalingInsideTheGraphIsTheInputTransform) {
   test::GraphBuilder g;
   g.placeholder("X", {-1, 4});
   g.node("scaled", "RealDiv", {"X", g.constant("c255", 255.0f)});
   g.loss(g.dense("outputs", "scaled", 4, 2));
-  EXPECT_CONTAINS(error_of([&] { from(g); }), "test.meta: the graph's network uses RealDiv (scaled)");
+  EXPECT_DOUBLE_EQ(from(g).input.scale, 1.0 / 255.0);
+  test::GraphBuilder nonlinear;
+  nonlinear.placeholder("X", {-1, 4});
+  nonlinear.node("squared", "Square", {"X"});
+  nonlinear.loss(nonlinear.dense("outputs", "squared", 4, 2));
+  EXPECT_CONTAINS(error_of([&] { from(nonlinear); }), "test.meta: the input X is transformed by Square (squared)");
 }
 
 TEST(GraphImport, SecondInputIsRefused) {
@@ -412,6 +420,8 @@ TEST(GraphImport, DamagedGraphsEndInErrorsOrDescriptions) {
                                     b.node("net/hidden1/Maximum", "Maximum", {"net/hidden1/mul", z});
                                     return "net/hidden1/Maximum";
                                   }).serialized()};
+  // The fused and tf.contrib batch norms, the input transform (the fuzz seeds).
+  for (const auto& [name, bytes] : test::meta_graph_seeds()) graphs.push_back(bytes);
   if (auto seed = test::fixture("tf1/scoped_names/my_model_final.ckpt.meta")) {
     std::ifstream in(*seed, std::ios::binary);
     graphs.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

@@ -2,6 +2,9 @@
 // ONNX inference graph (host/export/onnx_export.h), from its recorded model,
 // its TensorFlow graph, or rebuilt from its variables with what was assumed
 // said on stderr.
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -50,11 +53,27 @@ int run_export(const ExportFlags& f) {
     input.stddev = recorded.input.stddev;
     input.output_labels = recorded.output.labels;
     input.class_names = recorded.output.class_names;
+  } else if (const ModelInput* graph_input = resolved.input()) {
+    // The graph scales (or standardizes) its input itself: the ONNX model does as it did.
+    if (f.input_scale && (*f.input_scale != graph_input->scale || !graph_input->mean.empty())) {
+      throw Error(fmt::format("--input-scale {} contradicts the {}, which transforms its input itself ({}): leave "
+                              "--input-scale out",
+                              *f.input_scale, graph_input->read_from, input_transform_text(*graph_input)));
+    }
+    input.scale = graph_input->scale;
+    input.mean = graph_input->mean;
+    input.stddev = graph_input->stddev;
+    for (const std::string& n : resolved.notes) std::fprintf(stderr, "%s\n", n.c_str());
+    std::fprintf(stderr, "input: %s, as the %s computes it\n", input_transform_text(*graph_input).c_str(),
+                 graph_input->read_from.c_str());
   } else {
     input.scale = f.input_scale.value_or(1.0);
     for (const std::string& n : resolved.notes) std::fprintf(stderr, "%s\n", n.c_str());
     if (resolved.graph) {
-      for (const std::string& a : resolved.graph->assumptions) std::fprintf(stderr, "assumed: %s\n", a.c_str());
+      for (const std::string& a : resolved.graph->assumptions) {
+        if (std::find(resolved.notes.begin(), resolved.notes.end(), "assumed: " + a) != resolved.notes.end()) continue;
+        std::fprintf(stderr, "assumed: %s\n", a.c_str());
+      }
     }
     if (!f.input_scale) {
       std::fprintf(stderr, "assumed: the inputs are used as given (the checkpoint does not record its input scale; "

@@ -52,17 +52,20 @@ struct PredictInput {
   std::string origin;
 };
 
-PredictInput read_input(const PredictFlags& f, const std::optional<ModelDescription>& recorded,
+PredictInput read_input(const PredictFlags& f, const ResolvedCheckpointModel& resolved,
                         std::vector<std::string>& notes) {
+  const std::optional<ModelDescription>& recorded = resolved.recorded;
+  const ModelInput* input = resolved.input();  // the record's, or the graph's own scaling
   PredictInput in;
   if (!is_data_file(f.data)) {
     check_folder_flags(f.data, f.data_flags);
     DatasetOptions o;
     o.dir = f.data;
     o.load_train = false;
-    Dataset d = load_dataset(o);  // pixels / 255, as IDX folders always are
-    if (recorded && !recorded->input.mean.empty()) {
-      apply_standardization(d.test, recorded->input.mean, recorded->input.stddev);  // as recorded
+    if (input) o.scale = idx_pixel_scale(*input);
+    Dataset d = load_dataset(o);  // pixels / 255, as IDX folders are unless a graph scales them otherwise
+    if (input && !input->mean.empty()) {
+      apply_standardization(d.test, input->mean, input->stddev);  // as recorded
     }
     in.features = std::move(d.test.features);
     in.rows = d.test.rows;
@@ -87,15 +90,19 @@ PredictInput read_input(const PredictFlags& f, const std::optional<ModelDescript
   if (recorded && f.data_flags.input_scale) {
     throw Error("--input-scale contradicts the model recorded in the checkpoint: leave it out");
   }
-  const double scale = recorded ? recorded->input.scale : f.data_flags.input_scale.value_or(raw.natural_scale);
-  if (!recorded && !f.data_flags.input_scale) {
+  if (input && f.data_flags.input_scale && (*f.data_flags.input_scale != input->scale || !input->mean.empty())) {
+    throw Error(fmt::format("--input-scale {} contradicts the {}, which transforms its input itself ({}): leave "
+                            "--input-scale out",
+                            *f.data_flags.input_scale, input->read_from, input_transform_text(*input)));
+  }
+  const double scale = input ? input->scale : f.data_flags.input_scale.value_or(raw.natural_scale);
+  if (!input && !f.data_flags.input_scale) {
     notes.push_back(fmt::format("assumed: inputs are the raw values x {:.6g} (the checkpoint does not record its "
                                 "input scale)",
                                 scale));
   }
   static const std::vector<float> none;
-  apply_input_transform(raw.features, raw.cols, scale, recorded ? recorded->input.mean : none,
-                        recorded ? recorded->input.stddev : none);
+  apply_input_transform(raw.features, raw.cols, scale, input ? input->mean : none, input ? input->stddev : none);
   in.features = std::move(raw.features);
   in.rows = raw.rows;
   in.cols = raw.cols;
@@ -120,11 +127,13 @@ int run_predict(const PredictFlags& f) {
   // What the graph's network was assumed to be (its input scale, its labels)
   // is said as eval says it; with neither record nor graph, the labels.
   if (resolved.graph) {
-    for (const std::string& a : resolved.graph->assumptions) notes.push_back("assumed: " + a);
+    for (const std::string& a : resolved.graph->assumptions) {
+      if (std::find(notes.begin(), notes.end(), "assumed: " + a) == notes.end()) notes.push_back("assumed: " + a);
+    }
   } else if (!recorded) {
     notes.push_back("assumed: output i stands for label i (the checkpoint does not record its labels)");
   }
-  const PredictInput in = read_input(f, recorded, notes);
+  const PredictInput in = read_input(f, resolved, notes);
   if (in.cols != model.spec.inputs()) {
     throw Error(fmt::format("the model takes {} features, {} has {} per row", model.spec.inputs(), in.origin, in.cols));
   }
