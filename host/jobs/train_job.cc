@@ -1,3 +1,9 @@
+// Over 500 lines: the train job decides where the model comes from (a fresh
+// request, graft's record, a TensorFlow graph, a Keras SavedModel) and checks
+// every flag against that source in one place, so each contradiction is
+// refused with both values before anything is trained; the pieces that stand
+// alone are already elsewhere (host/train/saved_model_resume, resume_model,
+// host/restore/*). Next split: the source checks into their own file.
 #include "host/jobs/train_job.h"
 
 #include <fmt/format.h>
