@@ -30,7 +30,7 @@ GRAFT_DEPS_FUZZ=1 tools/install-deps.sh
 cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRAFT_BUILD_FUZZERS=ON -DGRAFT_WITH_CUDA=OFF \
   -DGRAFT_BUILD_TESTS=OFF -DGRAFT_BUILD_BENCH=OFF >/dev/null
-cmake --build "$build" -j "${JOBS:-2}" --target "${targets[@]}" fuzz_seed_entries fuzz_seed_keras_metadata >/dev/null
+cmake --build "$build" -j "${JOBS:-2}" --target "${targets[@]}" fuzz_seed_entries fuzz_seed_keras_metadata fuzz_seed_meta_graph >/dev/null
 
 # --- seeds (rebuilt every run, never stored in the repository) ---
 fixtures=${GRAFT_FIXTURES:-../shared/fixtures}
@@ -62,8 +62,9 @@ else
   echo "fuzz.sh: no fixtures at $fixtures; seeding with hand-made inputs only" >&2
 fi
 # Hand-built graphs with the fused and tf.contrib batch norms and an input
-# transform (tests/common/meta_graph_seeds.h; tests/reliability checks them).
-cp tools/fuzz/seeds/fuzz_meta_graph/*.meta "$seeds/fuzz_meta_graph/"
+# transform, written from their builders (tests/common/meta_graph_seeds.h;
+# tests/reliability checks what they import as).
+"$build/fuzz/fuzz_seed_meta_graph" "$seeds/fuzz_meta_graph" >/dev/null
 printf 'model_checkpoint_path: "model.ckpt-20"\nall_model_checkpoint_paths: "model.ckpt-10"\nall_model_checkpoint_paths: "model.ckpt-20"\nall_model_checkpoint_timestamps: 1700000000.5\nall_model_checkpoint_timestamps: 1.7e9\nlast_preserved_timestamp: 1699999999.25\n' \
   >"$seeds/fuzz_state_file/full"
 printf 'model_checkpoint_path: "/abs/dir/m\\303\\251\\"q\\n"\n' >"$seeds/fuzz_state_file/escapes"

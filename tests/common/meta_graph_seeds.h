@@ -1,9 +1,9 @@
 #pragma once
 // Small hand-built TensorFlow 1 graphs with the batch-norm and input forms
 // graft imports (tests/common/graph_forms.h), as .meta bytes: the fuzz seeds
-// kept in tools/fuzz/seeds/fuzz_meta_graph/ (tests/reliability checks the
-// committed files import as these do) and the graph importer's damaged-input
-// corpus (tests/host/graph_import_test.cc).
+// that tools/fuzz/seed_meta_graph.cc writes at fuzz time (never stored;
+// tests/reliability checks each imports with its batch norm) and the graph
+// importer's damaged-input corpus (tests/host/graph_import_test.cc).
 #include <functional>
 #include <string>
 #include <utility>
