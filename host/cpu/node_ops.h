@@ -2,7 +2,8 @@
 // The CPU backend's batch-norm and dropout nodes on one batch: the glue
 // between the step plan's per-node form (training or inference) and the
 // kernels (host/cpu/batch_norm_kernels.h, host/cpu/dropout_kernels.h). The
-// dense node stays in cpu_backend.cc, where its parallel GEMM schedule is.
+// dense node stays in the backend (cpu_backend_forward.cc,
+// cpu_backend_backward.cc), where its parallel GEMM schedule is.
 //
 // Buffers are [rows, cols] row-major, one feature per column.
 #include <cstdint>
