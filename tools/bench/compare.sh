@@ -68,6 +68,25 @@ PEER_VARIANTS=${PEER_VARIANTS:-1}
 if [[ $MODE == cpu ]]; then PYTHON=${PYTHON:-/usr/bin/python3}; else PYTHON=${PYTHON:-python3}; fi
 PEER=$ROOT/tools/peers/torch_mlp.py
 
+# ---------------------------------------------------------------- the peer's and the limit's needs (cpu only; before the build)
+if [[ $MODE == cpu ]]; then
+  need=()
+  "$PYTHON" -c "import torch" 2>/dev/null || need+=(python3-torch)
+  dpkg -s libopenblas0-pthread >/dev/null 2>&1 || need+=(libopenblas0-pthread)
+  # oneDNN's matmul for the limit (the fastest SGEMM on the machine, issue 16)
+  dpkg -s libdnnl-dev >/dev/null 2>&1 || need+=(libdnnl-dev)
+  if ((${#need[@]})); then
+    echo "== apt-get install ${need[*]}"
+    if [[ $(id -u) == 0 ]]; then SUDO=(); else SUDO=(sudo); fi
+    "${SUDO[@]}" apt-get install -y --no-install-recommends "${need[@]}" >/dev/null ||
+      { echo "compare.sh: could not install ${need[*]}" >&2; exit 1; }
+    [[ $PYTHON == /usr/bin/python3 ]] || echo "compare.sh: note: PYTHON=$PYTHON; the Debian torch is for /usr/bin/python3" >&2
+  fi
+else
+  "$PYTHON" -c "import torch; assert torch.cuda.is_available()" 2>/dev/null ||
+    echo "compare.sh: warning: $PYTHON has no CUDA-enabled torch; the peer will fail" >&2
+fi
+
 # ---------------------------------------------------------------- binaries
 if [[ -n ${GRAFT_BENCH_BIN:-} ]]; then
   BENCH_BIN=$GRAFT_BENCH_BIN
@@ -80,6 +99,7 @@ else
   else
     bt=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
     [[ $bt == Release ]] || echo "compare.sh: warning: $BUILD is a '$bt' build, not Release" >&2
+    cmake -S . -B "$BUILD" >/dev/null || exit 1  # finds a library installed above (oneDNN for the limit)
   fi
   echo "== build graft-bench ckpt_bench in $BUILD"
   cmake --build "$BUILD" --target graft-bench ckpt_bench -j "$THREADS" >/dev/null || {
@@ -91,23 +111,6 @@ fi
 
 LOGDIR=${OUT:-${LOGDIR:-$BUILD/bench-logs}}
 mkdir -p "$LOGDIR"
-
-# ---------------------------------------------------------------- the peer's needs (cpu only)
-if [[ $MODE == cpu ]]; then
-  need=()
-  "$PYTHON" -c "import torch" 2>/dev/null || need+=(python3-torch)
-  dpkg -s libopenblas0-pthread >/dev/null 2>&1 || need+=(libopenblas0-pthread)
-  if ((${#need[@]})); then
-    echo "== apt-get install ${need[*]}"
-    if [[ $(id -u) == 0 ]]; then SUDO=(); else SUDO=(sudo); fi
-    "${SUDO[@]}" apt-get install -y --no-install-recommends "${need[@]}" >/dev/null ||
-      { echo "compare.sh: could not install ${need[*]}" >&2; exit 1; }
-    [[ $PYTHON == /usr/bin/python3 ]] || echo "compare.sh: note: PYTHON=$PYTHON; the Debian torch is for /usr/bin/python3" >&2
-  fi
-else
-  "$PYTHON" -c "import torch; assert torch.cuda.is_available()" 2>/dev/null ||
-    echo "compare.sh: warning: $PYTHON has no CUDA-enabled torch; the peer will fail" >&2
-fi
 
 # ---------------------------------------------------------------- data
 DATA_ARGS_GRAFT=(--data "$DATA")

@@ -10,7 +10,9 @@
 # and with the best core type for this CPU's flags; BLIS as it configures
 # itself and with its best configuration; oneDNN matmul.
 # Environment: ROUNDS (3), THREADS ("1 2"), BATCHES (50,256,4096; "" for none),
-# MIN_MS (40), PEAK (0; N adds the N³ GEMM), KEEP_LOG (a file for the raw lines).
+# MIN_MS (40), PEAK (0; N adds the N³ GEMM), KEEP_LOG (a file for the raw lines),
+# SUMMARIZE (a KEEP_LOG file of an earlier run, stopped early or not: only
+# its tables are printed, from the rounds it holds).
 set -uo pipefail
 cd "$(dirname "$0")/../../.." || exit 1
 BUILD=${GRAFT_BUILD_DIR:-build}
@@ -20,6 +22,7 @@ THREADS=${THREADS:-"1 2"}
 BATCHES=${BATCHES:-50,256,4096}
 MIN_MS=${MIN_MS:-40}
 PEAK=${PEAK:-0}  # N > 0: also the N³ GEMM rate of each variant (op=peak)
+if [[ -z ${SUMMARIZE:-} ]]; then
 cmake --build "$BUILD" --target kernel_bench_openblas >/dev/null || exit 1
 cmake --build "$BUILD" --target kernel_bench_blis >/dev/null 2>&1 || true
 cmake --build "$BUILD" --target kernel_bench_onednn >/dev/null 2>&1 || true
@@ -55,13 +58,18 @@ for ((r = 1; r <= ROUNDS; r++)); do
   done
   echo "== round $r done; load $(cut -d' ' -f1-3 /proc/loadavg)"
 done
+else
+  LOG=$SUMMARIZE
+  mapfile -t variants < <(grep -o 'variant=[^ ]*' "$LOG" | cut -d= -f2 | awk '!seen[$0]++')
+  echo "== summary of $LOG: $(grep -o 'round=[0-9]*' "$LOG" | sort -u | wc -l) round(s)"
+fi
 
 awk -v variants="$(printf '%s\n' "${variants[@]}" | cut -d'|' -f1 | tr '\n' ' ')" '
 function val(k,   i, kv) { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) return kv[2] } return "" }
 function median(list,   a, n, i, j, t) {
   n = split(list, a, " "); for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
   return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-$1 == "kernel" {
+$1 == "kernel" && / max_rel_err=/ {  # a line cut short (a run stopped early) is left out
   v = val("variant"); t = val("threads"); key = t SUBSEP val("batch") SUBSEP val("layer") SUBSEP val("op")
   G[v, key] = G[v, key] " " val("gflops"); U[v, key] = U[v, key] " " val("us")
   if (!(key in seen)) { seen[key] = 1; S[++n] = key }  # kernel_bench order: batch, layer, op
