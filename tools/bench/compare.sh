@@ -31,6 +31,11 @@
 #                     synthetic data of the same shape
 #   PYTHON            interpreter with torch (cpu default /usr/bin/python3, the
 #                     Debian package; gpu default python3)
+#   ROUNDS            cpu: graft and the peer alternate this many times (default 1);
+#                     with more than 1 each case's ratio is the median of the
+#                     rounds' ratios, and each round's ratio is printed: a VM
+#                     whose speed drifts within a minute then still compares
+#                     the two sides under the same conditions
 #   CKPT_REPEATS      ckpt_bench repeats (default 5; 0 skips it)
 #   OUT / LOGDIR      where the raw logs go (default $GRAFT_BUILD_DIR/bench-logs)
 #
@@ -62,6 +67,8 @@ esac
 BUILD=${GRAFT_BUILD_DIR:-build}
 THREADS=${THREADS:-$(nproc 2>/dev/null || echo 2)}
 REPEATS=${REPEATS:-5}
+ROUNDS=${ROUNDS:-1}
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: ROUNDS=$ROUNDS is not a positive whole number" >&2; exit 2; }
 DATA=${DATA:-/usr/share/datasets/fashion-mnist}
 CKPT_REPEATS=${CKPT_REPEATS:-5}
 PEER_VARIANTS=${PEER_VARIANTS:-1}
@@ -171,6 +178,14 @@ if [[ $MODE == cpu ]]; then
   env "${PEER_ENV[@]}" "$PYTHON" "$PEER" --device cpu --threads "$THREADS" --repeats "$REPEATS" "${DATA_ARGS_PEER[@]}" 2>&1 | tee "$PLOG"
   [[ ${PIPESTATUS[0]} == 0 ]] || { echo "compare.sh: the peer failed" >&2; exit 1; }
   load_end; BG[peer]=$LOAD
+  # Further rounds, alternating (the cases with a peer only: no limit, no transfer).
+  for ((r = 2; r <= ROUNDS; r++)); do
+    echo "== round $r of $ROUNDS: graft, then the peer"
+    env "${GRAFT_ENV[@]}" "$BENCH_BIN" --device cpu --threads "$THREADS" --repeats "$REPEATS" --cases train,bn,infer \
+      "${DATA_ARGS_GRAFT[@]}" >"$LOGDIR/graft-$MODE.r$r.log" 2>&1 || { echo "compare.sh: graft-bench failed (round $r)" >&2; exit 1; }
+    env "${PEER_ENV[@]}" "$PYTHON" "$PEER" --device cpu --threads "$THREADS" --repeats "$REPEATS" "${DATA_ARGS_PEER[@]}" \
+      >"$LOGDIR/peer-$MODE.r$r.log" 2>&1 || { echo "compare.sh: the peer failed (round $r)" >&2; exit 1; }
+  done
   if ((PEER_VARIANTS)) && ((THREADS > 1)); then
     echo "== peer, for reference: OPENBLAS_NUM_THREADS=$THREADS (BLAS threads inside torch's threads), 2 repeats"
     env "${PEER_ENV[@]}" OPENBLAS_NUM_THREADS="$THREADS" "$PYTHON" "$PEER" --device cpu --threads "$THREADS" --repeats 2 "${DATA_ARGS_PEER[@]}" 2>&1 | tee "$PLOG2"
@@ -205,6 +220,8 @@ field() {
 ckpt() { awk -v l="$2" 'index($0, l) == 1 { print $NF; exit }' "$1"; }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.3f", a / b }'; }
 or_na() { [[ -n $1 ]] && echo "$1" || echo "n/a"; }
+median() { tr ' ' '\n' | grep -v '^$' | grep -v 'n/a' | sort -g | awk '{ v[NR] = $1 } END {
+  if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 cases=(train_b50 train_b256 train_b4096 train_bn_b50 train_bn_b4096 infer_b10000)
 echo
@@ -227,13 +244,27 @@ if [[ $MODE == cpu ]]; then
 else
   printf '%-14s %12s %12s %8s %8s %8s   %-8s %14s %s\n' case graft "torch eager" ratio spread_g spread_p "limit(L)" "torch graphs" "graft/graphs"
 fi
-declare -A G P L R
+declare -A G P L R ROUND_RATIOS
+((ROUNDS > 1)) && [[ $MODE == cpu ]] &&
+  echo "(ROUNDS=$ROUNDS: graft, peer and ratio are medians over the rounds; L uses round 1's limit)"
 for c in "${cases[@]}"; do
   g=$(field "$GLOG" graft "$c" samples_per_s)
   p=$(field "$PLOG" peer "$c" samples_per_s)
   lim=$(field "$GLOG" graft "$c" limit_samples_per_s)
+  r=$(div "$g" "$p")
+  if ((ROUNDS > 1)) && [[ $MODE == cpu ]]; then
+    gs=$g ps=$p rs=$r
+    for ((k = 2; k <= ROUNDS; k++)); do
+      gk=$(field "$LOGDIR/graft-$MODE.r$k.log" graft "$c" samples_per_s)
+      pk=$(field "$LOGDIR/peer-$MODE.r$k.log" peer "$c" samples_per_s)
+      gs+=" $gk" ps+=" $pk" rs+=" $(div "$gk" "$pk")"
+    done
+    ROUND_RATIOS[$c]=$rs
+    g=$(median <<<"$gs"); p=$(median <<<"$ps"); r=$(median <<<"$rs")
+    [[ -n $r ]] || r=n/a
+  fi
   G[$c]=$(or_na "$g"); P[$c]=$(or_na "$p"); L[$c]=$(div "$g" "$lim")
-  r=$(div "$g" "$p"); R[$c]=$r
+  R[$c]=$r
   sg=$(or_na "$(field "$GLOG" graft "$c" spread)"); sp=$(or_na "$(field "$PLOG" peer "$c" spread)")
   if [[ $MODE == cpu ]]; then
     printf '%-14s %12s %12s %8s %8s %8s   %s\n' "$c" "${G[$c]}" "${P[$c]}" "$r" "$sg" "$sp" "${L[$c]}"
@@ -243,6 +274,15 @@ for c in "${cases[@]}"; do
       "$(or_na "$pg")" "$(div "$g" "$pg")"
   fi
 done
+over=""
+for c in "${cases[@]}"; do
+  awk -v l="${L[$c]}" 'BEGIN { exit !(l != "n/a" && l + 0 > 1) }' && over+=" $c"
+done
+[[ -n $over ]] && echo "note: L above 1 for${over}: the case ran faster than the large-GEMM rate measured at the start; the limit is a measurement (4096^3, that moment), not a bound, so such an L says the machine's speed drifted or small GEMMs ran from cache faster than the large one"
+if ((ROUNDS > 1)) && [[ $MODE == cpu ]]; then
+  echo "ratio in each round (graft / peer, the two run one after the other):"
+  for c in "${cases[@]}"; do printf '  %-14s %s\n' "$c" "${ROUND_RATIOS[$c]}"; done
+fi
 if [[ -s $PLOG2 ]]; then
   echo "peer with other settings (reference only; not used for the ratios):"
   for c in "${cases[@]}"; do
