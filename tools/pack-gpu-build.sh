@@ -29,7 +29,7 @@ gen=()
 if [[ ! -f $BUILD/CMakeCache.txt ]] && command -v ninja >/dev/null; then gen=(-G Ninja); fi
 echo "== configure $BUILD (Release, CUDA arch $ARCH, tests on)"
 cmake -S . -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DGRAFT_WITH_CUDA=ON \
-  -DCMAKE_CUDA_ARCHITECTURES="$ARCH" -DGRAFT_BUILD_TESTS=ON >/dev/null
+  -DCMAKE_CUDA_ARCHITECTURES="$ARCH" -DGRAFT_BUILD_TESTS=ON -DGRAFT_BENCH_WITH_ONEDNN=OFF >/dev/null
 
 targets=(graft_cuda_tests)
 available=$(cmake --build "$BUILD" --target help 2>/dev/null || true)
