@@ -60,6 +60,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 else
   LOG=$SUMMARIZE
+  grep -q '^kernel variant=.* max_rel_err=' "$LOG" 2>/dev/null ||
+    { echo "compare_kernels: SUMMARIZE=$LOG is not a kept log of this script (no complete kernel lines)" >&2; exit 2; }
   mapfile -t variants < <(grep -o 'variant=[^ ]*' "$LOG" | cut -d= -f2 | awk '!seen[$0]++')
   echo "== summary of $LOG: $(grep -o 'round=[0-9]*' "$LOG" | sort -u | wc -l) round(s)"
 fi
