@@ -16,6 +16,11 @@ packages=(
   libcairo2-dev                       # the demo's pictures (PNG, SVG)
   python3 python3-pil                 # tests: decode the demo's PNG with another library
 )
+# libxsmm: JIT kernels for the CPU's cache-sized GEMMs (optional; Debian
+# builds it for amd64 only).
+if [ "$(dpkg --print-architecture 2>/dev/null)" = "amd64" ]; then
+  packages+=(libxsmm-dev)
+fi
 # tools/fuzz.sh sets GRAFT_DEPS_FUZZ=1: clang and its runtimes (libFuzzer,
 # ASan, UBSan). Not needed for `make test`.
 if [ "${GRAFT_DEPS_FUZZ:-}" = "1" ]; then

@@ -15,6 +15,7 @@
 #include "host/cpu/aligned_buffer.h"
 #include "host/cpu/blas_kernels.h"
 #include "host/cpu/cpu_backend_internal.h"
+#include "host/cpu/gemm_engine.h"
 #include "host/cpu/cpu_dataset.h"
 #include "host/cpu/node_ops.h"
 #include "host/cpu/regularization.h"
@@ -32,7 +33,7 @@ CpuBackend::CpuBackend(int threads) : team_(threads) {
 }
 
 std::string CpuBackend::description() const {
-  return "cpu (" + cpu::blas_summary() + ", " + std::to_string(team_.size()) +
+  return "cpu (" + cpu::cpu_gemm_summary() + ", " + std::to_string(team_.size()) +
          (team_.size() == 1 ? " thread)" : " threads)");
 }
 

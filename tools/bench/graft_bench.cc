@@ -61,6 +61,7 @@
 #include "host/data/dataset.h"
 #include "host/device_select.h"
 #include "host/data/idx.h"
+#include "host/cpu/gemm_engine.h"
 #include "host/model/model_spec.h"
 #include "host/model/optimizer_config.h"
 #include "host/train/trainer.h"
@@ -311,7 +312,7 @@ int main(int argc, char** argv) {
     const char* l2 = std::getenv("OPENBLAS_L2_SIZE");
     std::printf("graft openblas_core=%s OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s\n", openblas_get_corename(),
                 coretype ? coretype : "unset", l2 ? l2 : "unset");
-    std::printf("graft blas=\"%s\" cpu_flags=\"%s\"\n", graft::cpu::blas_summary().c_str(),
+    std::printf("graft blas=\"%s\" cpu_flags=\"%s\"\n", graft::cpu::cpu_gemm_summary().c_str(),
                 graft::cpu::host_cpu_features().flags().c_str());
     if (!graft::cpu::blas_report().decision.advice.empty()) {
       std::printf("graft note: %s\n", graft::cpu::blas_report().decision.advice.c_str());

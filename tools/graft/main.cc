@@ -13,6 +13,7 @@
 #include "cuda/cuda_backend.h"
 #include "graft/version.h"
 #include "host/cpu/blas_kernels.h"
+#include "host/cpu/gemm_engine.h"
 #include "tools/graft/commands.h"
 
 namespace graft::cli {
@@ -42,6 +43,12 @@ std::string version_text() {
   text += "CPU: " + (cpu.brand.empty() ? cpu.vendor : cpu.brand) + ", " + cpu.flags() + "\n";
   text += "CPU BLAS: " + graft::cpu::blas_summary() + "\n";
   if (!blas.decision.advice.empty()) text += "CPU BLAS note: " + blas.decision.advice + "\n";
+  const graft::cpu::GemmEnginePolicy& gemm = graft::cpu::gemm_engine_policy();
+  if (gemm.libxsmm) {
+    text += "CPU GEMM: " + gemm.summary + "; OpenBLAS the rest\n";
+  } else {
+    text += "CPU GEMM: OpenBLAS for every GEMM" + (gemm.summary.empty() ? "" : " (" + gemm.summary + ")") + "\n";
+  }
   if (graft::cuda_compiled()) {
     text += "CUDA backend: compiled in\n";
     text += "CUDA device: " + graft::cuda_device_summary() + "\n";
