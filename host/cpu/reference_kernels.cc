@@ -122,7 +122,17 @@ void optimizer_update(const OptimizerConfig& config, const OptimizerScalars& sca
 
 void gather_rows(const float* src, const uint32_t* index, float* out, int64_t n, int64_t cols) {
   const std::size_t row_bytes = static_cast<std::size_t>(cols) * sizeof(float);
+  // The rows are random rows of the whole data set, mostly not in cache: ask
+  // for the row kAhead places on while this one is copied (its first 4 KB;
+  // the hardware prefetcher follows a longer row once it has started).
+  // Batch 50: the training step 1.04-1.06x faster (docs/performance.md).
+  constexpr int64_t kAhead = 4;
+  const std::size_t prefetch_bytes = std::min<std::size_t>(row_bytes, 4096);
   for (int64_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) {
+      const char* next = reinterpret_cast<const char*>(src + static_cast<int64_t>(index[i + kAhead]) * cols);
+      for (std::size_t b = 0; b < prefetch_bytes; b += 64) __builtin_prefetch(next + b, 0, 3);
+    }
     std::memcpy(out + i * cols, src + static_cast<int64_t>(index[i]) * cols, row_bytes);
   }
 }
