@@ -9,7 +9,7 @@ find_package(ZLIB REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)
 # libxsmm (Debian libxsmm-dev, amd64): JIT-generated AVX-512 kernels for the
-# GEMMs whose B operand stays in L2, 1.1-1.5x faster than OpenBLAS there on
+# GEMMs whose B operand stays in L2, 1.05-1.6x faster per call than OpenBLAS on
 # Intel AVX-512 cores (host/cpu/gemm_engine.h, docs/performance.md).
 # Debian ships it as static archives only; its fallback calls BLAS's sgemm_,
 # which OpenBLAS provides (it is linked after libxsmm).

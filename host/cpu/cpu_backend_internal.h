@@ -15,9 +15,10 @@
 //                            of the whole tensor
 // The entry points are make_cpu_backend / max_cpu_threads (host/backend.h).
 //
-// The CPU reference backend: OpenBLAS GEMMs (single-threaded calls) split
-// between the cores by a ThreadTeam, with the reference kernels as fused
-// epilogues. Parallel layout of one training step (n rows, L layers):
+// The CPU reference backend: single-threaded GEMM calls (host/cpu/sgemm.h:
+// OpenBLAS, or libxsmm for cache-sized ones) split between the cores by a
+// ThreadTeam, with the reference kernels as fused epilogues. Parallel layout
+// of one training step (n rows, L layers):
 //
 //   gather       rows of the batch copied once into a contiguous input
 //   forward      large n: each thread runs its own block of rows through
