@@ -7,6 +7,7 @@
 #include <string>
 
 #include "host/cpu/blas_kernels.h"
+#include "host/cpu/libxsmm_gemm.h"
 #include "tests/cli/cli_util.h"
 #include "tests/common/expect_contains.h"
 
@@ -29,6 +30,21 @@ TEST(CliBlas, GenericKernelsAreCorrectedAndReported) {
   EXPECT_CONTAINS(r.output, "CPU BLAS: OpenBLAS 0.");
   EXPECT_CONTAINS(r.output, ", " + best + " kernels [corrected from Prescott]\n");
   EXPECT_CONTAINS(r.output, "graft ran itself again with OPENBLAS_CORETYPE=" + best);
+}
+
+// The GEMM line of --version follows GRAFT_CPU_GEMM (host/cpu/gemm_engine.h).
+TEST(CliBlas, VersionSaysWhichLibraryRunsTheGemms) {
+  auto r = graft_env("GRAFT_CPU_GEMM=openblas", "--version");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "CPU GEMM: OpenBLAS for every GEMM");
+  r = graft_env("GRAFT_CPU_GEMM=fastest", "--version");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "GRAFT_CPU_GEMM=fastest not understood (auto, openblas or libxsmm), ignored");
+  if (!cpu::libxsmm_info().built) GTEST_SKIP() << "graft is built without libxsmm (GRAFT_WITH_LIBXSMM)";
+  r = graft_env("GRAFT_CPU_GEMM=libxsmm", "--version");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "JIT kernels where B fits ");
+  EXPECT_CONTAINS(r.output, "; OpenBLAS the rest\n");
 }
 
 TEST(CliBlas, AUserSetCoreTypeIsKeptAndSaidSo) {
