@@ -50,10 +50,13 @@ void CpuBackend::forward_rows(const float* input, int first, int last, Range r, 
   }
 }
 
-// Small batches, and any step with a training-form node: each layer's
-// GEMM split by output columns, the epilogue on the calling thread.
+// Small batches, and any step with a training-form node: each layer's GEMM
+// split between the team (a training step's small batch: by kernel rows,
+// partial products summed; otherwise by output columns), the epilogue on the
+// calling thread.
 // Outputs in act_. plan: the forms of batch norm and dropout (null: inference).
-void CpuBackend::forward_columns(const float* input, int first, int64_t n, const StepPlan* plan) {
+void CpuBackend::forward_columns(const float* input, int first, int64_t n, const StepPlan* plan,
+                                 bool by_kernel_rows) {
   const float* in = input;
   for (int l = first; l < static_cast<int>(layers_.size()); ++l) {
     const DenseLayerShape& s = layers_[l];
@@ -64,7 +67,27 @@ void CpuBackend::forward_columns(const float* input, int first, int64_t n, const
       continue;
     }
     const float* w = params_[layout_.kernel(l)].data();
-    if (team_.size() > 1 && 2.0 * n * s.fan_in * s.fan_out >= kParallelGemmFlops) {
+    const bool parallel = team_.size() > 1 && 2.0 * n * s.fan_in * s.fan_out >= kParallelGemmFlops;
+    if (parallel && by_kernel_rows && n < kRowSplitRows) {
+      // Split by kernel rows, as the backward pass splits the weight gradient
+      // and the update: each thread reads the rows it wrote last step, from
+      // its own cache. Part p's product over its rows goes to out (p = 0) or
+      // forward_partial_[p - 1]; the parts are summed in part order.
+      team_.run([&](int part, int parts) {
+        const Range k = split_range(s.fan_in, part, parts, 16);
+        float* dst = part == 0 ? out : forward_partial_[static_cast<std::size_t>(part - 1)].data();
+        if (k.size() == 0) {
+          std::fill(dst, dst + n * s.fan_out, 0.0f);
+          return;
+        }
+        gemm(false, false, n, s.fan_out, k.size(), in + k.begin, s.fan_in, w + k.begin * s.fan_out, s.fan_out, dst,
+             s.fan_out);
+      });
+      for (const AlignedBuffer& partial : forward_partial_) {
+        const float* p = partial.data();
+        for (int64_t i = 0; i < n * s.fan_out; ++i) out[i] += p[i];
+      }
+    } else if (parallel) {
       team_.run([&](int part, int parts) {
         const Range c = split_range(s.fan_out, part, parts, 16);
         gemm(false, false, n, c.size(), s.fan_in, in, s.fan_in, w + c.begin, s.fan_out, out + c.begin,
@@ -99,7 +122,7 @@ void CpuBackend::forward_loss(const float* input, const int32_t* labels, int fir
       loss_rows(r, part);
     });
   } else {
-    forward_columns(input, first, n, plan);
+    forward_columns(input, first, n, plan, /*by_kernel_rows=*/dlogits != nullptr);
     if (whole_batch && team_.size() > 1 && n >= kRowSplitRows) {
       run_rows(n, [&](Range r, int part) { loss_rows(r, part); });
     } else {

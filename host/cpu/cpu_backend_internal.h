@@ -23,7 +23,9 @@
 //   gather       rows of the batch copied once into a contiguous input
 //   forward      large n: each thread runs its own block of rows through
 //                every layer (no barrier between layers) and its softmax;
-//                small n: each GEMM is split by output columns
+//                small n: each GEMM is split by kernel rows, as backward
+//                splits them, so a thread reads the rows it updated (in its
+//                cache); the partial products are summed in part order
 //   backward     per layer: activation gradient + bias gradient (row blocks,
 //                per-thread partial bias sums), then one job per thread that
 //                owns a block of the kernel's rows: dW rows, the matching
@@ -35,8 +37,10 @@
 // Batch norm and dropout nodes (host/cpu/node_ops.h) run over the whole
 // batch: a training-form batch norm needs the batch's statistics before any
 // row can go on, and a dropout mask is a function of the row's place in the
-// batch, so a step with a training-form node takes the column path (each
-// GEMM split by columns) throughout. Inference forms are per row and keep
+// batch, so a step with a training-form node takes the whole-batch path
+// (each GEMM split by kernel rows below 256 rows, by columns above; an
+// evaluation by columns always)
+// throughout. Inference forms are per row and keep
 // the row-split paths (evaluation, the frozen-layer cache).
 //
 // Nothing allocates inside train_step; every buffer is sized in build().
@@ -148,7 +152,12 @@ class CpuBackend final : public Backend {
   void run_rows(int64_t n, F&& fn);
   void inference_rows(const float* x, int64_t rows, int64_t cols, int k, float* out);
   void forward_rows(const float* input, int first, int last, Range r, float* last_out = nullptr);
-  void forward_columns(const float* input, int first, int64_t n, const StepPlan* plan = nullptr);
+  // by_kernel_rows: a training step's small batch, split as backward splits
+  // the kernels (results then depend on the thread count, as the bias
+  // gradients' partial sums already do); evaluation keeps the column split,
+  // whose results are the same on any number of threads.
+  void forward_columns(const float* input, int first, int64_t n, const StepPlan* plan = nullptr,
+                       bool by_kernel_rows = false);
   void forward_loss(const float* input, const int32_t* labels, int first, int64_t n, float* dlogits,
                     double* loss_sum, int64_t* correct, const StepPlan* plan = nullptr);
   void other_node_forward(int l, const float* in, float* out, int64_t n, bool train);
@@ -181,6 +190,9 @@ class CpuBackend final : public Backend {
   AlignedBuffer input_;               // the gathered batch
   std::vector<int32_t> labels_;
   std::vector<AlignedBuffer> bias_partial_;  // per-thread partial bias gradients
+  // Parts 1.. of a small batch's forward GEMM split by kernel rows,
+  // [kRowSplitRows, widest fan_out] each (forward_columns).
+  std::vector<AlignedBuffer> forward_partial_;
   std::vector<PartTotals> part_totals_;
   EpochTotals totals_;
   cpu::StepRegularizer regularizer_;  // L1/L2 penalties and max-norm (none unless set)
