@@ -50,13 +50,12 @@ void CpuBackend::forward_rows(const float* input, int first, int last, Range r, 
   }
 }
 
-// Small batches, and any step with a training-form node: each layer's GEMM
-// split between the team (a training step's small batch: by kernel rows,
-// partial products summed; otherwise by output columns), the epilogue on the
-// calling thread.
+// A training step's small batch, and any step with a training-form node:
+// each layer's GEMM split between the team (below kRowSplitRows rows: by
+// kernel rows, partial products summed; otherwise by output columns), the
+// epilogue on the calling thread.
 // Outputs in act_. plan: the forms of batch norm and dropout (null: inference).
-void CpuBackend::forward_columns(const float* input, int first, int64_t n, const StepPlan* plan,
-                                 bool by_kernel_rows) {
+void CpuBackend::forward_columns(const float* input, int first, int64_t n, const StepPlan* plan) {
   const float* in = input;
   for (int l = first; l < static_cast<int>(layers_.size()); ++l) {
     const DenseLayerShape& s = layers_[l];
@@ -68,7 +67,7 @@ void CpuBackend::forward_columns(const float* input, int first, int64_t n, const
     }
     const float* w = params_[layout_.kernel(l)].data();
     const bool parallel = team_.size() > 1 && 2.0 * n * s.fan_in * s.fan_out >= kParallelGemmFlops;
-    if (parallel && by_kernel_rows && n < kRowSplitRows) {
+    if (parallel && n < kRowSplitRows) {
       // Split by kernel rows, as the backward pass splits the weight gradient
       // and the update: each thread reads the rows it wrote last step, from
       // its own cache. Part p's product over its rows goes to out (p = 0) or
@@ -116,13 +115,18 @@ void CpuBackend::forward_loss(const float* input, const int32_t* labels, int fir
   };
   bool whole_batch = false;  // a training-form node needs the whole batch at once
   for (std::size_t i = 0; plan && i < plan->forward.size(); ++i) whole_batch = whole_batch || plan->forward[i].train;
-  if (team_.size() > 1 && n >= kRowSplitRows && !whole_batch) {
+  // An evaluation (no dlogits) always takes the row path, which runs a small
+  // batch on one thread: splitting a GEMM by columns or kernel rows changes
+  // its summation order (libxsmm's kernels differ by width), and evaluation
+  // must give the same bits on any number of threads (graft eval reproduces
+  // the test loss training printed).
+  if (!whole_batch && (dlogits == nullptr || (team_.size() > 1 && n >= kRowSplitRows))) {
     run_rows(n, [&](Range r, int part) {
       forward_rows(input, first, last + 1, r);
       loss_rows(r, part);
     });
   } else {
-    forward_columns(input, first, n, plan, /*by_kernel_rows=*/dlogits != nullptr);
+    forward_columns(input, first, n, plan);
     if (whole_batch && team_.size() > 1 && n >= kRowSplitRows) {
       run_rows(n, [&](Range r, int part) { loss_rows(r, part); });
     } else {

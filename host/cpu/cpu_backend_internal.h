@@ -38,8 +38,8 @@
 // batch: a training-form batch norm needs the batch's statistics before any
 // row can go on, and a dropout mask is a function of the row's place in the
 // batch, so a step with a training-form node takes the whole-batch path
-// (each GEMM split by kernel rows below 256 rows, by columns above; an
-// evaluation by columns always)
+// (each GEMM split by kernel rows below 256 rows, by columns above;
+// evaluation takes the row path)
 // throughout. Inference forms are per row and keep
 // the row-split paths (evaluation, the frozen-layer cache).
 //
@@ -152,12 +152,9 @@ class CpuBackend final : public Backend {
   void run_rows(int64_t n, F&& fn);
   void inference_rows(const float* x, int64_t rows, int64_t cols, int k, float* out);
   void forward_rows(const float* input, int first, int last, Range r, float* last_out = nullptr);
-  // by_kernel_rows: a training step's small batch, split as backward splits
-  // the kernels (results then depend on the thread count, as the bias
-  // gradients' partial sums already do); evaluation keeps the column split,
-  // whose results are the same on any number of threads.
-  void forward_columns(const float* input, int first, int64_t n, const StepPlan* plan = nullptr,
-                       bool by_kernel_rows = false);
+  // Training only: splitting by kernel rows makes results depend on the
+  // thread count (as the bias gradients' partial sums already do).
+  void forward_columns(const float* input, int first, int64_t n, const StepPlan* plan = nullptr);
   void forward_loss(const float* input, const int32_t* labels, int first, int64_t n, float* dlogits,
                     double* loss_sum, int64_t* correct, const StepPlan* plan = nullptr);
   void other_node_forward(int l, const float* in, float* out, int64_t n, bool train);

@@ -354,6 +354,53 @@ TEST(CpuBackend, OneAndTwoThreadsAgreeOnLargeBatches) {
   }
 }
 
+// A small batch's forward GEMMs are split by kernel rows on more than one
+// thread and the partial products summed (cpu_backend_forward.cc): training
+// must give the one-thread result up to rounding, for an uneven split (3
+// threads) too; evaluation keeps the column split, so the same weights give
+// the same loss, bit for bit, on any number of threads.
+TEST(CpuBackend, SmallBatchesAgreeAcrossThreadCounts) {
+  const std::vector<int64_t> dims = {784, 300, 50, 10};
+  const Activation relu{ActivationKind::kRelu};
+  const Batch b = random_batch(120, dims[0], 10, 7);
+  std::vector<std::vector<float>> results[3];
+  for (int threads : {1, 2, 3}) {
+    auto backend = make_cpu_backend(threads);
+    backend->build(shapes(dims, relu), sgd(0.05f), 64);
+    randomize(*backend, dims, relu, 3);
+    auto data = backend->upload(b.x.data(), b.y.data(), 120, dims[0]);
+    backend->shuffle(*data, 1, 0);
+    backend->train_step(*data, 0, 50, 0);
+    backend->train_step(*data, 50, 50, 0);
+    for (int i = 0; i < backend->num_params(); ++i) {
+      results[threads - 1].emplace_back(dims[0] * dims[1]);
+      backend->read_param(i, results[threads - 1].back().data());
+    }
+  }
+  for (int t : {1, 2}) {
+    for (std::size_t i = 0; i < results[0].size(); ++i) {
+      EXPECT_TRUE(test::all_close(results[t][i], results[0][i], 1e-6, 1e-4)) << t + 1 << " threads, parameter " << i;
+    }
+  }
+  // Evaluated in chunks of 64 rows (one thread each) and of 512 (split by
+  // rows, 256 or 171 to a thread, then 88 on one).
+  const Batch big = random_batch(600, dims[0], 10, 8);
+  for (int64_t max_batch : {64, 512}) {
+    double eval_loss[3] = {};
+    for (int threads : {1, 2, 3}) {
+      auto backend = make_cpu_backend(threads);
+      backend->build(shapes(dims, relu), sgd(0.05f), max_batch);
+      for (int i = 0; i < backend->num_params(); ++i) {
+        backend->write_param(i, results[0][static_cast<std::size_t>(i)].data());
+      }
+      auto data = backend->upload(big.x.data(), big.y.data(), 600, dims[0]);
+      eval_loss[threads - 1] = backend->evaluate(*data, 0).loss_sum;
+    }
+    EXPECT_EQ(eval_loss[1], eval_loss[0]) << "max batch " << max_batch;
+    EXPECT_EQ(eval_loss[2], eval_loss[0]) << "max batch " << max_batch;
+  }
+}
+
 TEST(CpuBackend, ShuffleIsTheSortedKeyPermutation) {
   auto backend = make_cpu_backend(1);
   backend->build(shapes({1, 3}, Activation{}), sgd(1.0f), 1000);
