@@ -37,10 +37,9 @@
 // Batch norm and dropout nodes (host/cpu/node_ops.h) run over the whole
 // batch: a training-form batch norm needs the batch's statistics before any
 // row can go on, and a dropout mask is a function of the row's place in the
-// batch, so a step with a training-form node takes the whole-batch path
-// (each GEMM split by kernel rows below 256 rows, by columns above;
-// evaluation takes the row path)
-// throughout. Inference forms are per row and keep
+// batch, so a training step with a training-form node takes the whole-batch
+// path (forward_columns: each GEMM split by kernel rows below kRowSplitRows
+// rows, by columns above) throughout. Inference forms are per row and keep
 // the row-split paths (evaluation, the frozen-layer cache).
 //
 // Nothing allocates inside train_step; every buffer is sized in build().

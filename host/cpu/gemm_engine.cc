@@ -71,9 +71,7 @@ const GemmEnginePolicy& gemm_engine_policy() {
   return policy;
 }
 
-GemmEngine gemm_engine(const GemmEnginePolicy& p, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k) {
-  (void)trans_a;
-  (void)m;
+GemmEngine gemm_engine(const GemmEnginePolicy& p, bool trans_b, int64_t n, int64_t k) {
   if (!p.libxsmm || trans_b || k <= 0 || n <= 0) return GemmEngine::kOpenBlas;
   const double b_bytes = static_cast<double>(k) * static_cast<double>(n) * sizeof(float);
   return b_bytes <= static_cast<double>(p.b_budget_bytes) ? GemmEngine::kLibxsmm : GemmEngine::kOpenBlas;

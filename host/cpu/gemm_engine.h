@@ -48,8 +48,9 @@ GemmEnginePolicy decide_gemm_engine(const CpuFeatures& cpu, const GemmEngineInpu
 // This process's policy, decided once.
 const GemmEnginePolicy& gemm_engine_policy();
 
-// The engine for row-major C[m, n] = op(A) · op(B) under policy p.
-GemmEngine gemm_engine(const GemmEnginePolicy& p, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k);
+// The engine for row-major C[m, n] = op(A) · op(B) under policy p: only
+// B (k x n, transposed or not) decides.
+GemmEngine gemm_engine(const GemmEnginePolicy& p, bool trans_b, int64_t n, int64_t k);
 
 // "OpenBLAS 0.3.21, SkylakeX kernels" plus, when libxsmm takes some GEMMs,
 // "; libxsmm 1.17 (spr) JIT kernels where B fits 1024 KiB". For the CPU

@@ -10,7 +10,7 @@ namespace graft::cpu {
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
           int64_t ldb, float* c, int64_t ldc) {
   if (m <= 0 || n <= 0) return;
-  if (gemm_engine(gemm_engine_policy(), trans_a, trans_b, m, n, k) == GemmEngine::kLibxsmm &&
+  if (gemm_engine(gemm_engine_policy(), trans_b, n, k) == GemmEngine::kLibxsmm &&
       libxsmm_gemm(trans_a, m, n, k, a, lda, b, ldb, c, ldc)) {
     return;
   }

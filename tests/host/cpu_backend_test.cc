@@ -327,6 +327,17 @@ TEST(CpuBackend, FrozenParametersStayAndPrefixCacheMatches) {
   EXPECT_NEAR(a->take_train_totals().loss_sum, bk->take_train_totals().loss_sum, 1e-4);
 }
 
+// Every parameter tensor, each read into a buffer of `size` floats (at
+// least the largest tensor's; the rest stays zero).
+std::vector<std::vector<float>> read_all_params(Backend& backend, int64_t size) {
+  std::vector<std::vector<float>> out;
+  for (int i = 0; i < backend.num_params(); ++i) {
+    out.emplace_back(size);
+    backend.read_param(i, out.back().data());
+  }
+  return out;
+}
+
 TEST(CpuBackend, OneAndTwoThreadsAgreeOnLargeBatches) {
   const std::vector<int64_t> dims = {300, 200, 60, 10};
   const Activation elu{ActivationKind::kElu};
@@ -344,10 +355,7 @@ TEST(CpuBackend, OneAndTwoThreadsAgreeOnLargeBatches) {
     backend->shuffle(*data, 1, 0);
     backend->train_step(*data, 0, 512, 0);
     backend->train_step(*data, 512, 88, 0);
-    for (int i = 0; i < backend->num_params(); ++i) {
-      results[threads - 1].emplace_back(dims[0] * dims[1]);
-      backend->read_param(i, results[threads - 1].back().data());
-    }
+    results[threads - 1] = read_all_params(*backend, dims[0] * dims[1]);
   }
   for (std::size_t i = 0; i < results[0].size(); ++i) {
     EXPECT_TRUE(test::all_close(results[1][i], results[0][i], 1e-6, 1e-4)) << "parameter " << i;
@@ -372,10 +380,7 @@ TEST(CpuBackend, SmallBatchesAgreeAcrossThreadCounts) {
     backend->shuffle(*data, 1, 0);
     backend->train_step(*data, 0, 50, 0);
     backend->train_step(*data, 50, 50, 0);
-    for (int i = 0; i < backend->num_params(); ++i) {
-      results[threads - 1].emplace_back(dims[0] * dims[1]);
-      backend->read_param(i, results[threads - 1].back().data());
-    }
+    results[threads - 1] = read_all_params(*backend, dims[0] * dims[1]);
   }
   for (int t : {1, 2}) {
     for (std::size_t i = 0; i < results[0].size(); ++i) {

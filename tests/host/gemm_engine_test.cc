@@ -92,15 +92,15 @@ TEST(GemmEngine, ShapeRule) {
   p.libxsmm = true;
   p.b_budget_bytes = 1 << 20;
   // B = k x n floats: 784 x 300 (940 KB) fits, 784 x 400 does not.
-  EXPECT_EQ(gemm_engine(p, false, false, 50, 300, 784), GemmEngine::kLibxsmm);
-  EXPECT_EQ(gemm_engine(p, true, false, 392, 300, 50), GemmEngine::kLibxsmm);
-  EXPECT_EQ(gemm_engine(p, false, false, 50, 400, 784), GemmEngine::kOpenBlas);
-  EXPECT_EQ(gemm_engine(p, true, false, 392, 300, 4096), GemmEngine::kOpenBlas);
+  EXPECT_EQ(gemm_engine(p, false, 300, 784), GemmEngine::kLibxsmm);
+  EXPECT_EQ(gemm_engine(p, false, 300, 50), GemmEngine::kLibxsmm);  // the weight gradient (A transposed)
+  EXPECT_EQ(gemm_engine(p, false, 400, 784), GemmEngine::kOpenBlas);
+  EXPECT_EQ(gemm_engine(p, false, 300, 4096), GemmEngine::kOpenBlas);
   // B transposed (the input gradient) and empty products stay with OpenBLAS.
-  EXPECT_EQ(gemm_engine(p, false, true, 50, 50, 50), GemmEngine::kOpenBlas);
-  EXPECT_EQ(gemm_engine(p, false, false, 50, 50, 0), GemmEngine::kOpenBlas);
+  EXPECT_EQ(gemm_engine(p, true, 50, 50), GemmEngine::kOpenBlas);
+  EXPECT_EQ(gemm_engine(p, false, 50, 0), GemmEngine::kOpenBlas);
   p.libxsmm = false;
-  EXPECT_EQ(gemm_engine(p, false, false, 50, 50, 50), GemmEngine::kOpenBlas);
+  EXPECT_EQ(gemm_engine(p, false, 50, 50), GemmEngine::kOpenBlas);
 }
 
 // A GEMM case: row-major C[m, n] = op(A) · op(B) with padded leading dimensions.
