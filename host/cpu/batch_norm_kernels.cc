@@ -35,6 +35,7 @@
 
 #include "checkpoint/error.h"
 #include "host/cpu/cpu_features.h"
+#include "host/cpu/isa_builds.h"
 #include "host/math/activation_math.h"
 #include "host/math/batch_norm_math.h"
 
@@ -42,15 +43,13 @@
 #include <immintrin.h>
 #endif
 
-#define GRAFT_BN_INLINE __attribute__((always_inline)) inline
-
 namespace graft::cpu {
 namespace {
 
 // ---- The loops (always inlined into each instruction set's entry points).
 
 // sum[c] += x[r, c] over the rows, in double.
-GRAFT_BN_INLINE void column_sums(const float* x, int64_t rows, int64_t cols, double* __restrict sum) {
+GRAFT_ISA_INLINE void column_sums(const float* x, int64_t rows, int64_t cols, double* __restrict sum) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* __restrict xr = x + r * cols;
     for (int64_t c = 0; c < cols; ++c) sum[c] += static_cast<double>(xr[c]);
@@ -58,7 +57,7 @@ GRAFT_BN_INLINE void column_sums(const float* x, int64_t rows, int64_t cols, dou
 }
 
 // sq[c] += (x[r, c] - mean[c])^2 over the rows, in double.
-GRAFT_BN_INLINE void column_squares(const float* x, int64_t rows, int64_t cols, const double* __restrict mean,
+GRAFT_ISA_INLINE void column_squares(const float* x, int64_t rows, int64_t cols, const double* __restrict mean,
                                     double* __restrict sq) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* __restrict xr = x + r * cols;
@@ -71,7 +70,7 @@ GRAFT_BN_INLINE void column_squares(const float* x, int64_t rows, int64_t cols, 
 
 // y = act(x * inv[c] + shift[c]) for every element; kInPlace: y is x.
 template <ActivationKind K, bool kInPlace>
-GRAFT_BN_INLINE void normalise_rows(const float* x, int64_t rows, int64_t cols, const float* __restrict inv,
+GRAFT_ISA_INLINE void normalise_rows(const float* x, int64_t rows, int64_t cols, const float* __restrict inv,
                                     const float* __restrict shift, float alpha, float* y) {
   for (int64_t r = 0; r < rows; ++r) {
     float* __restrict yr = y + r * cols;
@@ -89,7 +88,7 @@ GRAFT_BN_INLINE void normalise_rows(const float* x, int64_t rows, int64_t cols, 
 }
 
 template <ActivationKind K>
-GRAFT_BN_INLINE void normalise(const float* x, int64_t rows, int64_t cols, const float* inv, const float* shift,
+GRAFT_ISA_INLINE void normalise(const float* x, int64_t rows, int64_t cols, const float* inv, const float* shift,
                                float alpha, float* y) {
   if (x == y) {
     normalise_rows<K, true>(x, rows, cols, inv, shift, alpha, y);
@@ -100,7 +99,7 @@ GRAFT_BN_INLINE void normalise(const float* x, int64_t rows, int64_t cols, const
 
 // g = act'(dy, y) for one row, into the row buffer g.
 template <ActivationKind K>
-GRAFT_BN_INLINE void activation_grad_row(const float* __restrict dyr, const float* __restrict yr, float alpha,
+GRAFT_ISA_INLINE void activation_grad_row(const float* __restrict dyr, const float* __restrict yr, float alpha,
                                          int64_t cols, float* __restrict g) {
   for (int64_t c = 0; c < cols; ++c) g[c] = math::activation_grad<K>(dyr[c], yr[c], alpha);
 }
@@ -108,7 +107,7 @@ GRAFT_BN_INLINE void activation_grad_row(const float* __restrict dyr, const floa
 // Pass 1 of the backward: sum_g[c] += g and sum_g_xhat[c] += g * xhat, with
 // xhat = (x - mean) * rstd, in double, in row order. Reads only.
 template <ActivationKind K>
-GRAFT_BN_INLINE void backward_reductions(const float* dy, const float* y, float alpha, const float* x,
+GRAFT_ISA_INLINE void backward_reductions(const float* dy, const float* y, float alpha, const float* x,
                                          const float* __restrict mean, const float* __restrict rstd,
                                          int64_t rows, int64_t cols, float* __restrict g,
                                          double* __restrict sum_g, double* __restrict sum_g_xhat) {
@@ -127,7 +126,7 @@ GRAFT_BN_INLINE void backward_reductions(const float* dy, const float* y, float 
 // Pass 2: dx = batch_norm_input_grad(g, xhat, k, n, sdy, sdx), g recomputed
 // into the row buffer before the row's dx is written (dx may be dy).
 template <ActivationKind K>
-GRAFT_BN_INLINE void input_grad(const float* dy, const float* y, float alpha, const float* x,
+GRAFT_ISA_INLINE void input_grad(const float* dy, const float* y, float alpha, const float* x,
                                 const float* __restrict mean, const float* __restrict rstd,
                                 const float* __restrict k, float n, const float* __restrict sdy,
                                 const float* __restrict sdx, int64_t rows, int64_t cols, float* __restrict g,
@@ -144,19 +143,7 @@ GRAFT_BN_INLINE void input_grad(const float* dy, const float* y, float alpha, co
   }
 }
 
-// ---- One instruction set's entry points. A switch, not dispatch_activation:
-// a lambda's body would not inherit the caller's target attribute.
-#define GRAFT_BN_SWITCH(kind, CALL)                                                     \
-  switch (kind) {                                                                       \
-    case ActivationKind::kIdentity: CALL(ActivationKind::kIdentity); break;             \
-    case ActivationKind::kRelu: CALL(ActivationKind::kRelu); break;                     \
-    case ActivationKind::kElu: CALL(ActivationKind::kElu); break;                       \
-    case ActivationKind::kSelu: CALL(ActivationKind::kSelu); break;                     \
-    case ActivationKind::kLeakyRelu: CALL(ActivationKind::kLeakyRelu); break;           \
-    case ActivationKind::kTanh: CALL(ActivationKind::kTanh); break;                     \
-    case ActivationKind::kSigmoid: CALL(ActivationKind::kSigmoid); break;               \
-  }
-
+// ---- One instruction set's entry points (host/cpu/isa_builds.h).
 struct Loops {
   void (*column_sums)(const float* x, int64_t rows, int64_t cols, double* sum);
   void (*column_squares)(const float* x, int64_t rows, int64_t cols, const double* mean, double* sq);
@@ -185,29 +172,28 @@ struct Loops {
   }                                                                                                               \
   TARGET void P##_normalise(ActivationKind kind, const float* x, int64_t rows, int64_t cols, const float* inv,   \
                             const float* shift, float alpha, float* y) {                                          \
-    GRAFT_BN_SWITCH(kind, GRAFT_BN_NORMALISE)                                                                     \
+    GRAFT_ACTIVATION_SWITCH(kind, GRAFT_BN_NORMALISE)                                                                     \
   }                                                                                                               \
   TARGET void P##_backward_reductions(ActivationKind kind, const float* dy, const float* y, float alpha,          \
                                       const float* x, const float* mean, const float* rstd, int64_t rows,         \
                                       int64_t cols, float* g, double* sum_g, double* sum_g_xhat) {                \
-    GRAFT_BN_SWITCH(kind, GRAFT_BN_REDUCTIONS)                                                                    \
+    GRAFT_ACTIVATION_SWITCH(kind, GRAFT_BN_REDUCTIONS)                                                                    \
   }                                                                                                               \
   TARGET void P##_input_grad(ActivationKind kind, const float* dy, const float* y, float alpha, const float* x,   \
                              const float* mean, const float* rstd, const float* k, float n, const float* sdy,     \
                              const float* sdx, int64_t rows, int64_t cols, float* g, float* dx) {                 \
-    GRAFT_BN_SWITCH(kind, GRAFT_BN_INPUT_GRAD)                                                                    \
+    GRAFT_ACTIVATION_SWITCH(kind, GRAFT_BN_INPUT_GRAD)                                                                    \
   }                                                                                                               \
   constexpr Loops P##_loops = {P##_column_sums, P##_column_squares, P##_normalise, P##_backward_reductions,      \
                                P##_input_grad};
 
 GRAFT_BN_ENTRY_POINTS(baseline, )
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define GRAFT_BN_AVX2 1
+#ifdef GRAFT_ISA_AVX2
 GRAFT_BN_ENTRY_POINTS(avx2, __attribute__((target("avx2"))))
 #endif
 
 const Loops& loops() {
-#ifdef GRAFT_BN_AVX2
+#ifdef GRAFT_ISA_AVX2
   static const Loops& chosen = host_cpu_features().avx2 ? avx2_loops : baseline_loops;
   return chosen;
 #else
@@ -222,7 +208,7 @@ const Loops& loops() {
 // correctly, as sqrtf and '/' do: the same bits.
 void reciprocal_sqrt(const float* variance, float epsilon, int64_t cols, float* rstd) {
   int64_t c = 0;
-#ifdef GRAFT_BN_AVX2  // x86-64 (SSE is baseline there)
+#ifdef GRAFT_ISA_AVX2  // x86-64 (SSE is baseline there)
   const __m128 eps = _mm_set1_ps(epsilon), one = _mm_set1_ps(1.0f);
   for (; c + 4 <= cols; c += 4) {
     _mm_storeu_ps(rstd + c, _mm_div_ps(one, _mm_sqrt_ps(_mm_add_ps(_mm_loadu_ps(variance + c), eps))));
@@ -323,7 +309,7 @@ void backward(const Loops& l, const float* dy, const float* y, Activation act, c
 
 const Loops* variant_loops(int v) {
   if (v == 0) return &baseline_loops;
-#ifdef GRAFT_BN_AVX2
+#ifdef GRAFT_ISA_AVX2
   if (v == 1 && host_cpu_features().avx2) return &avx2_loops;
 #endif
   return nullptr;
@@ -375,14 +361,8 @@ void batch_norm_backward(const float* dy, const float* y, Activation act, const 
 
 namespace batch_norm_variants {
 
-int count() {
-#ifdef GRAFT_BN_AVX2
-  return 2;
-#else
-  return 1;
-#endif
-}
-const char* name(int v) { return v == 0 ? "baseline" : v == 1 ? "avx2" : "?"; }
+int count() { return isa_build_count(); }
+const char* name(int v) { return isa_build_name(v); }
 bool supported(int v) { return variant_loops(v) != nullptr; }
 
 void forward_train(int v, const float* x, int64_t rows, int64_t cols, const float* gamma, const float* beta,

@@ -10,6 +10,7 @@
 #include "host/backend.h"
 #include "host/cpu/cpu_backend_internal.h"
 #include "host/cpu/cpu_dataset.h"
+#include "host/cpu/float_mode.h"
 #include "host/cpu/node_ops.h"
 #include "host/cpu/reference_kernels.h"
 #include "host/cpu/regularization.h"
@@ -23,6 +24,7 @@ namespace graft::cpu_backend_detail {
 
 void CpuBackend::train_step(const DeviceDataset& data, int64_t begin, int64_t n, int first_layer) {
   require_built();
+  const cpu::ScopedFlushDenormals tf_float_mode;
   const CpuDataset& d = as_cpu(data);
   check_input_cols(d, first_layer, "train_step");
   if (n <= 0 || n > max_batch_ || begin < 0 || begin + n > d.rows()) {

@@ -10,6 +10,7 @@
 #include "host/backend.h"
 #include "host/cpu/cpu_backend_internal.h"
 #include "host/cpu/cpu_dataset.h"
+#include "host/cpu/float_mode.h"
 #include "host/cpu/node_ops.h"
 #include "host/cpu/reference_kernels.h"
 #include "host/cpu/sgemm.h"
@@ -152,6 +153,7 @@ void CpuBackend::other_node_forward(int l, const float* in, float* out, int64_t 
 
 std::unique_ptr<DeviceDataset> CpuBackend::forward_prefix(const DeviceDataset& data, int k) {
   require_built();
+  const cpu::ScopedFlushDenormals tf_float_mode;
   const CpuDataset& src = as_cpu(data);
   if (k < 0 || k > static_cast<int>(layers_.size())) {
     throw Error("cpu backend: forward_prefix through " + std::to_string(k) + " layers of " +
@@ -174,6 +176,7 @@ std::unique_ptr<DeviceDataset> CpuBackend::forward_prefix(const DeviceDataset& d
 // straight from the caller's rows into the caller's buffer.
 void CpuBackend::predict_logits(const float* features, int64_t rows, int64_t cols, float* logits) {
   require_built();
+  const cpu::ScopedFlushDenormals tf_float_mode;
   if (rows < 0 || cols != layers_[0].fan_in) {
     throw Error("cpu backend: predict_logits on " + std::to_string(rows) + " rows of " + std::to_string(cols) +
                 " columns, but layer 0 takes " + std::to_string(layers_[0].fan_in) + " inputs");
@@ -183,6 +186,7 @@ void CpuBackend::predict_logits(const float* features, int64_t rows, int64_t col
 
 EpochTotals CpuBackend::evaluate(const DeviceDataset& data, int first_layer) {
   require_built();
+  const cpu::ScopedFlushDenormals tf_float_mode;
   const CpuDataset& d = as_cpu(data);
   check_input_cols(d, first_layer, "evaluate");
   EpochTotals totals;

@@ -1,7 +1,8 @@
 // The CPU twins of the CUDA kernels, on the scalar math of host/math/ that
-// the kernels use too. Each activation and optimizer is dispatched once per
-// call (a template over the kind) so the inner loops are branch-light and
-// vectorise; every function makes a single pass over its data.
+// the kernels use too: the loss, the global norm's sum of squares and the
+// row gather; every function makes a single pass over its data. The
+// element-wise twins (bias + activation, its backward, the optimizer
+// update) are in elementwise_kernels.cc, built per instruction set.
 #include "host/cpu/reference_kernels.h"
 
 #include <algorithm>
@@ -9,46 +10,9 @@
 #include <cstring>
 #include <limits>
 
-#include "host/math/activation_math.h"
-#include "host/math/clip_math.h"
-#include "host/math/optimizer_math.h"
 #include "host/math/softmax_xent_math.h"
 
 namespace graft::cpu {
-
-void bias_activation_forward(float* y, const float* bias, int64_t rows, int64_t cols,
-                             const Activation& act) {
-  const float alpha = act.alpha;
-  math::dispatch_activation(act.kind, [&](auto kind) {
-    constexpr ActivationKind K = decltype(kind)::value;
-    for (int64_t r = 0; r < rows; ++r) {
-      float* __restrict row = y + r * cols;
-      const float* __restrict b = bias;
-      for (int64_t c = 0; c < cols; ++c) row[c] = math::activation<K>(row[c] + b[c], alpha);
-    }
-    return 0;
-  });
-}
-
-void activation_backward_bias_grad(float* grad, const float* y, float* bias_grad, int64_t rows,
-                                   int64_t cols, const Activation& act) {
-  std::fill(bias_grad, bias_grad + cols, 0.0f);
-  const float alpha = act.alpha;
-  math::dispatch_activation(act.kind, [&](auto kind) {
-    constexpr ActivationKind K = decltype(kind)::value;
-    for (int64_t r = 0; r < rows; ++r) {
-      float* __restrict g = grad + r * cols;
-      const float* __restrict out = y + r * cols;
-      float* __restrict bg = bias_grad;
-      for (int64_t c = 0; c < cols; ++c) {
-        const float d = math::activation_grad<K>(g[c], out[c], alpha);
-        g[c] = d;
-        bg[c] += d;
-      }
-    }
-    return 0;
-  });
-}
 
 void softmax_xent(const float* logits, const int32_t* labels, float* dlogits, int64_t rows,
                   int64_t classes, float grad_scale, double* loss_sum, int64_t* correct) {
@@ -100,24 +64,6 @@ double sum_of_squares(const float* g, int64_t n) {
     for (float v : lane) total += v;
   }
   return total;
-}
-
-void optimizer_update(const OptimizerConfig& config, const OptimizerScalars& scalars, float* w,
-                      const float* g, float* slot0, float* slot1, int64_t n, float grad_scale) {
-  // This step's learning rate: the schedule's value at the global step.
-  const math::OptimizerHyper h =
-      math::step_hyper(math::optimizer_hyper(config), config.learning_rate, scalars.step);
-  const float lr_t = config.kind == OptimizerKind::kAdam
-                         ? math::adam_lr_t(h, scalars.beta1_power, scalars.beta2_power)
-                         : 0.0f;
-  math::dispatch_optimizer(config.kind, [&](auto rule) {
-    constexpr OptimizerKind K = decltype(rule)::value;
-    for (int64_t i = 0; i < n; ++i) {
-      math::update_element<K>(h, lr_t, math::clip_gradient(g[i], grad_scale, h.clip_value), w,
-                              slot0, slot1, i);
-    }
-    return 0;
-  });
 }
 
 void gather_rows(const float* src, const uint32_t* index, float* out, int64_t n, int64_t cols) {

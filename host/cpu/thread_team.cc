@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "checkpoint/error.h"
+#include "host/cpu/float_mode.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -71,6 +72,7 @@ void ThreadTeam::run_parts(uint64_t generation) {
     if (part >= parts_) return;
     if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
     // The job cannot end (nor job_ change) before this part is done.
+    set_float_mode(float_mode_);
     job_(ctx_, part, parts_);
     if (done_.fetch_add(1) + 1 == parts_ && caller_waiting_.load()) {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -83,6 +85,7 @@ void ThreadTeam::run_parts(uint64_t generation) {
 void ThreadTeam::run_impl(Job job, void* ctx) {
   job_ = job;
   ctx_ = ctx;
+  float_mode_ = float_mode();
   done_.store(0, std::memory_order_relaxed);
   const uint64_t generation = generation_.load(std::memory_order_relaxed) + 1;
   claim_.store(generation << kPartBits, std::memory_order_release);

@@ -9,7 +9,8 @@
 // Waiting is a bounded spin, then a blocking wait (condition variable):
 // training issues thousands of small jobs a second, so a short spin saves a
 // futex wake-up per job on a quiet machine, and under load nobody burns a
-// core another thread needs.
+// core another thread needs. Each part runs in the caller's floating-point
+// mode (host/cpu/float_mode.h: denormals flushed or not), whoever runs it.
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -63,6 +64,7 @@ class ThreadTeam {
   std::atomic<bool> stop_{false};
   Job job_ = nullptr;
   void* ctx_ = nullptr;
+  uint32_t float_mode_ = 0;  // the caller's, for the parts workers run
   std::mutex mutex_;
   std::condition_variable wake_;  // workers: a new job or stop
   std::condition_variable done_cv_;  // the caller: the last part is done
