@@ -164,27 +164,27 @@ struct Loops {
 // GRAFT_BN_ENTRY_POINTS(prefix, attribute): the five entry points of one
 // instruction set, each inlining the loops above.
 #define GRAFT_BN_ENTRY_POINTS(P, TARGET)                                                                          \
-  TARGET void P##_column_sums(const float* x, int64_t rows, int64_t cols, double* sum) {                         \
+  TARGET void P##_column_sums(const float* x, int64_t rows, int64_t cols, double* sum) {                          \
     column_sums(x, rows, cols, sum);                                                                              \
   }                                                                                                               \
-  TARGET void P##_column_squares(const float* x, int64_t rows, int64_t cols, const double* mean, double* sq) {   \
+  TARGET void P##_column_squares(const float* x, int64_t rows, int64_t cols, const double* mean, double* sq) {    \
     column_squares(x, rows, cols, mean, sq);                                                                      \
   }                                                                                                               \
-  TARGET void P##_normalise(ActivationKind kind, const float* x, int64_t rows, int64_t cols, const float* inv,   \
+  TARGET void P##_normalise(ActivationKind kind, const float* x, int64_t rows, int64_t cols, const float* inv,    \
                             const float* shift, float alpha, float* y) {                                          \
-    GRAFT_ACTIVATION_SWITCH(kind, GRAFT_BN_NORMALISE)                                                                     \
+    GRAFT_ACTIVATION_SWITCH(kind, GRAFT_BN_NORMALISE)                                                             \
   }                                                                                                               \
   TARGET void P##_backward_reductions(ActivationKind kind, const float* dy, const float* y, float alpha,          \
                                       const float* x, const float* mean, const float* rstd, int64_t rows,         \
                                       int64_t cols, float* g, double* sum_g, double* sum_g_xhat) {                \
-    GRAFT_ACTIVATION_SWITCH(kind, GRAFT_BN_REDUCTIONS)                                                                    \
+    GRAFT_ACTIVATION_SWITCH(kind, GRAFT_BN_REDUCTIONS)                                                            \
   }                                                                                                               \
   TARGET void P##_input_grad(ActivationKind kind, const float* dy, const float* y, float alpha, const float* x,   \
                              const float* mean, const float* rstd, const float* k, float n, const float* sdy,     \
                              const float* sdx, int64_t rows, int64_t cols, float* g, float* dx) {                 \
-    GRAFT_ACTIVATION_SWITCH(kind, GRAFT_BN_INPUT_GRAD)                                                                    \
+    GRAFT_ACTIVATION_SWITCH(kind, GRAFT_BN_INPUT_GRAD)                                                            \
   }                                                                                                               \
-  constexpr Loops P##_loops = {P##_column_sums, P##_column_squares, P##_normalise, P##_backward_reductions,      \
+  constexpr Loops P##_loops = {P##_column_sums, P##_column_squares, P##_normalise, P##_backward_reductions,       \
                                P##_input_grad};
 
 GRAFT_BN_ENTRY_POINTS(baseline, )

@@ -96,24 +96,7 @@ struct Loops {
 
 GRAFT_EW_ENTRY_POINTS(baseline, )
 #ifdef GRAFT_ISA_AVX2
-GRAFT_EW_ENTRY_POINTS(avx2_all, __attribute__((target("avx2"))))
-
-// The activations that call libm per element (expf, tanhf) do not
-// vectorise, and their AVX2 build measured 0.83-0.97x the baseline's speed
-// (elementwise-cpu-bench): those run the baseline's loops.
-bool calls_libm(ActivationKind k) {
-  return k == ActivationKind::kElu || k == ActivationKind::kSelu || k == ActivationKind::kTanh ||
-         k == ActivationKind::kSigmoid;
-}
-void avx2_bias_activation(ActivationKind kind, float* y, const float* bias, int64_t rows, int64_t cols, float alpha) {
-  (calls_libm(kind) ? baseline_bias_activation : avx2_all_bias_activation)(kind, y, bias, rows, cols, alpha);
-}
-void avx2_activation_backward(ActivationKind kind, float* grad, const float* y, float* bias_grad, int64_t rows,
-                              int64_t cols, float alpha) {
-  (calls_libm(kind) ? baseline_activation_backward : avx2_all_activation_backward)(kind, grad, y, bias_grad, rows,
-                                                                                   cols, alpha);
-}
-constexpr Loops avx2_loops = {avx2_bias_activation, avx2_activation_backward, avx2_all_update};
+GRAFT_EW_ENTRY_POINTS(avx2, __attribute__((target("avx2"))))
 #endif
 
 const Loops* variant_loops(int v) {

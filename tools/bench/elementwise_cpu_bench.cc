@@ -4,10 +4,13 @@
 // runs, one call at a time, on graft's shapes. The builds alternate round by
 // round in one process, so a slow phase of the machine hits both alike; the
 // minimum round is the figure (the least disturbed), the median beside it.
+// It runs in the CPU backend's floating-point mode (host/cpu/float_mode.h:
+// denormals flushed): the backward's in-place gradient shrinks call after
+// call, and denormals would otherwise time microcode assists, not the loops.
 //
 //   elementwise-cpu-bench [--rounds N] [--min-round-us U]
 //
-// Cases: bias_act / act_bwd (relu and elu) on 50 x 300 and 4096 x 300; the
+// Cases: bias_act / act_bwd (relu, leaky_relu, elu) on 50 x 300 and 4096 x 300; the
 // update of the 784 x 300 kernel (235 200 elements, L2-resident as in the
 // training step) for every optimizer, clipping by value on. Output, one line
 // per case and build, then the ratio:
@@ -25,6 +28,7 @@
 #include <vector>
 
 #include "host/cpu/elementwise_variants.h"
+#include "host/cpu/float_mode.h"
 #include "host/model/activation.h"
 #include "host/model/optimizer_config.h"
 
@@ -109,6 +113,7 @@ int main(int argc, char** argv) {
       return a == "--help" ? 0 : 1;
     }
   }
+  const graft::cpu::ScopedFlushDenormals backend_float_mode;
   int variants = 0;
   while (variants < ev::count() && ev::supported(variants)) ++variants;
   std::printf("elementwise_cpu builds=%d chosen=%s\n", variants, ev::name(ev::chosen()));
@@ -119,8 +124,10 @@ int main(int argc, char** argv) {
     const std::vector<float> x = uniform(static_cast<std::size_t>(rows * cols), -2.0f, 2.0f, 1);
     const std::vector<float> bias = uniform(cols, -0.5f, 0.5f, 2);
     std::vector<float> y(x.size()), grad(x.size()), bias_grad(cols);
-    for (graft::ActivationKind kind : {graft::ActivationKind::kRelu, graft::ActivationKind::kElu}) {
-      const graft::Activation act{kind};
+    for (graft::ActivationKind kind :
+         {graft::ActivationKind::kRelu, graft::ActivationKind::kLeakyRelu, graft::ActivationKind::kElu}) {
+      graft::Activation act{kind};
+      act.alpha = 0.2f;
       const std::string name = graft::activation_name(act);
       std::vector<std::function<void()>> fwd, bwd;
       for (int v = 0; v < variants; ++v) {
@@ -134,7 +141,7 @@ int main(int argc, char** argv) {
       }
       std::copy(x.begin(), x.end(), y.begin());
       run_case("bias_act_" + name, shape, fwd, rounds, min_round_us);
-      std::fill(grad.begin(), grad.end(), 0.5f);  // relu' and elu' keep it bounded
+      std::fill(grad.begin(), grad.end(), 0.5f);  // the derivatives keep it bounded
       run_case("act_bwd_" + name, shape, bwd, rounds, min_round_us);
     }
   }
