@@ -10,10 +10,13 @@
 // chosen once. AVX2 without FMA: the compiler may not contract a * b + c
 // into one rounding (AVX-512F would bring FMA with it, hence no AVX-512
 // build), so both builds do the same operations in the same order and give
-// the same bits (tested). This file is compiled with -fno-math-errno
-// (host/CMakeLists.txt): sqrtf then becomes the (v)sqrtps instruction, which
-// rounds correctly as sqrtf does, so adagrad's, rmsprop's and adam's updates
-// vectorise too; with errno GCC keeps a scalar call per element.
+// the same bits (tested). This file is compiled with -fno-math-errno and
+// -fno-trapping-math (host/CMakeLists.txt): sqrtf then becomes the
+// (v)sqrtps instruction, which rounds correctly as sqrtf does, so adagrad's,
+// rmsprop's and adam's updates vectorise (with errno GCC keeps a scalar call
+// per element), and so do the selects of elu's, selu's and leaky relu's
+// derivatives (with trapping math GCC keeps a branch per element: elu's
+// backward of 50 x 300 took 117 us, now 5).
 #include <algorithm>
 #include <string>
 

@@ -5,6 +5,9 @@
 // (baseline x86-64, AVX2), so each entry point compiles them for its own
 // target; the entry points pick the kind with a switch, because a lambda's
 // body (math::dispatch_activation's) would not inherit the target attribute.
+// The files that use this are compiled with -fno-math-errno and
+// -fno-trapping-math (host/CMakeLists.txt), which change no result, so that
+// sqrtf and the activations' selects vectorise.
 #include "host/model/activation.h"
 #include "host/model/optimizer_config.h"
 
