@@ -10,24 +10,18 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <random>
 #include <vector>
 
 #include "checkpoint/error.h"
 #include "host/cpu/reference_kernels.h"
+#include "tests/common/small_net.h"
 
 namespace graft {
 namespace {
 
 namespace ev = cpu::elementwise_variants;
 
-std::vector<float> uniform(std::size_t n, float lo, float hi, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
+using test::uniform_floats;
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
@@ -46,12 +40,12 @@ TEST(ElementwiseVariants, ActivationsGiveTheBaselinesBits) {
         act.alpha = 0.2f;
         SCOPED_TRACE(::testing::Message() << ev::name(v) << " cols " << cols << " " << activation_name(act));
         const int64_t rows = 5;
-        std::vector<float> x = uniform(static_cast<std::size_t>(rows * cols), -3.0f, 3.0f,
+        std::vector<float> x = uniform_floats(static_cast<std::size_t>(rows * cols), -3.0f, 3.0f,
                                        static_cast<uint32_t>(cols * 7 + k));
         x[0] = std::numeric_limits<float>::quiet_NaN();  // NaN and infinities pass through alike
         if (x.size() > 2) x[2] = std::numeric_limits<float>::infinity();
-        const std::vector<float> bias = uniform(static_cast<std::size_t>(cols), -0.5f, 0.5f, 2);
-        const std::vector<float> dy = uniform(x.size(), -1.0f, 1.0f, 3);
+        const std::vector<float> bias = uniform_floats(static_cast<std::size_t>(cols), -0.5f, 0.5f, 2);
+        const std::vector<float> dy = uniform_floats(x.size(), -1.0f, 1.0f, 3);
         auto run = [&](int variant, std::vector<float>* y, std::vector<float>* g, std::vector<float>* bg) {
           *y = x;
           ev::bias_activation_forward(variant, y->data(), bias.data(), rows, cols, act);
@@ -96,10 +90,12 @@ TEST(ElementwiseVariants, OptimizerUpdatesGiveTheBaselinesBits) {
             scalars.step = 7;
             scalars.beta1_power = 0.9f * 0.9f;
             scalars.beta2_power = 0.999f * 0.999f;
-            std::vector<float> g = uniform(static_cast<std::size_t>(n), -2.0f, 2.0f, static_cast<uint32_t>(n));
+            std::vector<float> g =
+                uniform_floats(static_cast<std::size_t>(n), -2.0f, 2.0f, static_cast<uint32_t>(n));
             g[0] = std::numeric_limits<float>::quiet_NaN();  // a NaN gradient stays NaN either way
-            const std::vector<float> w = uniform(g.size(), -1.0f, 1.0f, 5);
-            const std::vector<float> s0 = uniform(g.size(), 0.01f, 1.0f, 6), s1 = uniform(g.size(), 0.01f, 1.0f, 7);
+            const std::vector<float> w = uniform_floats(g.size(), -1.0f, 1.0f, 5);
+            const std::vector<float> s0 = uniform_floats(g.size(), 0.01f, 1.0f, 6);
+            const std::vector<float> s1 = uniform_floats(g.size(), 0.01f, 1.0f, 7);
             struct State {
               std::vector<float> w, s0, s1;
             };
@@ -126,7 +122,8 @@ TEST(ElementwiseVariants, OptimizerUpdatesGiveTheBaselinesBits) {
 TEST(ElementwiseVariants, PublicKernelsRunTheChosenBuildAndBadVariantsThrow) {
   ASSERT_TRUE(ev::supported(ev::chosen()));
   const int64_t rows = 3, cols = 11;
-  const std::vector<float> x = uniform(rows * cols, -2.0f, 2.0f, 9), bias = uniform(cols, -1.0f, 1.0f, 10);
+  const std::vector<float> x = uniform_floats(rows * cols, -2.0f, 2.0f, 9);
+  const std::vector<float> bias = uniform_floats(cols, -1.0f, 1.0f, 10);
   std::vector<float> a = x, b = x;
   const Activation relu{ActivationKind::kRelu};
   cpu::bias_activation_forward(a.data(), bias.data(), rows, cols, relu);
