@@ -27,7 +27,7 @@ void CpuBackend::inference_rows(const float* x, int64_t rows, int64_t cols, int 
     const int64_t n = std::min(max_batch_, rows - start);
     const float* in = x + start * cols;
     float* dst = out + start * out_cols;
-    run_rows(n, [&](Range r, int) { forward_rows(in, 0, k, r, dst); });
+    run_row_blocks(n, [&](Range r, int64_t) { forward_rows(in, 0, k, r, dst); });
   }
 }
 
@@ -116,12 +116,29 @@ void CpuBackend::forward_loss(const float* input, const int32_t* labels, int fir
   };
   bool whole_batch = false;  // a training-form node needs the whole batch at once
   for (std::size_t i = 0; plan && i < plan->forward.size(); ++i) whole_batch = whole_batch || plan->forward[i].train;
-  // An evaluation (no dlogits) always takes the row path, which runs a small
-  // batch on one thread: splitting a GEMM by columns or kernel rows changes
-  // its summation order (libxsmm's kernels differ by width), and evaluation
-  // must give the same bits on any number of threads (graft eval reproduces
-  // the test loss training printed).
-  if (!whole_batch && (dlogits == nullptr || (team_.size() > 1 && n >= kRowSplitRows))) {
+  // An evaluation (no dlogits) runs fixed row blocks, each on one thread, and
+  // sums their totals in block order: splitting a GEMM by columns or kernel
+  // rows changes its summation order (libxsmm's kernels differ by width), a
+  // split by thread count changes where each row falls in its GEMM (which
+  // OpenBLAS's kernels round by), and evaluation must give the same bits on
+  // any number of threads (graft eval reproduces the test loss training
+  // printed).
+  if (!whole_batch && dlogits == nullptr) {
+    run_row_blocks(n, [&](Range r, int64_t block) {
+      forward_rows(input, first, last + 1, r);
+      PartTotals& t = block_totals_[static_cast<std::size_t>(block)];
+      t = PartTotals{};
+      cpu::softmax_xent(act_[last].data() + r.begin * classes, labels + r.begin, nullptr, r.size(), classes,
+                        grad_scale, &t.loss, &t.correct);
+    });
+    const int64_t blocks = (n + kRowBlockRows - 1) / kRowBlockRows;
+    for (int64_t b = 0; b < blocks; ++b) {
+      *loss_sum += block_totals_[static_cast<std::size_t>(b)].loss;
+      *correct += block_totals_[static_cast<std::size_t>(b)].correct;
+    }
+    return;
+  }
+  if (!whole_batch && team_.size() > 1 && n >= kRowSplitRows) {
     run_rows(n, [&](Range r, int part) {
       forward_rows(input, first, last + 1, r);
       loss_rows(r, part);

@@ -75,6 +75,9 @@ using cpu::ThreadTeam;
 constexpr double kParallelGemmFlops = 1.5e6;
 // From this many rows on, the forward pass splits the batch by rows.
 constexpr int64_t kRowSplitRows = 256;
+// Evaluation and inference run their rows in blocks of this many, at fixed
+// offsets, whatever the thread count (run_row_blocks).
+constexpr int64_t kRowBlockRows = 256;
 // Element-wise passes smaller than this stay on one thread.
 constexpr int64_t kParallelElements = 1 << 15;
 
@@ -146,9 +149,11 @@ class CpuBackend final : public Backend {
   void check_input_cols(const CpuDataset& data, int first_layer, const char* what) const;
   cpu::BatchNormTensors bn_tensors(int l);
 
-  // cpu_backend_forward.cc (run_rows: below)
+  // cpu_backend_forward.cc (run_rows, run_row_blocks: below)
   template <typename F>
   void run_rows(int64_t n, F&& fn);
+  template <typename F>
+  void run_row_blocks(int64_t n, F&& fn);
   void inference_rows(const float* x, int64_t rows, int64_t cols, int k, float* out);
   void forward_rows(const float* input, int first, int last, Range r, float* last_out = nullptr);
   // Training only: splitting by kernel rows makes results depend on the
@@ -190,6 +195,7 @@ class CpuBackend final : public Backend {
   // [kRowSplitRows, widest fan_out] each (forward_columns).
   std::vector<AlignedBuffer> forward_partial_;
   std::vector<PartTotals> part_totals_;
+  std::vector<PartTotals> block_totals_;  // evaluation: one per kRowBlockRows block of max_batch_
   EpochTotals totals_;
   cpu::StepRegularizer regularizer_;  // L1/L2 penalties and max-norm (none unless set)
   ThreadTeam team_;
@@ -203,6 +209,27 @@ void CpuBackend::run_rows(int64_t n, F&& fn) {
     team_.run([&](int part, int parts) { fn(split_range(n, part, parts, 8), part); });
   } else {
     fn(Range{0, n}, 0);
+  }
+}
+
+// Calls fn(rows, block) on the blocks [b·kRowBlockRows, (b + 1)·kRowBlockRows)
+// of [0, n), the team taking whole blocks. Every GEMM then gets the same rows
+// on any number of threads, which evaluation and inference need: OpenBLAS's
+// kernels round a row differently depending on where it falls among the
+// call's rows (its tail code for the last rows and columns), so splitting a
+// batch by thread count would change the bits with the thread count.
+template <typename F>
+void CpuBackend::run_row_blocks(int64_t n, F&& fn) {
+  const int64_t blocks = (n + kRowBlockRows - 1) / kRowBlockRows;
+  auto run = [&](Range b) {
+    for (int64_t i = b.begin; i < b.end; ++i) {
+      fn(Range{i * kRowBlockRows, std::min(n, (i + 1) * kRowBlockRows)}, i);
+    }
+  };
+  if (team_.size() > 1 && blocks > 1) {
+    team_.run([&](int part, int parts) { run(split_range(blocks, part, parts)); });
+  } else {
+    run(Range{0, blocks});
   }
 }
 

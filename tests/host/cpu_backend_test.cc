@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <ostream>
 #include <random>
@@ -365,8 +366,10 @@ TEST(CpuBackend, OneAndTwoThreadsAgreeOnLargeBatches) {
 // A small batch's forward GEMMs are split by kernel rows on more than one
 // thread and the partial products summed (cpu_backend_forward.cc): training
 // must give the one-thread result up to rounding, for an uneven split (3
-// threads) too; evaluation keeps the column split, so the same weights give
-// the same loss, bit for bit, on any number of threads.
+// threads) too. Evaluation and predictions run fixed blocks of rows, so the
+// same weights give the same loss and logits, bit for bit, on any number of
+// threads (OpenBLAS's Zen/Haswell kernels round a row by where it falls in
+// the GEMM's rows: a split by thread count failed this on an AMD EPYC).
 TEST(CpuBackend, SmallBatchesAgreeAcrossThreadCounts) {
   const std::vector<int64_t> dims = {784, 300, 50, 10};
   const Activation relu{ActivationKind::kRelu};
@@ -387,11 +390,12 @@ TEST(CpuBackend, SmallBatchesAgreeAcrossThreadCounts) {
       EXPECT_TRUE(test::all_close(results[t][i], results[0][i], 1e-6, 1e-4)) << t + 1 << " threads, parameter " << i;
     }
   }
-  // Evaluated in chunks of 64 rows (one thread each) and of 512 (split by
-  // rows, 256 or 171 to a thread, then 88 on one).
+  // Evaluated in chunks of 64 rows (one thread each), of 512 (two blocks of
+  // 256, then 88 rows) and of 600 (three blocks: 256, 256, 88).
   const Batch big = random_batch(600, dims[0], 10, 8);
-  for (int64_t max_batch : {64, 512}) {
+  for (int64_t max_batch : {64, 512, 600}) {
     double eval_loss[3] = {};
+    std::vector<float> logits[3];
     for (int threads : {1, 2, 3}) {
       auto backend = make_cpu_backend(threads);
       backend->build(shapes(dims, relu), sgd(0.05f), max_batch);
@@ -400,9 +404,14 @@ TEST(CpuBackend, SmallBatchesAgreeAcrossThreadCounts) {
       }
       auto data = backend->upload(big.x.data(), big.y.data(), 600, dims[0]);
       eval_loss[threads - 1] = backend->evaluate(*data, 0).loss_sum;
+      logits[threads - 1].resize(600 * 10);
+      backend->predict_logits(big.x.data(), 600, dims[0], logits[threads - 1].data());
     }
-    EXPECT_EQ(eval_loss[1], eval_loss[0]) << "max batch " << max_batch;
-    EXPECT_EQ(eval_loss[2], eval_loss[0]) << "max batch " << max_batch;
+    for (int t : {1, 2}) {
+      EXPECT_EQ(eval_loss[t], eval_loss[0]) << t + 1 << " threads, max batch " << max_batch;
+      EXPECT_EQ(std::memcmp(logits[t].data(), logits[0].data(), logits[0].size() * sizeof(float)), 0)
+          << t + 1 << " threads, max batch " << max_batch << ": predicted logits differ";
+    }
   }
 }
 
