@@ -1,7 +1,10 @@
 // kernel_bench: the three GEMMs of a dense layer's training step on graft's
 // own shapes, FP32, with one GEMM library; which library is compiled in is
-// chosen by KB_OPENBLAS, KB_BLIS or KB_DNNL (one binary each: OpenBLAS and
-// BLIS both export cblas_sgemm, so they never share a process).
+// chosen by KB_OPENBLAS, KB_BLIS, KB_DNNL or KB_LIBXSMM (one binary each:
+// OpenBLAS and BLIS both export cblas_sgemm, so they never share a process).
+// KB_LIBXSMM calls graft's own libxsmm wrapper (host/cpu/libxsmm_gemm.h),
+// the call the CPU backend makes; it has no kernel for a transposed B, so
+// its dX lines say unsupported=1 (graft runs those on OpenBLAS).
 //
 //   forward   Y[b, out]  = X[b, in] · W[in, out]
 //   dW        dW[in, out] = Xᵀ · dY[b, out]
@@ -38,8 +41,10 @@
 #include <omp.h>
 
 #include <oneapi/dnnl/dnnl.hpp>
+#elif defined(KB_LIBXSMM)
+#include "host/cpu/libxsmm_gemm.h"
 #else
-#error "define KB_OPENBLAS, KB_BLIS or KB_DNNL"
+#error "define KB_OPENBLAS, KB_BLIS, KB_DNNL or KB_LIBXSMM"
 #endif
 
 namespace {
@@ -147,6 +152,37 @@ struct Runner {
     stream().wait();
   }
 };
+
+#elif defined(KB_LIBXSMM)
+const char* kLib = "libxsmm";
+std::string kernels() {
+  const graft::cpu::LibxsmmInfo info = graft::cpu::libxsmm_info();
+  return info.target + " (libxsmm " + info.version + ")";
+}
+// libxsmm's kernels are single-threaded; graft calls them on each of its
+// team's threads, so only --threads 1 means anything.
+void set_threads(int t) {
+  if (t != 1) {
+    std::fprintf(stderr, "kernel_bench: libxsmm runs each GEMM on one thread: pass --threads 1\n");
+    std::exit(2);
+  }
+}
+bool supported(const Gemm& g) { return !g.tb; }
+struct Runner {
+  Gemm g;
+  explicit Runner(const Gemm& gemm) : g(gemm) {}
+  void run() const {
+    if (!graft::cpu::libxsmm_gemm(g.ta, g.m, g.n, g.k, g.a, g.lda, g.b, g.ldb, g.c, g.ldc)) {
+      std::fprintf(stderr, "kernel_bench: libxsmm refused m=%lld n=%lld k=%lld\n", static_cast<long long>(g.m),
+                   static_cast<long long>(g.n), static_cast<long long>(g.k));
+      std::exit(1);
+    }
+  }
+};
+#endif
+
+#if !defined(KB_LIBXSMM)
+bool supported(const Gemm&) { return true; }
 #endif
 
 // ---------------------------------------------------------------- check and timing
@@ -222,6 +258,12 @@ int main(int argc, char** argv) {
   const std::string kern = kernels();
   // One case: check the result (unless told not to: the N^3 peak), then time it.
   auto measure = [&](const char* op, int64_t batch, int64_t in, int64_t out, const Gemm& g, bool check = true) {
+    if (!supported(g)) {
+      std::printf("kernel lib=%s kernels=\"%s\" threads=%d op=%s batch=%lld layer=%lld-%lld unsupported=1\n", kLib,
+                  kern.c_str(), threads, op, static_cast<long long>(batch), static_cast<long long>(in),
+                  static_cast<long long>(out));
+      return true;
+    }
     const Runner r(g);
     r.run();
     const double err = check ? max_rel_err(g) : 0.0;
