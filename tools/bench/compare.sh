@@ -12,8 +12,12 @@
 #        OPENBLAS_NUM_THREADS=1 torch_mlp.py --device cpu --threads $THREADS
 #      (torch's fastest setting here: its intra-op threads, single-threaded
 #      OpenBLAS calls; graft sets OpenBLAS to one thread itself and splits
-#      the work with its own team). The peer is also run, shorter, with
-#      OPENBLAS_NUM_THREADS=$THREADS for reference (PEER_VARIANTS=0 skips it).
+#      the work with its own team). With THREADS > 1 the peer also runs on
+#      one torch thread in every round (often its faster setting on a
+#      small VM): each case's ratio_best is graft against the faster of the
+#      two, round by round. It is also run, shorter, with
+#      OPENBLAS_NUM_THREADS=$THREADS for reference (PEER_VARIANTS=0 skips
+#      that run; PEER_ONE_THREAD=0 the one-thread runs).
 # gpu: graft-bench --device cuda and torch_mlp.py --device cuda --graphs;
 #      ratios are graft vs torch eager, the CUDA-graph numbers are shown too.
 #      Installs nothing.
@@ -46,7 +50,10 @@
 # sides use the same kernels. BENCH_BLAS_CORE=env keeps the environment's
 # OPENBLAS_CORETYPE for both instead. OPENBLAS_L2_SIZE is left as it is (it
 # applies to both). Both are reported. Output ends with one line per case:
-#   CASE graft=X peer=Y ratio=R limit=L     (samples/s; R = graft/peer; L = graft / physical limit)
+#   CASE graft=X peer=Y ratio=R limit=L peer_best=B ratio_best=RB best_torch_threads=S
+#     (samples/s; R = graft/peer; L = graft / physical limit; B = the faster
+#     peer setting's samples/s, RB = graft/B, both medians over the rounds,
+#     S = the faster setting's torch threads in each round, a/b/c; cpu only)
 #     (train_bN: the reference network; train_bn_bN: the same with batch
 #     norm before each hidden ReLU and dropout 0.2 after it, BatchNorm1d and
 #     Dropout on the peer's side; infer_b10000)
@@ -72,6 +79,8 @@ ROUNDS=${ROUNDS:-1}
 DATA=${DATA:-/usr/share/datasets/fashion-mnist}
 CKPT_REPEATS=${CKPT_REPEATS:-5}
 PEER_VARIANTS=${PEER_VARIANTS:-1}
+PEER_ONE_THREAD=${PEER_ONE_THREAD:-1}
+ONE_THREAD=0  # set below: cpu mode, THREADS > 1 and PEER_ONE_THREAD=1
 if [[ $MODE == cpu ]]; then PYTHON=${PYTHON:-/usr/bin/python3}; else PYTHON=${PYTHON:-python3}; fi
 PEER=$ROOT/tools/peers/torch_mlp.py
 
@@ -178,6 +187,19 @@ if [[ $MODE == cpu ]]; then
   env "${PEER_ENV[@]}" "$PYTHON" "$PEER" --device cpu --threads "$THREADS" --repeats "$REPEATS" "${DATA_ARGS_PEER[@]}" 2>&1 | tee "$PLOG"
   [[ ${PIPESTATUS[0]} == 0 ]] || { echo "compare.sh: the peer failed" >&2; exit 1; }
   load_end; BG[peer]=$LOAD
+  # The peer on one torch thread, in every round: on a small machine it is
+  # often faster than on $THREADS, and the ratio_best column compares
+  # graft with whichever of the two settings was faster in that round.
+  ONE_THREAD=0
+  ((PEER_ONE_THREAD)) && ((THREADS > 1)) && ONE_THREAD=1
+  peer_one_thread() {  # LOG
+    env "${PEER_ENV[@]}" "$PYTHON" "$PEER" --device cpu --threads 1 --repeats "$REPEATS" "${DATA_ARGS_PEER[@]}" >"$1" 2>&1 ||
+      { echo "compare.sh: the peer failed on one torch thread (log: $1)" >&2; exit 1; }
+  }
+  if ((ONE_THREAD)); then
+    echo "== peer, one torch thread: ${PEER_ENV[*]} $PYTHON $PEER --device cpu --threads 1 --repeats $REPEATS"
+    peer_one_thread "$LOGDIR/peer1t-$MODE.log"
+  fi
   # Further rounds, alternating (the cases with a peer only: no limit, no transfer).
   for ((r = 2; r <= ROUNDS; r++)); do
     echo "== round $r of $ROUNDS: graft, then the peer"
@@ -185,13 +207,16 @@ if [[ $MODE == cpu ]]; then
       "${DATA_ARGS_GRAFT[@]}" >"$LOGDIR/graft-$MODE.r$r.log" 2>&1 || { echo "compare.sh: graft-bench failed (round $r)" >&2; exit 1; }
     env "${PEER_ENV[@]}" "$PYTHON" "$PEER" --device cpu --threads "$THREADS" --repeats "$REPEATS" "${DATA_ARGS_PEER[@]}" \
       >"$LOGDIR/peer-$MODE.r$r.log" 2>&1 || { echo "compare.sh: the peer failed (round $r)" >&2; exit 1; }
+    ((ONE_THREAD)) && peer_one_thread "$LOGDIR/peer1t-$MODE.r$r.log"
   done
   if ((PEER_VARIANTS)) && ((THREADS > 1)); then
     echo "== peer, for reference: OPENBLAS_NUM_THREADS=$THREADS (BLAS threads inside torch's threads), 2 repeats"
     env "${PEER_ENV[@]}" OPENBLAS_NUM_THREADS="$THREADS" "$PYTHON" "$PEER" --device cpu --threads "$THREADS" --repeats 2 "${DATA_ARGS_PEER[@]}" 2>&1 | tee "$PLOG2"
-    echo "== peer, for reference: OPENBLAS_NUM_THREADS=1, torch threads 1, 2 repeats"
-    env "${PEER_ENV[@]}" "$PYTHON" "$PEER" --device cpu --threads 1 --repeats 2 "${DATA_ARGS_PEER[@]}" 2>&1 |
-      sed 's/^peer /peer1t /' | tee -a "$PLOG2"
+    if ((!ONE_THREAD)); then
+      echo "== peer, for reference: OPENBLAS_NUM_THREADS=1, torch threads 1, 2 repeats"
+      env "${PEER_ENV[@]}" "$PYTHON" "$PEER" --device cpu --threads 1 --repeats 2 "${DATA_ARGS_PEER[@]}" 2>&1 |
+        sed 's/^peer /peer1t /' | tee -a "$PLOG2"
+    fi
   fi
 else
   echo "== graft: $BENCH_BIN --device cuda --repeats $REPEATS ${DATA_ARGS_GRAFT[*]}"
@@ -240,11 +265,39 @@ if [[ $MODE == cpu ]]; then
   echo "  (${THREADS} threads on $(nproc) cores: anything well above 0 makes that side's figures unreliable)"
 fi
 if [[ $MODE == cpu ]]; then
-  printf '%-14s %12s %12s %8s %8s %8s   %s\n' case graft peer ratio spread_g spread_p "limit(L)"
+  printf '%-14s %12s %12s %8s %8s %8s   %-8s %12s %10s\n' case graft peer ratio spread_g spread_p "limit(L)" \
+    "peer best" "ratio best"
 else
   printf '%-14s %12s %12s %8s %8s %8s   %-8s %14s %s\n' case graft "torch eager" ratio spread_g spread_p "limit(L)" "torch graphs" "graft/graphs"
 fi
-declare -A G P L R ROUND_RATIOS
+declare -A G P L R ROUND_RATIOS PB P1 RB BT
+# log_of KIND K: round K's log of graft, peer or peer1t (round 1: the main logs).
+log_of() {
+  case $1 in
+    graft) if (($2 == 1)); then echo "$GLOG"; else echo "$LOGDIR/graft-$MODE.r$2.log"; fi ;;
+    peer) if (($2 == 1)); then echo "$PLOG"; else echo "$LOGDIR/peer-$MODE.r$2.log"; fi ;;
+    peer1t) if (($2 == 1)); then echo "$LOGDIR/peer1t-$MODE.log"; else echo "$LOGDIR/peer1t-$MODE.r$2.log"; fi ;;
+  esac
+}
+# best_of_peer CASE: PB, P1, RB and BT of the case, round by round: the
+# faster of the peer on $THREADS and on one torch thread in each round.
+best_of_peer() {
+  local c=$1 k gk pk p1k bs="" p1s="" rbs="" ts=""
+  for ((k = 1; k <= ROUNDS; k++)); do
+    gk=$(field "$(log_of graft "$k")" graft "$c" samples_per_s)
+    pk=$(field "$(log_of peer "$k")" peer "$c" samples_per_s)
+    p1k=$(field "$(log_of peer1t "$k")" peer "$c" samples_per_s)
+    [[ -n $pk || -n $p1k ]] || continue
+    p1s+=" $p1k"
+    if [[ -z $pk ]] || { [[ -n $p1k ]] && awk -v a="$p1k" -v b="$pk" 'BEGIN { exit !(a + 0 > b + 0) }'; }; then
+      bs+=" $p1k"; rbs+=" $(div "$gk" "$p1k")"; ts+="/1"
+    else
+      bs+=" $pk"; rbs+=" $(div "$gk" "$pk")"; ts+="/$THREADS"
+    fi
+  done
+  PB[$c]=$(or_na "$(median <<<"$bs")"); P1[$c]=$(or_na "$(median <<<"$p1s")")
+  RB[$c]=$(or_na "$(median <<<"$rbs")"); BT[$c]=$(or_na "${ts#/}")
+}
 ((ROUNDS > 1)) && [[ $MODE == cpu ]] &&
   echo "(ROUNDS=$ROUNDS: graft, peer and ratio are medians over the rounds; L uses round 1's limit)"
 for c in "${cases[@]}"; do
@@ -267,7 +320,9 @@ for c in "${cases[@]}"; do
   R[$c]=$r
   sg=$(or_na "$(field "$GLOG" graft "$c" spread)"); sp=$(or_na "$(field "$PLOG" peer "$c" spread)")
   if [[ $MODE == cpu ]]; then
-    printf '%-14s %12s %12s %8s %8s %8s   %s\n' "$c" "${G[$c]}" "${P[$c]}" "$r" "$sg" "$sp" "${L[$c]}"
+    if ((ONE_THREAD)); then best_of_peer "$c"; else PB[$c]=n/a P1[$c]=n/a RB[$c]=n/a BT[$c]=n/a; fi
+    printf '%-14s %12s %12s %8s %8s %8s   %-8s %12s %10s\n' "$c" "${G[$c]}" "${P[$c]}" "$r" "$sg" "$sp" "${L[$c]}" \
+      "${PB[$c]}" "${RB[$c]}"
   else
     pg=$(field "$PLOG" peer "${c}_graphs" samples_per_s)
     printf '%-14s %12s %12s %8s %8s %8s   %-8s %14s %s\n' "$c" "${G[$c]}" "${P[$c]}" "$r" "$sg" "$sp" "${L[$c]}" \
@@ -283,11 +338,24 @@ if ((ROUNDS > 1)) && [[ $MODE == cpu ]]; then
   echo "ratio in each round (graft / peer, the two run one after the other):"
   for c in "${cases[@]}"; do printf '  %-14s %s\n' "$c" "${ROUND_RATIOS[$c]}"; done
 fi
+if [[ $MODE == cpu ]] && ((ONE_THREAD)); then
+  echo "peer best: in each round the faster of $THREADS torch threads and 1 (same OPENBLAS settings); its torch threads per round:"
+  for c in "${cases[@]}"; do
+    printf '  %-14s %s (1 torch thread: %s samples/s, median)\n' "$c" "${BT[$c]}" "${P1[$c]}"
+  done
+fi
 if [[ -s $PLOG2 ]]; then
   echo "peer with other settings (reference only; not used for the ratios):"
   for c in "${cases[@]}"; do
     v=$(field "$PLOG2" peer "$c" samples_per_s); v1=$(field "$PLOG2" peer1t "$c" samples_per_s)
-    printf '  %-14s OPENBLAS_NUM_THREADS=%s: %s   1 torch thread: %s\n' "$c" "$THREADS" "$(or_na "$v")" "$(or_na "$v1")"
+    if ((ONE_THREAD)); then
+      printf '  %-14s OPENBLAS_NUM_THREADS=%s: %s\n' "$c" "$THREADS" "$(or_na "$v")"
+      # A reference setting faster than the best one is named, not hidden.
+      awk -v a="$v" -v b="${PB[$c]}" 'BEGIN { exit !(a != "" && b != "n/a" && a + 0 > b + 0) }' &&
+        echo "  note: $c: the peer ran faster with OPENBLAS_NUM_THREADS=$THREADS than in the rounds; ratio_best does not include it"
+    else
+      printf '  %-14s OPENBLAS_NUM_THREADS=%s: %s   1 torch thread: %s\n' "$c" "$THREADS" "$(or_na "$v")" "$(or_na "$v1")"
+    fi
   done
 fi
 tline=$(grep -m1 '^graft transfer_cached ' "$GLOG" || true)
@@ -303,7 +371,11 @@ fi
 
 echo
 for c in "${cases[@]}"; do
-  echo "$c graft=${G[$c]} peer=${P[$c]} ratio=${R[$c]} limit=${L[$c]}"
+  if [[ $MODE == cpu ]]; then
+    echo "$c graft=${G[$c]} peer=${P[$c]} ratio=${R[$c]} limit=${L[$c]} peer_best=${PB[$c]} ratio_best=${RB[$c]} best_torch_threads=${BT[$c]}"
+  else
+    echo "$c graft=${G[$c]} peer=${P[$c]} ratio=${R[$c]} limit=${L[$c]}"
+  fi
 done
 t_e=$(sed -n 's/.* epoch_ms=\([^ ]*\).*/\1/p' <<<"$tline"); t_u=$(sed -n 's/.* unfrozen_ms=\([^ ]*\).*/\1/p' <<<"$tline")
 t_r=$(sed -n 's/.* ratio=\([^ ]*\).*/\1/p' <<<"$tline")
