@@ -103,7 +103,7 @@ void CpuBackend::build(const std::vector<DenseLayerShape>& layers, const Optimiz
   for (int t = 0; t < team_.size(); ++t) bias_partial_.emplace_back(widest_out);
   forward_partial_.clear();
   for (int t = 1; t < team_.size(); ++t) forward_partial_.emplace_back(std::min(max_batch, kRowSplitRows) * widest_out);
-  block_totals_.assign(static_cast<std::size_t>((max_batch + kRowBlockRows - 1) / kRowBlockRows), PartTotals{});
+  block_totals_.assign(static_cast<std::size_t>(row_block_count(max_batch)), PartTotals{});
   totals_ = EpochTotals{};
   regularizer_.configure(layout_, layers_, {});
   built_ = true;

@@ -109,10 +109,10 @@ void CpuBackend::forward_loss(const float* input, const int32_t* labels, int fir
   const int64_t classes = layers_[last].fan_out;
   const float grad_scale = 1.0f / static_cast<float>(n);
   for (auto& t : part_totals_) t = PartTotals{};
-  auto loss_rows = [&](Range r, int part) {
+  auto loss_rows = [&](Range r, PartTotals& t) {
     cpu::softmax_xent(act_[last].data() + r.begin * classes, labels + r.begin,
-                      dlogits ? dlogits + r.begin * classes : nullptr, r.size(), classes, grad_scale,
-                      &part_totals_[part].loss, &part_totals_[part].correct);
+                      dlogits ? dlogits + r.begin * classes : nullptr, r.size(), classes, grad_scale, &t.loss,
+                      &t.correct);
   };
   bool whole_batch = false;  // a training-form node needs the whole batch at once
   for (std::size_t i = 0; plan && i < plan->forward.size(); ++i) whole_batch = whole_batch || plan->forward[i].train;
@@ -128,11 +128,9 @@ void CpuBackend::forward_loss(const float* input, const int32_t* labels, int fir
       forward_rows(input, first, last + 1, r);
       PartTotals& t = block_totals_[static_cast<std::size_t>(block)];
       t = PartTotals{};
-      cpu::softmax_xent(act_[last].data() + r.begin * classes, labels + r.begin, nullptr, r.size(), classes,
-                        grad_scale, &t.loss, &t.correct);
+      loss_rows(r, t);
     });
-    const int64_t blocks = (n + kRowBlockRows - 1) / kRowBlockRows;
-    for (int64_t b = 0; b < blocks; ++b) {
+    for (int64_t b = 0; b < row_block_count(n); ++b) {
       *loss_sum += block_totals_[static_cast<std::size_t>(b)].loss;
       *correct += block_totals_[static_cast<std::size_t>(b)].correct;
     }
@@ -141,14 +139,14 @@ void CpuBackend::forward_loss(const float* input, const int32_t* labels, int fir
   if (!whole_batch && team_.size() > 1 && n >= kRowSplitRows) {
     run_rows(n, [&](Range r, int part) {
       forward_rows(input, first, last + 1, r);
-      loss_rows(r, part);
+      loss_rows(r, part_totals_[part]);
     });
   } else {
     forward_columns(input, first, n, plan);
     if (whole_batch && team_.size() > 1 && n >= kRowSplitRows) {
-      run_rows(n, [&](Range r, int part) { loss_rows(r, part); });
+      run_rows(n, [&](Range r, int part) { loss_rows(r, part_totals_[part]); });
     } else {
-      loss_rows(Range{0, n}, 0);
+      loss_rows(Range{0, n}, part_totals_[0]);
     }
   }
   for (const auto& t : part_totals_) {

@@ -78,6 +78,7 @@ constexpr int64_t kRowSplitRows = 256;
 // Evaluation and inference run their rows in blocks of this many, at fixed
 // offsets, whatever the thread count (run_row_blocks).
 constexpr int64_t kRowBlockRows = 256;
+constexpr int64_t row_block_count(int64_t rows) { return (rows + kRowBlockRows - 1) / kRowBlockRows; }
 // Element-wise passes smaller than this stay on one thread.
 constexpr int64_t kParallelElements = 1 << 15;
 
@@ -220,7 +221,7 @@ void CpuBackend::run_rows(int64_t n, F&& fn) {
 // batch by thread count would change the bits with the thread count.
 template <typename F>
 void CpuBackend::run_row_blocks(int64_t n, F&& fn) {
-  const int64_t blocks = (n + kRowBlockRows - 1) / kRowBlockRows;
+  const int64_t blocks = row_block_count(n);
   auto run = [&](Range b) {
     for (int64_t i = b.begin; i < b.end; ++i) {
       fn(Range{i * kRowBlockRows, std::min(n, (i + 1) * kRowBlockRows)}, i);
